@@ -1,0 +1,49 @@
+"""Crash-safe file writes: a reader sees the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from composer.errors import ComposerError
+
+
+def write_atomic(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder.
+
+    Without ``overwrite`` an existing file is never replaced, even when another
+    process creates it between our check and our write (the final step is a hard
+    link, which fails atomically if the name is taken).
+    """
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise ComposerError(f"{path} already exists; pass --force to overwrite it")
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", delete=False) as tmp:
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        _publish(Path(tmp.name), path, overwrite)
+    except OSError as error:
+        raise ComposerError(f"cannot write {path}: {error.strerror or error}") from error
+    return path
+
+
+def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
+    try:
+        if overwrite:
+            os.replace(tmp, path)
+            return
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise ComposerError(f"{path} already exists; pass --force to overwrite it") from None
+        except OSError:  # file systems without hard links: best effort
+            if path.exists():
+                raise ComposerError(f"{path} already exists; pass --force to overwrite it") from None
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,84 @@
+"""Frozen configuration dataclasses; each one is saved inside every model artefact.
+
+A config is the whole recipe for its stage: the event vocabulary is derived from
+``EncodingConfig`` alone, so a model file that stores its config can always be
+decoded again, whatever the defaults of a later version are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, TypeVar
+
+from composer.errors import ComposerError
+
+TIME_SIGNATURE_DENOMINATORS = (2, 4, 8, 16)
+
+_Config = TypeVar("_Config")
+
+
+@dataclass(frozen=True)
+class EncodingConfig:
+    """How a score becomes note events. Steps are fractions of a quarter note."""
+
+    steps_per_quarter: int = 12  # 12 holds 16ths (3 steps) and eighth/16th triplets (4, 2)
+    max_shift_quarters: int = 4  # longer silences take several shift events
+    max_duration_quarters: int = 8  # longer notes are shortened to this
+    min_pitch: int = 0
+    max_pitch: int = 127
+    use_velocity: bool = True
+    num_velocity_bins: int = 32
+    default_velocity: int = 100  # the velocity of every note when velocity is off
+    use_duration: bool = True  # off: a note lasts until its instrument's next onset
+    use_programs: bool = True  # off: all pitched parts become one piano part, drums dropped
+    use_tempo: bool = True
+    min_qpm: int = 40
+    max_qpm: int = 250
+    qpm_step: int = 5
+    use_time_signatures: bool = True
+    max_time_signature_numerator: int = 16
+
+    def __post_init__(self) -> None:
+        _require(self.steps_per_quarter >= 1, "steps_per_quarter must be at least 1")
+        _require(self.max_shift_quarters >= 1, "max_shift_quarters must be at least 1")
+        _require(self.max_duration_quarters >= 1, "max_duration_quarters must be at least 1")
+        _require(0 <= self.min_pitch <= self.max_pitch <= 127, "need 0 <= min_pitch <= max_pitch <= 127")
+        _require(1 <= self.num_velocity_bins <= 127, "num_velocity_bins must be in 1..127")
+        _require(1 <= self.default_velocity <= 127, "default_velocity must be in 1..127")
+        _require(0 < self.min_qpm <= self.max_qpm and self.qpm_step >= 1, "need 0 < min_qpm <= max_qpm, qpm_step >= 1")
+        _require(self.max_time_signature_numerator >= 1, "max_time_signature_numerator must be at least 1")
+
+    @property
+    def max_shift_steps(self) -> int:
+        return self.max_shift_quarters * self.steps_per_quarter
+
+    @property
+    def max_duration_steps(self) -> int:
+        return self.max_duration_quarters * self.steps_per_quarter
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EncodingConfig:
+        return config_from_dict(cls, data)
+
+
+def config_from_dict(cls: type[_Config], data: dict[str, Any]) -> _Config:
+    """Rebuild a config, refusing keys this version does not know (a newer model file)."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ComposerError(
+            f"{cls.__name__} has unknown settings {', '.join(unknown)}; "
+            "the file was probably written by a newer composer, upgrade it"
+        )
+    try:
+        return cls(**data)
+    except TypeError as error:
+        raise ComposerError(f"invalid {cls.__name__}: {error}") from error
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ComposerError(f"invalid encoding config: {message}")

@@ -1,0 +1,77 @@
+"""A neutral in-memory score: plain, immutable containers with times in beats.
+
+Times are in quarter notes ("beats") rather than seconds so that the grid a DAW
+shows is the grid the encoding sees; the tempo map converts to seconds only where
+a player needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DRUM_CHANNEL = 9  # MIDI channel 10, counted from zero
+
+
+@dataclass(frozen=True, order=True)
+class Note:
+    """One sounding note; ``end >= start``, both in beats."""
+
+    start: float
+    end: float
+    pitch: int
+    velocity: int
+
+
+@dataclass(frozen=True)
+class Track:
+    """The notes of one instrument. ``program`` is the General MIDI program (0-127)."""
+
+    program: int
+    is_drum: bool = False
+    name: str = ""
+    notes: tuple[Note, ...] = ()
+
+
+@dataclass(frozen=True, order=True)
+class TempoChange:
+    """From ``beat`` on, the tempo is ``qpm`` quarter notes per minute."""
+
+    beat: float
+    qpm: float
+
+
+@dataclass(frozen=True, order=True)
+class TimeSignature:
+    """From ``beat`` on, bars have ``numerator`` beats of 1/``denominator`` notes."""
+
+    beat: float
+    numerator: int
+    denominator: int
+
+
+@dataclass(frozen=True)
+class Score:
+    """Tracks plus the tempo map and time signatures that place them in time."""
+
+    tracks: tuple[Track, ...] = ()
+    tempos: tuple[TempoChange, ...] = ()
+    time_signatures: tuple[TimeSignature, ...] = ()
+
+    @property
+    def num_notes(self) -> int:
+        return sum(len(track.notes) for track in self.tracks)
+
+    @property
+    def end_beat(self) -> float:
+        """The beat at which the last note stops sounding (0 for an empty score)."""
+        return max((note.end for track in self.tracks for note in track.notes), default=0.0)
+
+    def beats_to_seconds(self, beat: float) -> float:
+        """Wall-clock time of ``beat`` under the tempo map (120 qpm before the first change)."""
+        seconds, last_beat, qpm = 0.0, 0.0, 120.0
+        for change in self.tempos:
+            if change.beat >= beat:
+                break
+            seconds += (change.beat - last_beat) * 60.0 / qpm
+            last_beat, qpm = change.beat, change.qpm
+        return seconds + (beat - last_beat) * 60.0 / qpm
