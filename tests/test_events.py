@@ -1,0 +1,167 @@
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from composer.config import EncodingConfig
+from composer.events import END, PAD, START, decode, encode, quantize, token_names, vocabulary
+from composer.midi_io import read_score
+from composer.score import Note, Score, TempoChange, TimeSignature, Track
+
+SAMPLES = sorted((Path(__file__).parent.parent / "midi_samples").glob("*.mid"))
+
+CONFIGS = [
+    EncodingConfig(),
+    EncodingConfig(use_velocity=False, use_duration=False),
+    EncodingConfig(use_duration=False),
+    EncodingConfig(use_velocity=False, use_programs=False, use_tempo=False, use_time_signatures=False),
+    EncodingConfig(steps_per_quarter=4, max_shift_quarters=1, max_duration_quarters=2, min_pitch=36, max_pitch=84),
+    EncodingConfig(steps_per_quarter=1, num_velocity_bins=1, max_time_signature_numerator=4),
+]
+
+beats = st.one_of(
+    st.integers(0, 256).map(lambda k: k / 12),  # on the grid
+    st.floats(0, 100, allow_nan=False, allow_infinity=False),  # anywhere
+)
+lengths = st.one_of(st.just(0.0), st.floats(0, 2), st.floats(0, 60))  # zero-length, short, very long
+
+
+@st.composite
+def notes(draw, pitches):
+    start = draw(beats)
+    return Note(start, start + draw(lengths), draw(pitches), draw(st.integers(1, 127)))
+
+
+@st.composite
+def tracks(draw):
+    # a narrow pitch range makes same-pitch overlaps and duplicates common
+    pitches = draw(st.sampled_from([st.integers(0, 127), st.integers(60, 62)]))
+    return Track(
+        program=draw(st.integers(0, 127)),
+        is_drum=draw(st.booleans()),
+        name=draw(st.text(max_size=8)),
+        notes=tuple(draw(st.lists(notes(pitches), max_size=25))),
+    )
+
+
+scores = st.builds(
+    Score,
+    tracks=st.lists(tracks(), max_size=4).map(tuple),
+    tempos=st.lists(st.builds(TempoChange, beats, st.floats(10, 400)), max_size=4).map(tuple),
+    time_signatures=st.lists(
+        st.builds(TimeSignature, beats, st.integers(1, 20), st.sampled_from([1, 2, 4, 8, 16, 32])), max_size=4
+    ).map(tuple),
+)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=range(len(CONFIGS)))
+@given(score=scores)
+def test_decode_of_encode_is_quantize(config, score):
+    assert decode(encode(score, config), config) == quantize(score, config)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=range(len(CONFIGS)))
+@given(score=scores)
+def test_quantize_is_idempotent(config, score):
+    once = quantize(score, config)
+    assert quantize(once, config) == once
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=range(len(CONFIGS)))
+@given(data=st.data())
+def test_decode_accepts_any_sequence(config, data):
+    size = len(vocabulary(config))
+    tokens = data.draw(st.lists(st.integers(-5, size + 5), max_size=300))
+    score = decode(tokens, config)
+    _assert_playable(score, config)
+    assert decode(encode(score, config), config) == score
+
+
+def _assert_playable(score: Score, config: EncodingConfig) -> None:
+    step = 1 / config.steps_per_quarter
+    for track in score.tracks:
+        assert track.notes, "empty tracks are dropped"
+        by_pitch = {}
+        for note in track.notes:
+            assert note.end - note.start >= step - 1e-9, "every note has a length"
+            assert config.min_pitch <= note.pitch <= config.max_pitch
+            assert 1 <= note.velocity <= 127
+            assert (note.start * config.steps_per_quarter).is_integer(), "notes sit on the grid"
+            previous = by_pitch.get(note.pitch)
+            assert previous is None or previous.end <= note.start, "no overlapping same-pitch notes"
+            by_pitch[note.pitch] = note
+
+
+def test_example_encoding_reads_as_music():
+    config = EncodingConfig()
+    score = Score(
+        tracks=(Track(40, notes=(Note(0, 1, 67, 95), Note(1.5, 2, 69, 95))), Track(0, is_drum=True, notes=(Note(0, 0.25, 36, 127),))),
+        tempos=(TempoChange(0, 80),),
+        time_signatures=(TimeSignature(0, 3, 4),),
+    )
+    assert token_names(encode(score, config), config) == [
+        "Start", "TimeSig_3/4", "Tempo_80",
+        "Program_40", "Pitch_67", "Velocity_95", "Duration_12",
+        "Program_drums", "Pitch_36", "Velocity_127", "Duration_3",
+        "Shift_18", "Program_40", "Pitch_69", "Velocity_95", "Duration_6",
+        "End",
+    ]  # fmt: skip
+
+
+def test_token_ids_are_pinned():
+    """Changing these ids breaks every saved model: do it only on purpose."""
+    config = EncodingConfig()
+    vocab = vocabulary(config)
+    assert (PAD, START, END) == (0, 1, 2)
+    assert [vocab.ids[kind, value] for kind, value in [
+        ("Shift", 1), ("Shift", 48), ("Tempo", 40), ("Tempo", 250), ("TimeSig", (4, 4)),
+        ("Program", 0), ("Program", 128), ("Pitch", 0), ("Pitch", 127), ("Velocity", 127), ("Duration", 96),
+    ]] == [3, 50, 51, 93, 113, 158, 286, 287, 414, 446, 542]  # fmt: skip
+    assert len(vocab) == 543
+
+
+def test_switched_off_features_leave_the_vocabulary():
+    config = EncodingConfig(use_velocity=False, use_duration=False, use_programs=False, use_tempo=False,
+                            use_time_signatures=False, steps_per_quarter=1, max_shift_quarters=1)
+    names = token_names(range(len(vocabulary(config))), config)
+    assert names[:4] == ["Pad", "Start", "End", "Shift_1"]
+    assert names[4:] == [f"Pitch_{p}" for p in range(128)]
+
+
+def test_without_durations_notes_last_until_the_next_onset_of_their_instrument():
+    config = EncodingConfig(use_duration=False, use_velocity=False)
+    melody = Track(0, notes=(Note(0, 0.5, 60, 90), Note(2, 2.5, 62, 90)))
+    bass = Track(32, notes=(Note(0, 4, 36, 90),))
+    quantized = quantize(Score(tracks=(melody, bass)), config)
+    assert [(n.start, n.end) for n in quantized.tracks[0].notes] == [(0, 2), (2, 4)]
+    assert [(n.start, n.end) for n in quantized.tracks[1].notes] == [(0, 4)]
+
+
+def test_same_pitch_overlap_is_cut_and_long_notes_are_shortened():
+    config = EncodingConfig(max_duration_quarters=2)
+    track = Track(0, notes=(Note(0, 3, 60, 90), Note(1, 2, 60, 90), Note(1, 1.5, 60, 90), Note(4, 40, 62, 90)))
+    notes = quantize(Score(tracks=(track,)), config).tracks[0].notes
+    assert [(n.start, n.end, n.pitch) for n in notes] == [(0, 1, 60), (1, 2, 60), (4, 6, 62)]
+
+
+def test_decode_skips_incomplete_notes_and_stops_at_end():
+    config = EncodingConfig()
+    ids = vocabulary(config).ids
+    tokens = [
+        ids["Pitch", 60], ids["Shift", 12],  # a pitch without velocity and duration: skipped
+        ids["Pitch", 62], ids["Velocity", 127], ids["Duration", 12],
+        END, ids["Pitch", 64], ids["Velocity", 127], ids["Duration", 12],
+    ]  # fmt: skip
+    notes = decode(tokens, config).tracks[0].notes
+    assert [(n.start, n.pitch) for n in notes] == [(1.0, 62)]
+
+
+@pytest.mark.skipif(not SAMPLES, reason="midi_samples/ is empty")
+@pytest.mark.parametrize("path", SAMPLES, ids=[p.name for p in SAMPLES])
+def test_round_trip_on_every_sample(path):
+    score = read_score(path)
+    config = EncodingConfig()
+    quantized = quantize(score, config)
+    assert decode(encode(score, config), config) == quantized
+    assert quantized.num_notes > 0
