@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from composer.config import TIME_SIGNATURE_DENOMINATORS, EncodingConfig
-from composer.score import Note, Score, TempoChange, TimeSignature, Track
+from composer.score import DEFAULT_QPM, DEFAULT_TIME_SIGNATURE, Note, Score, TempoChange, TimeSignature, Track
 
 PAD, START, END = 0, 1, 2
 DRUMS = 128  # the instrument number of drum tracks; pitched programs are 0..127
@@ -186,14 +186,20 @@ def _nearest(value: float, choices: tuple[int, ...]) -> int:
 
 
 def _normalize(grid: _Grid, config: EncodingConfig) -> _Grid:
-    """Resolve what a player could not: same-pitch overlaps, redundant or trailing changes."""
+    """Resolve what a player could not: same-pitch overlaps, redundant or trailing changes.
+
+    MIDI's implicit 120 qpm and 4/4 become explicit, so every piece states its meter and tempo.
+    """
     end = grid.end
     clean = _Grid()
     for instrument, notes in grid.notes.items():
         if notes:
             clean.notes[instrument] = _resolve_overlaps(notes) if config.use_duration else _legato(notes, end)
-    clean.tempos = _clean_changes(grid.tempos, end)
-    clean.time_signatures = _clean_changes(grid.time_signatures, end)
+    if config.use_tempo:
+        clean.tempos = _clean_changes([(0, _nearest(DEFAULT_QPM, tempo_values(config)))] + grid.tempos, end)
+    if config.use_time_signatures:
+        default = [(0, *DEFAULT_TIME_SIGNATURE)] if DEFAULT_TIME_SIGNATURE in time_signature_values(config) else []
+        clean.time_signatures = _clean_changes(default + grid.time_signatures, end)
     return clean
 
 

@@ -20,12 +20,11 @@ import pretty_midi
 
 from composer.atomic import write_atomic
 from composer.errors import ComposerError
-from composer.score import DRUM_CHANNEL, Note, Score, TempoChange, TimeSignature, Track
+from composer.score import DEFAULT_QPM, DEFAULT_TIME_SIGNATURE, DRUM_CHANNEL, Note, Score, TempoChange, TimeSignature, Track
 
 OUTPUT_PPQ = 480
 MAX_FILE_BYTES = 64 * 1024 * 1024  # far beyond any real MIDI file; guards memory
 MAX_NOTES = 2_000_000
-DEFAULT_QPM = 120.0
 _MELODIC_CHANNELS = [channel for channel in range(16) if channel != DRUM_CHANNEL]
 
 
@@ -157,7 +156,7 @@ def _conductor_track(score: Score) -> mido.MidiTrack:
         (TempoChange(0.0, DEFAULT_QPM),) + score.tempos
     )
     signatures = score.time_signatures if score.time_signatures and score.time_signatures[0].beat == 0 else (
-        (TimeSignature(0.0, 4, 4),) + score.time_signatures
+        (TimeSignature(0.0, *DEFAULT_TIME_SIGNATURE),) + score.time_signatures
     )
     events = [(0, mido.MetaMessage("track_name", name="Conductor"))]
     events += [

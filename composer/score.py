@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DRUM_CHANNEL = 9  # MIDI channel 10, counted from zero
+DEFAULT_QPM = 120.0  # what MIDI assumes until a tempo is set
+DEFAULT_TIME_SIGNATURE = (4, 4)
 
 
 @dataclass(frozen=True, order=True)
@@ -67,8 +69,8 @@ class Score:
         return max((note.end for track in self.tracks for note in track.notes), default=0.0)
 
     def beats_to_seconds(self, beat: float) -> float:
-        """Wall-clock time of ``beat`` under the tempo map (120 qpm before the first change)."""
-        seconds, last_beat, qpm = 0.0, 0.0, 120.0
+        """Wall-clock time of ``beat`` under the tempo map (MIDI's default before the first change)."""
+        seconds, last_beat, qpm = 0.0, 0.0, DEFAULT_QPM
         for change in self.tempos:
             if change.beat >= beat:
                 break

@@ -1,0 +1,69 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from composer.cli import main
+from composer.midi_io import write_score
+
+from test_midi_io import CHORALE
+
+
+@pytest.fixture
+def chorale(tmp_path):
+    return write_score(CHORALE, tmp_path / "chorale.mid")
+
+
+def test_inspect_describes_the_file(chorale):
+    result = CliRunner().invoke(main, ["inspect", str(chorale), "--tokens", "5"])
+    assert result.exit_code == 0, result.output
+    assert "Soprano: Violin, 3 notes, pitches 71-72" in result.output
+    assert "tempo: 80 qpm at beat 0" in result.output
+    assert "time signature: 3/4 at beat 0" in result.output
+    assert "length: 4 beats, 3 s" in result.output
+    assert "round trip: lossy, 7 of 7 notes change" in result.output  # velocities 80, 90, 100 fall between bins
+    assert "first 5 tokens: Start TimeSig_3/4 Tempo_80 Program_40 Pitch_72" in result.output
+
+
+def test_inspect_json_is_machine_readable(chorale):
+    result = CliRunner().invoke(main, ["inspect", str(chorale), "--json", "--tokens", "3"])
+    assert result.exit_code == 0
+    info = json.loads(result.output)
+    assert info["notes"] == 7 and info["tokens"] > 7
+    assert info["first_tokens"] == ["Start", "TimeSig_3/4", "Tempo_80"]
+    assert [t["program"] for t in info["tracks"]] == [40, 43, 0]
+    assert info["round_trip"]["decode_matches_quantize"]
+
+
+def test_inspect_reports_an_exact_round_trip(tmp_path):
+    from composer.config import EncodingConfig
+    from composer.events import quantize
+
+    path = write_score(quantize(CHORALE, EncodingConfig()), tmp_path / "q.mid")
+    result = CliRunner().invoke(main, ["inspect", str(path)])
+    assert "round trip: exact" in result.output
+
+
+@pytest.mark.parametrize("content", [None, b"", b"hello", b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\xe7\x28"])
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, content):
+    path = tmp_path / "bad.mid"
+    if content is not None:
+        path.write_bytes(content)
+    result = CliRunner().invoke(main, ["inspect", str(path)])
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys; from composer.cli import main\n"
+        "try: main(['--help'])\n"
+        "except SystemExit: pass\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'music21', 'pretty_midi', 'numpy') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "inspect" in result.stdout
+    assert result.stdout.strip().endswith("[]")
