@@ -23,6 +23,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, *, overwrite: bool = Fals
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", delete=False) as tmp:
+            os.chmod(tmp.name, _default_mode())
             tmp.write(data)
             tmp.flush()
             os.fsync(tmp.fileno())
@@ -47,3 +48,10 @@ def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
             os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _default_mode() -> int:
+    """The permissions a plain open() would give (temporary files start private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

@@ -14,11 +14,22 @@ from composer.errors import ComposerError
 
 TIME_SIGNATURE_DENOMINATORS = (2, 4, 8, 16)
 
-_Config = TypeVar("_Config")
+_Config = TypeVar("_Config", bound="_Serializable")
+
+
+class _Serializable:
+    """JSON round trip for the config dataclasses (saved in every model file)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls: type[_Config], data: dict[str, Any]) -> _Config:
+        return config_from_dict(cls, data)
 
 
 @dataclass(frozen=True)
-class EncodingConfig:
+class EncodingConfig(_Serializable):
     """How a score becomes note events. Steps are fractions of a quarter note."""
 
     steps_per_quarter: int = 12  # 12 holds 16ths (3 steps) and eighth/16th triplets (4, 2)
@@ -56,13 +67,6 @@ class EncodingConfig:
     def max_duration_steps(self) -> int:
         return self.max_duration_quarters * self.steps_per_quarter
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EncodingConfig:
-        return config_from_dict(cls, data)
-
 
 def config_from_dict(cls: type[_Config], data: dict[str, Any]) -> _Config:
     """Rebuild a config, refusing keys this version does not know (a newer model file)."""
@@ -79,6 +83,47 @@ def config_from_dict(cls: type[_Config], data: dict[str, Any]) -> _Config:
         raise ComposerError(f"invalid {cls.__name__}: {error}") from error
 
 
-def _require(condition: bool, message: str) -> None:
+def _require(condition: bool, message: str, stage: str = "encoding") -> None:
     if not condition:
-        raise ComposerError(f"invalid encoding config: {message}")
+        raise ComposerError(f"invalid {stage} config: {message}")
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Serializable):
+    """Embedding -> stacked LSTM -> logits over the event vocabulary."""
+
+    embedding_dim: int = 128
+    units: int = 512
+    layers: int = 2
+    dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name in ("embedding_dim", "units", "layers"):
+            _require(getattr(self, name) >= 1, f"{name} must be at least 1", "model")
+        _require(0 <= self.dropout < 1, "dropout must be in [0, 1)", "model")
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Serializable):
+    """How the model is fitted: windows for truncated BPTT, optimiser, stopping, augmentation."""
+
+    sequence_length: int = 128  # events per training window; gradients flow back this far
+    batch_size: int = 64
+    epochs: int = 20
+    learning_rate: float = 3e-3
+    warmup_steps: int = 100
+    clipnorm: float = 1.0  # gradient clipping against exploding gradients
+    patience: int = 3  # epochs without a better validation loss before stopping
+    valid_fraction: float = 0.1
+    transpose_semitones: int = 6  # random transposition up to this far either way; 0 = off
+    velocity_jitter: int = 0  # random shift of velocity levels per window; 0 = off
+    tempo_jitter: int = 0  # random shift of tempo levels per window; 0 = off
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("sequence_length", "batch_size", "epochs"):
+            _require(getattr(self, name) >= 1, f"{name} must be at least 1", "training")
+        _require(self.learning_rate > 0 and self.clipnorm > 0, "learning_rate and clipnorm must be positive", "training")
+        _require(0 < self.valid_fraction < 1, "valid_fraction must be between 0 and 1", "training")
+        for name in ("warmup_steps", "patience", "transpose_semitones", "velocity_jitter", "tempo_jitter"):
+            _require(getattr(self, name) >= 0, f"{name} must not be negative", "training")

@@ -25,8 +25,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from composer.config import TIME_SIGNATURE_DENOMINATORS, EncodingConfig
 from composer.score import DEFAULT_QPM, DEFAULT_TIME_SIGNATURE, Note, Score, TempoChange, TimeSignature, Track
+
+ENCODING_VERSION = 1  # bump when encode() changes its output for an unchanged config
 
 PAD, START, END = 0, 1, 2
 DRUMS = 128  # the instrument number of drum tracks; pitched programs are 0..127
@@ -104,6 +108,17 @@ def velocity_values(config: EncodingConfig) -> tuple[int, ...]:
 def token_names(tokens: Iterable[int], config: EncodingConfig) -> list[str]:
     vocab = vocabulary(config)
     return [vocab.name(t) if 0 <= t < len(vocab) else f"Unknown_{t}" for t in tokens]
+
+
+def pitched_note_mask(tokens: np.ndarray, config: EncodingConfig) -> np.ndarray:
+    """True at the Pitch events of pitched instruments: what transposition may move (never drums)."""
+    vocab = vocabulary(config)
+    kinds = np.array(vocab.kinds)[tokens]
+    is_program = kinds == PROGRAM
+    # the index of the latest Program event at each position (-1 before the first one)
+    latest = np.maximum.accumulate(np.where(is_program, np.arange(len(tokens)), -1))
+    under_drums = (latest >= 0) & (tokens[np.maximum(latest, 0)] == vocab.ids.get((PROGRAM, DRUMS), -1))
+    return (kinds == PITCH) & ~under_drums
 
 
 def quantize(score: Score, config: EncodingConfig) -> Score:

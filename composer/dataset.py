@@ -1,0 +1,107 @@
+"""Token sequences -> ``tf.data`` pipelines of windows for truncated backpropagation through time.
+
+All pieces are joined into one stream (each piece runs Start ... End, so the
+model also learns where pieces begin and end) and cut into windows of
+``sequence_length + 1`` events: inputs are the first ``sequence_length``,
+targets the same shifted by one. Every random choice (window order, window
+offset, transposition) is a stateless function of (seed, epoch, window), so a
+resumed run sees exactly the data the uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from composer.tf_runtime import tf
+
+from composer.config import EncodingConfig, TrainConfig
+from composer.events import PITCH, TEMPO, VELOCITY, pitched_note_mask, vocabulary
+
+
+class TokenStream:
+    """Pieces joined end to end, with the positions transposition may move."""
+
+    def __init__(self, sequences: list[np.ndarray], config: EncodingConfig) -> None:
+        self.tokens = np.concatenate([np.asarray(s, dtype=np.int32) for s in sequences])
+        self.pitched = np.concatenate([pitched_note_mask(np.asarray(s), config) for s in sequences])
+
+    def num_windows(self, length: int) -> int:
+        return (len(self.tokens) - 1) // length
+
+
+def training_dataset(stream: TokenStream, encoding: EncodingConfig, train: TrainConfig, initial_epoch: int = 0):
+    """Shuffled, augmented, batched windows for epochs ``initial_epoch .. train.epochs - 1``."""
+    length, count = train.sequence_length, stream.num_windows(train.sequence_length)
+    tokens, pitched = tf.constant(stream.tokens), tf.constant(stream.pitched)
+    augment = _augmenter(encoding, train)
+
+    def window(epoch, index):
+        seed = tf.stack([tf.cast(train.seed, tf.int64), epoch * 1_000_003 + index])
+        jitter = tf.random.stateless_uniform([], seed, 0, length, dtype=tf.int64)
+        start = tf.minimum(index * length + jitter, len(stream.tokens) - length - 1)
+        events = augment(tokens[start : start + length + 1], pitched[start : start + length + 1], seed)
+        return events[:-1], events[1:]
+
+    def epoch_windows(epoch):
+        order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), [train.seed, epoch])
+        return tf.data.Dataset.from_tensor_slices(order).map(lambda index: (epoch, index))
+
+    return (
+        tf.data.Dataset.range(initial_epoch, train.epochs)
+        .flat_map(epoch_windows)
+        .map(window, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .batch(train.batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def validation_dataset(stream: TokenStream, train: TrainConfig):
+    """Every validation window once, in order, unaugmented: a loss comparable across epochs."""
+    length, count = train.sequence_length, stream.num_windows(train.sequence_length)
+    starts = np.arange(count) * length
+    windows = stream.tokens[starts[:, None] + np.arange(length + 1)]
+    return (
+        tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:]))
+        .batch(train.batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def _augmenter(encoding: EncodingConfig, train: TrainConfig):
+    """A function (window, pitched mask, seed) -> window with random transposition and jitter."""
+    vocab = vocabulary(encoding)
+    pitch_first = vocab.ids[PITCH, encoding.min_pitch]
+    pitch_last = vocab.ids[PITCH, encoding.max_pitch]
+    blocks = [
+        _block(vocab, kind, jitter)
+        for kind, jitter, enabled in [
+            (VELOCITY, train.velocity_jitter, encoding.use_velocity),
+            (TEMPO, train.tempo_jitter, encoding.use_tempo),
+        ]
+        if enabled and jitter
+    ]
+
+    def augment(events, pitched, seed):
+        if train.transpose_semitones:
+            events = _transpose(events, pitched, pitch_first, pitch_last, train.transpose_semitones, seed)
+        for number, (first, last, jitter) in enumerate(blocks, start=1):
+            delta = tf.random.stateless_uniform([], seed + number, -jitter, jitter + 1, dtype=tf.int32)
+            in_block = (events >= first) & (events <= last)
+            events = tf.where(in_block, tf.clip_by_value(events + delta, first, last), events)
+        return events
+
+    return augment
+
+
+def _block(vocab, kind: str, jitter: int) -> tuple[int, int, int]:
+    ids = [token for token, k in enumerate(vocab.kinds) if k == kind]
+    return ids[0], ids[-1], jitter
+
+
+def _transpose(events, pitched, first: int, last: int, semitones: int, seed):
+    """Shift pitched notes by a random interval that keeps every one of them in range."""
+    pitches = tf.boolean_mask(events, pitched)
+    has_pitches = tf.size(pitches) > 0
+    low = tf.where(has_pitches, tf.maximum(-semitones, first - tf.reduce_min(pitches)), 0)
+    high = tf.where(has_pitches, tf.minimum(semitones, last - tf.reduce_max(pitches)), 0)
+    shift = tf.random.stateless_uniform([], seed + 100, low, high + 1, dtype=tf.int32)
+    return tf.where(pitched, events + shift, events)

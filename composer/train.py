@@ -1,0 +1,288 @@
+"""`composer train`: fit the LSTM on a MIDI folder with checkpoints, resume and a final report.
+
+Safety first: every file is written atomically, an existing run is never
+replaced without --force, and --resume continues from the last completed epoch
+with the saved configuration and optimizer state (after a crash, kill -9 or
+Ctrl-C). Every random choice derives from the recorded seed.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import signal
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from composer import artifacts
+from composer.atomic import write_atomic
+from composer.config import EncodingConfig, ModelConfig, TrainConfig
+from composer.corpus import load_corpus, split_corpus
+from composer.errors import ComposerError
+from composer.events import token_names, vocabulary
+from composer.ngram import KneserNey
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """Everything `composer train` was asked to do."""
+
+    data: Path | None
+    out: Path = artifacts.DEFAULT_MODEL_DIR
+    encoding: EncodingConfig = EncodingConfig()
+    model: ModelConfig = ModelConfig()
+    training: TrainConfig = TrainConfig()
+    force: bool = False
+    resume: bool = False
+    cache_dir: Path | None = None
+    workers: int | None = None
+
+
+def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=None) -> dict[str, Any]:
+    """Run (or resume) training; returns the final summary, or {"interrupted": True, ...}."""
+    started = time.time()
+    out = request.out
+    artifacts.prepare_output_dir(out, force=request.force, resume=request.resume)
+    state = artifacts.read_json(out / artifacts.STATE_FILE) if request.resume else _new_state(request)
+    encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
+    corpus = load_corpus(state["data"], encoding, cache_dir=request.cache_dir, workers=request.workers, on_file=on_file)
+    state["data_summary"] = corpus.summary()
+    report(_describe_corpus(state["data_summary"]))
+    train_files, valid_files = split_corpus(corpus, training.valid_fraction)
+    train_seqs, valid_seqs = [f.tokens for f in train_files], [f.tokens for f in valid_files]
+    state["split"] = {"train_files": len(train_files), "valid_files": len(valid_files),
+                      "train_events": sum(map(len, train_seqs)), "valid_events": sum(map(len, valid_seqs))}  # fmt: skip
+    if "ngram" not in state:
+        state["ngram"] = ngram_baseline(train_seqs, valid_seqs, len(vocabulary(encoding)))
+        report(f"n-gram baseline (order {state['ngram']['order']}): "
+               f"validation NLL {state['ngram']['nll_per_event']:.4f} nats/event")  # fmt: skip
+    result = _fit(out, state, train_seqs, valid_seqs, report)
+    state["elapsed_seconds"] = state.get("elapsed_seconds", 0.0) + time.time() - started
+    if result == "interrupted":
+        state["status"] = "interrupted"
+        artifacts.write_json(out / artifacts.STATE_FILE, state)
+        return {"interrupted": True, "epochs_done": state["epoch"], "out": str(out)}
+    return _finish(out, state, valid_seqs)
+
+
+def ngram_baseline(train_seqs, valid_seqs, vocab_size: int) -> dict[str, float]:
+    """Kneser-Ney n-gram fitted on the training split, order chosen on validation."""
+    model = KneserNey(vocab_size, max_order=6).fit(train_seqs)
+    order, nll = model.best_order(valid_seqs)
+    return {"order": order, "nll_per_event": nll, "perplexity": math.exp(nll)}
+
+
+def _new_state(request: TrainRequest) -> dict[str, Any]:
+    if request.data is None:
+        raise ComposerError("give the folder of MIDI files to train on")
+    return {
+        "data": str(request.data),
+        "encoding": request.encoding.to_dict(),
+        "model": request.model.to_dict(),
+        "training": request.training.to_dict(),
+        "epoch": 0,
+        "history": {},
+        "best_val_loss": None,
+        "epochs_since_best": 0,
+        "status": "running",
+    }
+
+
+def _describe_corpus(summary: dict[str, Any]) -> str:
+    skipped = ", ".join(f"{count} {reason}" for reason, count in summary["skipped_by_reason"].items())
+    return (
+        f"data: {summary['files_used']} files used, {summary['files_skipped']} skipped"
+        + (f" ({skipped})" if skipped else "")
+        + (f", {summary['duplicates_dropped']} duplicates dropped" if summary["duplicates_dropped"] else "")
+        + f", {summary['tokens']} events ({summary['cache_hits']} files from cache)"
+    )
+
+
+def _fit(out: Path, state: dict, train_seqs, valid_seqs, report) -> str:
+    """Run the epochs still to do; 'done' or 'interrupted' (NaN raises)."""
+    from composer.tf_runtime import keras
+
+    from composer.dataset import TokenStream, training_dataset, validation_dataset
+    from composer.model import build_model, compile_model
+
+    encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
+    keras.utils.set_random_seed(training.seed)
+    train_stream, valid_stream = TokenStream(train_seqs, encoding), TokenStream(valid_seqs, encoding)
+    steps = train_stream.num_windows(training.sequence_length) // training.batch_size
+    if steps == 0 or valid_stream.num_windows(training.sequence_length) == 0:
+        raise ComposerError(
+            "too little data for one batch: lower --batch-size or --sequence-length, or add MIDI files"
+        )
+    if state["epoch"] >= training.epochs or state["status"] == "finished":
+        return "done"
+    if state["epoch"] > 0:
+        model = keras.models.load_model(out / artifacts.LAST_CHECKPOINT)
+        report(f"resuming after epoch {state['epoch']} of {training.epochs}")
+    else:
+        model = build_model(ModelConfig.from_dict(state["model"]), len(vocabulary(encoding)))
+        compile_model(model, training.learning_rate, training.warmup_steps, training.epochs * steps, training.clipnorm)
+    callbacks = _callbacks(out, state, training.sequence_length * training.batch_size)
+    artifacts.write_json(out / artifacts.STATE_FILE, state)
+    try:
+        with _sigterm_as_interrupt():
+            model.fit(
+                training_dataset(train_stream, encoding, training, initial_epoch=state["epoch"]),
+                validation_data=validation_dataset(valid_stream, training),
+                epochs=training.epochs,
+                initial_epoch=state["epoch"],
+                steps_per_epoch=steps,
+                callbacks=callbacks,
+                shuffle=False,  # the dataset shuffles itself, reproducibly
+                verbose=2,
+            )
+    except KeyboardInterrupt:
+        artifacts.save_model(model, out / artifacts.LAST_CHECKPOINT)
+        return "interrupted"
+    if callbacks[1].failed_at:
+        state["status"] = "failed"
+        artifacts.write_json(out / artifacts.STATE_FILE, state)
+        kept = (
+            f"the last good checkpoint (epoch {state['epoch']}) is kept in {out / artifacts.LAST_CHECKPOINT}"
+            if state["epoch"]
+            else "no epoch had completed, so there is no checkpoint"
+        )
+        raise ComposerError(
+            f"training diverged: the loss became NaN or infinite in epoch {callbacks[1].failed_at[0] + 1}; "
+            f"{kept}. Lower --learning-rate and start again with --force"
+        )
+    return "done"
+
+
+def _callbacks(out: Path, state: dict, tokens_per_step: int) -> list:
+    from composer.tf_runtime import keras
+
+    class Throughput(keras.callbacks.Callback):
+        """Training events per second (validation excluded) into the epoch's logs."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started, self.train_seconds = time.perf_counter(), None
+
+        def on_test_begin(self, logs=None):
+            self.train_seconds = self.train_seconds or time.perf_counter() - self.started
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = self.train_seconds or time.perf_counter() - self.started
+            logs["events_per_s"] = round(self.params["steps"] * tokens_per_step / seconds)
+
+    class NaNGuard(keras.callbacks.Callback):
+        """Stops at the first non-finite loss, before anything is checkpointed."""
+
+        failed_at: tuple[int, int] | None = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if not math.isfinite(float(logs.get("loss", 0.0))):
+                self.failed_at = (self.epoch, batch)
+                self.model.stop_training = True
+
+    class Checkpointer(keras.callbacks.Callback):
+        """Last and best checkpoints, resumable state and early stopping, once per epoch."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if guard.failed_at or not math.isfinite(logs.get("val_loss", math.nan)):
+                guard.failed_at = guard.failed_at or (epoch, -1)
+                self.model.stop_training = True
+                return
+            for key, value in logs.items():
+                state["history"].setdefault(key, []).append(float(value))
+            artifacts.save_model(self.model, out / artifacts.LAST_CHECKPOINT)
+            if state["best_val_loss"] is None or logs["val_loss"] < state["best_val_loss"]:
+                state["best_val_loss"], state["epochs_since_best"] = float(logs["val_loss"]), 0
+                artifacts.save_model(self.model, out / artifacts.BEST_CHECKPOINT)
+            else:
+                state["epochs_since_best"] += 1
+            state["epoch"] = epoch + 1
+            if state["epochs_since_best"] >= TrainConfig.from_dict(state["training"]).patience:
+                self.model.stop_training = True
+                state["status"] = "finished"
+            artifacts.write_json(out / artifacts.STATE_FILE, state)
+
+    guard = NaNGuard()
+    tensorboard = keras.callbacks.TensorBoard(log_dir=str(out / "logs"), write_graph=False)
+    return [Throughput(), guard, Checkpointer(), tensorboard]
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """A scheduler's SIGTERM saves a checkpoint just like Ctrl-C does."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _finish(out: Path, state: dict, valid_seqs) -> dict[str, Any]:
+    """Evaluate the best checkpoint on whole validation pieces and publish it as OUT/model.keras."""
+    from composer.tf_runtime import keras
+
+    from composer.evaluate import sequence_metrics
+
+    best = keras.models.load_model(out / artifacts.BEST_CHECKPOINT, compile=False)
+    state["metrics"] = sequence_metrics(best, valid_seqs)
+    state["status"] = "finished"
+    metadata = _metadata(state)
+    artifacts.save_model(best, out / artifacts.MODEL_FILE, metadata)
+    artifacts.write_json(out / "metadata.json", metadata)
+    artifacts.write_json(out / artifacts.STATE_FILE, state)
+    _plot_losses(state["history"], out / "loss.png")
+    return {
+        "out": str(out),
+        "model": str(out / artifacts.MODEL_FILE),
+        "epochs": state["epoch"],
+        "seconds": state["elapsed_seconds"],
+        "validation": state["metrics"],
+        "ngram": state["ngram"],
+    }
+
+
+def _metadata(state: dict) -> dict[str, Any]:
+    encoding = EncodingConfig.from_dict(state["encoding"])
+    return {
+        "metadata_version": artifacts.METADATA_VERSION,
+        "encoding": state["encoding"],
+        "model": state["model"],
+        "training": state["training"],
+        "vocabulary": token_names(range(len(vocabulary(encoding))), encoding),
+        "data": {"folder": state["data"], **state["data_summary"], **state["split"]},
+        "history": state["history"],
+        "metrics": {"validation": state["metrics"], "ngram_baseline": state["ngram"]},
+        "training_seconds": state["elapsed_seconds"],
+        "versions": artifacts.package_versions(),
+    }
+
+
+def _plot_losses(history: dict[str, list[float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    epochs = range(1, len(history.get("loss", [])) + 1)
+    for key, label in (("loss", "training (windows)"), ("val_loss", "validation (windows)")):
+        axes.plot(epochs, history.get(key, []), marker="o", label=label)
+    axes.set(xlabel="epoch", ylabel="NLL per event (nats)", title="composer training")
+    axes.legend()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    write_atomic(path, buffer.getvalue(), overwrite=True)

@@ -1,0 +1,93 @@
+import pytest
+
+from composer.config import EncodingConfig
+from composer.corpus import MIN_VALID_EVENTS, find_midi_files, load_corpus, split_corpus
+from composer.errors import ComposerError
+from composer.events import encode
+from composer.midi_io import read_score
+
+from midi_factory import toy_score, write_toy_corpus
+from composer.midi_io import write_score
+
+
+@pytest.fixture
+def corpus_dir(tmp_path):
+    return write_toy_corpus(tmp_path / "midi", num_files=6)
+
+
+def test_finds_midi_files_recursively_in_any_case(corpus_dir):
+    names = sorted(p.name for p in find_midi_files(corpus_dir))
+    assert names == ["broken.mid", "empty.mid", "toy0.MID", "toy1.mid", "toy2.midi", "toy3.MID", "toy4.mid",
+                     "toy5.midi"]  # fmt: skip
+
+
+def test_bad_files_are_skipped_with_a_reason(corpus_dir, tmp_path):
+    corpus = load_corpus(corpus_dir, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
+    assert len(corpus.files) == 6
+    assert {p.split("/")[-1]: r for p, r in corpus.skipped.items()} == {
+        "broken.mid": "not a MIDI file (no MThd header)",
+        "empty.mid": "file is empty",
+    }
+    summary = corpus.summary()
+    assert summary["skipped_by_reason"] == {"not a MIDI file": 1, "file is empty": 1}
+    assert summary["tokens"] == sum(len(f.tokens) for f in corpus.files)
+
+
+def test_tokens_are_the_encoding_of_each_file(corpus_dir, tmp_path):
+    config = EncodingConfig()
+    corpus = load_corpus(corpus_dir, config, cache_dir=tmp_path / "cache", workers=2)
+    for file in corpus.files:
+        assert file.tokens.tolist() == encode(read_score(file.path), config)
+
+
+def test_second_load_comes_from_the_cache_and_changes_are_noticed(corpus_dir, tmp_path):
+    cache, config = tmp_path / "cache", EncodingConfig()
+    first = load_corpus(corpus_dir, config, cache_dir=cache, workers=1)
+    assert first.cache_hits == 0
+    second = load_corpus(corpus_dir, config, cache_dir=cache, workers=2)
+    assert second.cache_hits == 8  # the two bad files are remembered too
+    assert [f.tokens.tolist() for f in second.files] == [f.tokens.tolist() for f in first.files]
+
+    edited = corpus_dir / "set0" / "toy0.MID"
+    write_score(toy_score(99), edited, overwrite=True)
+    third = load_corpus(corpus_dir, config, cache_dir=cache, workers=1)
+    assert third.cache_hits == 7
+    assert next(f for f in third.files if f.path == str(edited)).tokens.tolist() == encode(toy_score(99), config)
+
+    other_config = load_corpus(corpus_dir, EncodingConfig(use_velocity=False), cache_dir=cache, workers=1)
+    assert other_config.cache_hits == 0
+
+
+def test_duplicate_files_are_used_once(corpus_dir, tmp_path):
+    (corpus_dir / "copy.mid").write_bytes((corpus_dir / "set1" / "toy1.mid").read_bytes())
+    corpus = load_corpus(corpus_dir, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
+    assert len(corpus.files) == 6 and corpus.duplicates == 1
+
+
+def test_nothing_usable_is_an_error(tmp_path):
+    (tmp_path / "a.mid").write_bytes(b"junk")
+    with pytest.raises(ComposerError, match="none of the 1 MIDI files could be used"):
+        load_corpus(tmp_path, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
+    with pytest.raises(ComposerError, match="no .mid or .midi files"):
+        load_corpus(tmp_path / "cache", EncodingConfig(), cache_dir=tmp_path / "cache2", workers=1)
+    with pytest.raises(ComposerError, match="not a folder"):
+        load_corpus(tmp_path / "missing", EncodingConfig(), workers=1)
+
+
+def test_split_is_by_file_and_stable(corpus_dir, tmp_path):
+    corpus = load_corpus(corpus_dir, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
+    train, valid = split_corpus(corpus, 0.34)
+    assert len(valid) == 2 and len(train) == 4
+    assert not {f.path for f in train} & {f.path for f in valid}
+    corpus.files.reverse()
+    assert [f.path for f in split_corpus(corpus, 0.34)[1]] == [f.path for f in valid]
+
+
+def test_tiny_validation_set_is_refused_with_advice(tmp_path):
+    folder = tmp_path / "two"
+    for seed in range(2):
+        write_score(toy_score(seed, num_notes=20), folder / f"{seed}.mid")
+    corpus = load_corpus(folder, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
+    assert sum(len(f.tokens) for f in corpus.files) < 2 * MIN_VALID_EVENTS
+    with pytest.raises(ComposerError, match="validation set too small.*add MIDI files"):
+        split_corpus(corpus, 0.5)

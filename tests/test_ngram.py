@@ -1,0 +1,39 @@
+import math
+
+import numpy as np
+
+from composer.ngram import KneserNey
+
+
+def _markov_chain(rng, transition, length):
+    states = [0]
+    for _ in range(length - 1):
+        states.append(int(rng.choice(len(transition), p=transition[states[-1]])))
+    return states
+
+
+def test_recovers_the_entropy_rate_of_a_markov_chain():
+    rng = np.random.default_rng(0)
+    transition = rng.dirichlet(np.full(8, 0.5), size=8)
+    train = [_markov_chain(rng, transition, 2000) for _ in range(20)]
+    test = [_markov_chain(rng, transition, 2000) for _ in range(5)]
+    stationary = np.linalg.matrix_power(transition, 200)[0]
+    entropy_rate = -sum(stationary[i] * transition[i, j] * math.log(transition[i, j])
+                        for i in range(8) for j in range(8))  # fmt: skip
+    model = KneserNey(vocab_size=8, max_order=4).fit(train)
+    order, nll = model.best_order(test)
+    assert abs(nll - entropy_rate) < 0.02 * entropy_rate
+    assert order >= 2, "a first-order chain needs one event of history"
+    assert model.nll_per_event(test, order=1) > entropy_rate + 0.1, "unigrams miss the structure"
+
+
+def test_probabilities_sum_to_one_over_the_vocabulary():
+    model = KneserNey(vocab_size=5, max_order=3).fit([[1, 3, 4, 3, 4, 2], [1, 4, 4, 3, 2]])
+    for history in ([1], [1, 3], [3, 4], [0, 0]):
+        total = sum(math.exp(model.log_probs(history + [event])[-1]) for event in range(5))
+        assert math.isclose(total, 1.0, rel_tol=1e-9)
+
+
+def test_unseen_events_keep_a_nonzero_probability():
+    model = KneserNey(vocab_size=10, max_order=3).fit([[1, 2, 3, 2]])
+    assert all(math.isfinite(lp) for lp in model.log_probs([1, 9, 8, 7]))

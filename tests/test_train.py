@@ -1,0 +1,131 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from composer.artifacts import read_metadata
+from composer.cli import main
+
+from midi_factory import write_toy_corpus
+
+TINY = ["--units", "16", "--embedding-dim", "8", "--batch-size", "8", "--sequence-length", "32",
+        "--valid-fraction", "0.25", "--workers", "1"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return write_toy_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def _train(corpus, out, *extra):
+    cache = ["--cache-dir", str(out.parent / "cache")]
+    return CliRunner().invoke(main, ["train", str(corpus), "--out", str(out), *TINY, *cache, *extra])
+
+
+def test_training_leaves_a_complete_self_describing_model(corpus, tmp_path):
+    out = tmp_path / "run"
+    result = _train(corpus, out, "--epochs", "2", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.output and "not a MIDI file" in result.output
+    assert "data: 12 files used, 2 skipped" in result.output
+    assert "n-gram baseline (order" in result.output and "nats/event" in result.output
+    assert "events_per_s" in result.output
+
+    metadata = read_metadata(out / "model.keras")
+    assert metadata["model"] == {"embedding_dim": 8, "units": 16, "layers": 2, "dropout": 0.2}
+    assert metadata["training"]["seed"] == 3 and metadata["training"]["epochs"] == 2
+    assert metadata["encoding"]["steps_per_quarter"] == 12
+    assert metadata["vocabulary"][:3] == ["Pad", "Start", "End"]
+    assert metadata["data"]["files_used"] == 12 and metadata["data"]["valid_files"] == 3
+    assert len(metadata["history"]["val_loss"]) == 2
+    assert metadata["metrics"]["validation"]["nll_per_event"] > 0
+    assert metadata["metrics"]["ngram_baseline"]["order"] >= 1
+    assert "tensorflow" in metadata["versions"]
+    assert json.loads((out / "metadata.json").read_text()) == metadata
+    for name in ("loss.png", "checkpoints/last.keras", "checkpoints/best.keras", "state.json"):
+        assert (out / name).stat().st_size > 0, name
+    assert any((out / "logs").rglob("events.out.tfevents.*")), "TensorBoard logs"
+
+
+def test_existing_model_directory_is_never_replaced_without_asking(corpus, tmp_path):
+    out = tmp_path / "run"
+    assert _train(corpus, out, "--epochs", "1").exit_code == 0
+    before = (out / "model.keras").read_bytes()
+    refused = _train(corpus, out, "--epochs", "1")
+    assert refused.exit_code == 2 and "already exists" in refused.output
+    assert (out / "model.keras").read_bytes() == before
+    assert _train(corpus, out, "--epochs", "1", "--force", "--seed", "9").exit_code == 0
+    assert read_metadata(out / "model.keras")["training"]["seed"] == 9
+
+
+def test_force_never_deletes_a_folder_that_is_not_a_model(corpus, tmp_path):
+    out = tmp_path / "my-music"
+    out.mkdir()
+    (out / "song.mid").write_bytes(b"precious")
+    result = _train(corpus, out, "--epochs", "1", "--force")
+    assert result.exit_code == 2 and "not a composer model directory" in result.output
+    assert (out / "song.mid").read_bytes() == b"precious"
+
+
+def test_same_seed_gives_the_same_model(corpus, tmp_path):
+    histories = []
+    for name in ("a", "b"):
+        assert _train(corpus, tmp_path / name, "--epochs", "1", "--seed", "11").exit_code == 0
+        histories.append(read_metadata(tmp_path / name / "model.keras")["history"])
+    assert histories[0]["loss"] == histories[1]["loss"]
+    assert histories[0]["val_loss"] == histories[1]["val_loss"]
+
+
+def test_diverging_loss_stops_with_a_clear_message(corpus, tmp_path):
+    out = tmp_path / "run"
+    result = _train(corpus, out, "--epochs", "2", "--learning-rate", "1e38")
+    assert result.exit_code == 2
+    assert "training diverged: the loss became NaN or infinite" in result.output
+    assert "Traceback" not in result.output
+    assert not (out / "model.keras").exists()
+    assert json.loads((out / "state.json").read_text())["status"] == "failed"
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_continues_with_the_saved_settings(corpus, tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "composer.cli", "train", str(corpus), "--out", str(out), *TINY,
+               "--cache-dir", str(tmp_path / "cache"), "--epochs", "40", "--patience", "40", "--seed", "5"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _wait_for_epochs(out / "state.json", 1, process)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output
+    assert "checkpoint saved" in output and "--resume" in output and "Traceback" not in output
+    state = json.loads((out / "state.json").read_text())
+    done = state["epoch"]
+    assert state["status"] == "interrupted" and 1 <= done < 40
+
+    _shorten_run(out / "state.json", epochs=done + 2)  # keep the test quick: two more epochs
+    result = CliRunner().invoke(main, ["train", "--resume", "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    assert f"resuming after epoch {done}" in result.output
+    metadata = read_metadata(out / "model.keras")
+    assert len(metadata["history"]["loss"]) == done + 2
+    assert metadata["training"]["seed"] == 5 and metadata["model"]["units"] == 16
+
+
+def _wait_for_epochs(state_file, epochs, process, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert process.poll() is None, process.stdout.read()
+        if state_file.exists() and json.loads(state_file.read_text())["epoch"] >= epochs:
+            return
+        time.sleep(0.2)
+    process.kill()
+    pytest.fail("training did not finish an epoch in time")
+
+
+def _shorten_run(state_file, epochs):
+    state = json.loads(state_file.read_text())
+    state["training"]["epochs"] = epochs
+    state_file.write_text(json.dumps(state))
