@@ -23,7 +23,7 @@ def test_inspect_describes_the_file(chorale):
     assert "tempo: 80 qpm at beat 0" in result.output
     assert "time signature: 3/4 at beat 0" in result.output
     assert "length: 4 beats, 3 s" in result.output
-    assert "round trip: lossy, 7 of 7 notes change" in result.output  # velocities 80, 90, 100 fall between bins
+    assert "round trip: lossy, 3 of 7 notes change" in result.output  # velocity 90 falls between levels 88 and 92
     assert "first 5 tokens: Start TimeSig_3/4 Tempo_80 Program_40 Pitch_72" in result.output
 
 

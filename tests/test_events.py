@@ -96,15 +96,15 @@ def _assert_playable(score: Score, config: EncodingConfig) -> None:
 def test_example_encoding_reads_as_music():
     config = EncodingConfig()
     score = Score(
-        tracks=(Track(40, notes=(Note(0, 1, 67, 95), Note(1.5, 2, 69, 95))), Track(0, is_drum=True, notes=(Note(0, 0.25, 36, 127),))),
+        tracks=(Track(40, notes=(Note(0, 1, 67, 96), Note(1.5, 2, 69, 96))), Track(0, is_drum=True, notes=(Note(0, 0.25, 36, 127),))),
         tempos=(TempoChange(0, 80),),
         time_signatures=(TimeSignature(0, 3, 4),),
     )
     assert token_names(encode(score, config), config) == [
         "Start", "TimeSig_3/4", "Tempo_80",
-        "Program_40", "Pitch_67", "Velocity_95", "Duration_12",
+        "Program_40", "Pitch_67", "Velocity_96", "Duration_12",
         "Program_drums", "Pitch_36", "Velocity_127", "Duration_3",
-        "Shift_18", "Program_40", "Pitch_69", "Velocity_95", "Duration_6",
+        "Shift_18", "Program_40", "Pitch_69", "Velocity_96", "Duration_6",
         "End",
     ]  # fmt: skip
 
