@@ -41,17 +41,16 @@ def training_dataset(stream: TokenStream, encoding: EncodingConfig, train: Train
         events = augment(tokens[start : start + length + 1], pitched[start : start + length + 1], seed)
         return events[:-1], events[1:]
 
-    def epoch_windows(epoch):
+    def epoch_batches(epoch):
+        # batched per epoch, so every epoch is the same whole number of steps
         order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), [train.seed, epoch])
-        return tf.data.Dataset.from_tensor_slices(order).map(lambda index: (epoch, index))
+        return (
+            tf.data.Dataset.from_tensor_slices(order)
+            .map(lambda index: window(epoch, index), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .batch(train.batch_size, drop_remainder=True)
+        )
 
-    return (
-        tf.data.Dataset.range(initial_epoch, train.epochs)
-        .flat_map(epoch_windows)
-        .map(window, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .batch(train.batch_size, drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    return tf.data.Dataset.range(initial_epoch, train.epochs).flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
 
 
 def validation_dataset(stream: TokenStream, train: TrainConfig):
