@@ -87,7 +87,7 @@ def load_corpus(
     files = find_midi_files(folder)
     if not files:
         raise ComposerError(f"{folder}: no .mid or .midi files found")
-    cache = _cache_folder(cache_dir or default_cache_dir(), config)
+    cache = _cache_folder(Path(cache_dir or default_cache_dir()), config)
     jobs = [(str(path), config, str(cache)) for path in files]
     corpus = Corpus()
     seen: set[str] = set()

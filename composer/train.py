@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import signal
+import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -70,7 +71,7 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
 
 def ngram_baseline(train_seqs, valid_seqs, vocab_size: int) -> dict[str, float]:
     """Kneser-Ney n-gram fitted on the training split, order chosen on validation."""
-    model = KneserNey(vocab_size, max_order=6).fit(train_seqs)
+    model = KneserNey(vocab_size, max_order=8).fit(train_seqs)
     order, nll = model.best_order(valid_seqs)
     return {"order": order, "nll_per_event": nll, "perplexity": math.exp(nll)}
 
@@ -136,7 +137,7 @@ def _fit(out: Path, state: dict, train_seqs, valid_seqs, report) -> str:
                 steps_per_epoch=steps,
                 callbacks=callbacks,
                 shuffle=False,  # the dataset shuffles itself, reproducibly
-                verbose=2,
+                verbose=1 if sys.stdout.isatty() else 2,  # a live bar for people, one line per epoch for logs
             )
     except KeyboardInterrupt:
         artifacts.save_model(model, out / artifacts.LAST_CHECKPOINT)

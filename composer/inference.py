@@ -1,0 +1,130 @@
+"""The trained network run in NumPy, one event at a time, without importing TensorFlow.
+
+A .keras file is a zip holding ``config.json`` (the layer graph) and
+``model.weights.h5``; the weights are read with h5py and the embedding, LSTM cells
+and output layer are recomputed here (Keras' gate order i, f, c, o; sigmoid gates,
+tanh cell). The LSTM state is carried from step to step, so each new event costs
+the same, however long the piece already is.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import zipfile
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+
+from composer.errors import ComposerError
+
+_EXPECTED_LAYERS = re.compile(r"^InputLayer Embedding( LSTM Dropout)+ Dense$")
+
+
+@dataclass
+class LSTMLayer:
+    kernel: np.ndarray  # (inputs, 4 * units)
+    recurrent_kernel: np.ndarray  # (units, 4 * units)
+    bias: np.ndarray  # (4 * units,)
+
+    @property
+    def units(self) -> int:
+        return self.recurrent_kernel.shape[0]
+
+
+class NumpyLSTM:
+    """Embedding -> stacked LSTM -> dense logits, stepped with explicit state."""
+
+    def __init__(self, embedding: np.ndarray, layers: list[LSTMLayer], dense_kernel: np.ndarray, dense_bias: np.ndarray):
+        self.layers = layers
+        self.vocab_size = embedding.shape[0]
+        # The first layer's input projection depends only on the event: one table lookup per step.
+        self.input_table = embedding @ layers[0].kernel + layers[0].bias
+        # Deeper layers take [input, state] through one stacked matrix: one matmul per layer per step.
+        self.stacked = [np.concatenate([layer.kernel, layer.recurrent_kernel]) for layer in layers[1:]]
+        self.dense_kernel, self.dense_bias = dense_kernel, dense_bias
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> NumpyLSTM:
+        """Read the weights of a composer .keras file."""
+        try:
+            with zipfile.ZipFile(path) as archive:
+                config = json.loads(archive.read("config.json"))
+                weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
+        except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+            raise ComposerError(f"{path}: not a readable .keras model ({error})") from None
+        with weights:
+            return cls._from_weights(config, weights, path)
+
+    @classmethod
+    def _from_weights(cls, config: dict, weights: h5py.File, path) -> NumpyLSTM:
+        layers = config.get("config", {}).get("layers", [])
+        classes = " ".join(layer.get("class_name", "?") for layer in layers)
+        if not _EXPECTED_LAYERS.match(classes):
+            raise ComposerError(f"{path}: unexpected layers ({classes}); not a composer model")
+        paths = _weight_paths(layers)
+        try:
+            variables = {name: [weights[f"{paths[name]}/{v}"][()] for v in sorted(weights[paths[name]])]
+                         for name in paths}  # fmt: skip
+        except KeyError as error:
+            raise ComposerError(f"{path}: weights do not match the model's layers ({error})") from None
+        lstms = [LSTMLayer(*variables[layer["config"]["name"]]) for layer in layers if layer["class_name"] == "LSTM"]
+        embedding = variables[layers[1]["config"]["name"]][0]
+        dense_kernel, dense_bias = variables[layers[-1]["config"]["name"]]
+        return cls(embedding.astype(np.float32), lstms, dense_kernel.astype(np.float32), dense_bias.astype(np.float32))
+
+    def initial_state(self, batch: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(np.zeros((batch, layer.units), np.float32), np.zeros((batch, layer.units), np.float32))
+                for layer in self.layers]  # fmt: skip
+
+    def step(self, events: np.ndarray, state: list) -> tuple[np.ndarray, list]:
+        """Logits (batch, vocab) for the event after ``events`` (batch,), and the new state."""
+        new_state = []
+        h, c = state[0]
+        h, c = _cell(self.input_table[events] + h @ self.layers[0].recurrent_kernel, c)
+        new_state.append((h, c))
+        for layer, stacked, (h_prev, c_prev) in zip(self.layers[1:], self.stacked, state[1:]):
+            h, c = _cell(np.concatenate([h, h_prev], axis=1) @ stacked + layer.bias, c_prev)
+            new_state.append((h, c))
+        return h @ self.dense_kernel + self.dense_bias, new_state
+
+    def run(self, events: np.ndarray, state: list | None = None) -> tuple[np.ndarray, list]:
+        """Logits (batch, time, vocab) for every position of ``events`` (batch, time)."""
+        state = state or self.initial_state(events.shape[0])
+        logits = []
+        for t in range(events.shape[1]):
+            step_logits, state = self.step(events[:, t], state)
+            logits.append(step_logits)
+        return np.stack(logits, axis=1), state
+
+
+def _cell(z: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One LSTM update from the pre-activations z = x W + h U + b, gates in Keras' order i, f, c, o."""
+    i, f, g, o = np.split(z, 4, axis=1)
+    c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+    return _sigmoid(o) * np.tanh(c), c
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # the same function, without overflow warnings
+
+
+def _weight_paths(layers: list[dict]) -> dict[str, str]:
+    """Where Keras 3 stores each layer's variables: snake-case class name, numbered on repeats."""
+    paths, used = {}, {}
+    for layer in layers:
+        base = _snake_case(layer["class_name"])
+        used[base] = used.get(base, -1) + 1
+        if layer["class_name"] in ("Embedding", "LSTM", "Dense"):
+            key = f"layers/{base}" + (f"_{used[base]}" if used[base] else "")
+            paths[layer["config"]["name"]] = key + ("/cell/vars" if layer["class_name"] == "LSTM" else "/vars")
+    return paths
+
+
+def _snake_case(name: str) -> str:
+    """Keras' own rule (keras.src.utils.naming.to_snake_case): LSTM -> lstm, InputLayer -> input_layer."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
