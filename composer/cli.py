@@ -158,5 +158,132 @@ def _format_training_summary(summary: dict) -> str:
     ])  # fmt: skip
 
 
+SCALES = {
+    "major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10), "harmonic-minor": (0, 2, 3, 5, 7, 8, 11),
+    "dorian": (0, 2, 3, 5, 7, 9, 10), "mixolydian": (0, 2, 4, 5, 7, 9, 10), "pentatonic": (0, 2, 4, 7, 9),
+    "minor-pentatonic": (0, 3, 5, 7, 10), "blues": (0, 3, 5, 6, 7, 10), "chromatic": tuple(range(12)),
+}  # fmt: skip
+NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+@main.command()
+@click.option("--model", type=click.Path(path_type=Path), default=None,
+              help="A .keras model or model directory [default: ./composer-model if trained, else the bundled model].")
+@click.option("--length", "num_events", type=click.IntRange(min=1), default=200, show_default=True,
+              help="How many events to generate (an event is a time shift, note pitch, velocity, duration, ...).")
+@click.option("--num", "num_files", type=click.IntRange(min=1, max=256), default=1, show_default=True,
+              help="How many files to write (sampled together as one batch).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("."), show_default=True,
+              help="A folder for informatively named files, or a FILE.mid.")
+@click.option("--seed", type=int, default=None, help="Same model, options and seed give the same file.")
+@click.option("--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Lower is safer, higher is wilder; 0 always takes the likeliest event.")
+@click.option("--top-k", type=click.IntRange(min=0), default=0, help="Sample among the K likeliest events only.")
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0,
+              help="Sample among the likeliest events holding this much probability.")
+@click.option("--primer", type=click.Path(path_type=Path), default=None, help="A MIDI file to continue.")
+@click.option("--include-primer/--no-include-primer", default=True, show_default=True,
+              help="Keep the primer at the start of the output.")
+@click.option("--tempo", type=click.FloatRange(min=1, max=1000), default=None, help="Tempo in quarter notes per minute.")
+@click.option("--time-signature", default=None, help="For example 3/4.")
+@click.option("--program", "programs", multiple=True,
+              help="Allowed instrument: General MIDI number or name (violin, 'acoustic grand piano', drums). Repeatable.")
+@click.option("--key", default=None, help="Tonic of --scale, e.g. C, F#, Bb.")
+@click.option("--scale", type=click.Choice(sorted(SCALES)), default=None, help="Only notes of this scale (pitched parts).")
+@click.option("--pitch-range", default=None, help="LOW-HIGH in MIDI numbers, e.g. 48-84.")
+@click.option("--max-polyphony", type=click.IntRange(min=1), default=None, help="At most this many notes at once.")
+@click.option("--format", "formats", type=click.Choice(["mid", "musicxml"]), multiple=True, default=("mid",),
+              show_default=True, help="Also write MusicXML for notation programs (repeatable).")
+@click.option("--plot", is_flag=True, help="Also write a piano-roll PNG next to each file.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+def generate(model, seed, primer, include_primer, tempo, time_signature, formats, plot, force, num_events, num_files,
+             out, **sampling) -> None:
+    """Compose new music with a trained model and write it as MIDI."""
+    import random
+
+    from composer.generate import GenerateRequest, generate_files, resolve_model
+    from composer.sample import SamplingOptions
+
+    model_path, origin = resolve_model(model)
+    click.echo(f"model: {model_path} ({origin})")
+    if seed is None:
+        seed = random.randrange(2**31)
+        click.echo(f"seed: {seed}")
+    request = GenerateRequest(
+        model=model_path, num_events=num_events, num_files=num_files, out=out, seed=seed,
+        options=SamplingOptions(sampling["temperature"], sampling["top_k"], sampling["top_p"]),
+        constraints=_constraints(sampling), primer=primer, include_primer=include_primer, qpm=tempo,
+        time_signature=_parse_time_signature(time_signature), force=force,
+        formats=tuple(dict.fromkeys(formats)) + (("png",) if plot else ()),
+    )  # fmt: skip
+    for path in generate_files(request, model_path):
+        click.echo(f"wrote {path}")
+
+
+def _constraints(options: dict):
+    from composer.sample import Constraints
+
+    low, high = _parse_pitch_range(options["pitch_range"])
+    return Constraints(
+        pitch_classes=_pitch_classes(options["key"], options["scale"]),
+        min_pitch=low, max_pitch=high,
+        programs=frozenset(_program(p) for p in options["programs"]) or None,
+        max_polyphony=options["max_polyphony"],
+    )  # fmt: skip
+
+
+def _pitch_classes(key: str | None, scale: str | None) -> frozenset[int] | None:
+    if scale is None:
+        if key is not None:
+            raise UserError("--key needs --scale (for example --key D --scale minor)")
+        return None
+    tonic = 0 if key is None else _note_class(key)
+    return frozenset((tonic + step) % 12 for step in SCALES[scale])
+
+
+def _note_class(name: str) -> int:
+    letter, accidentals = name[:1].upper(), name[1:]
+    if letter not in NOTE_NAMES or accidentals.strip("#b♯♭"):
+        raise UserError(f"--key {name!r}: give a note name such as C, F#, Bb")
+    sharps = sum(a in "#♯" for a in accidentals) - sum(a in "b♭" for a in accidentals)
+    return (NOTE_NAMES[letter] + sharps) % 12
+
+
+def _parse_pitch_range(text: str | None) -> tuple[int, int]:
+    if text is None:
+        return 0, 127
+    try:
+        low, high = (int(part) for part in text.split("-"))
+    except ValueError:
+        raise UserError(f"--pitch-range {text!r}: give LOW-HIGH in MIDI numbers, e.g. 48-84") from None
+    if not 0 <= low <= high <= 127:
+        raise UserError(f"--pitch-range {text!r}: need 0 <= LOW <= HIGH <= 127")
+    return low, high
+
+
+def _parse_time_signature(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        numerator, denominator = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UserError(f"--time-signature {text!r}: give it as N/D, e.g. 3/4") from None
+    return numerator, denominator
+
+
+def _program(text: str) -> int:
+    from composer.events import DRUMS
+    from composer.midi_io import program_number
+
+    if text.strip().lower() in ("drums", "drum", "percussion"):
+        return DRUMS
+    if text.isdigit() and 0 <= int(text) <= 127:
+        return int(text)
+    number = program_number(text)
+    if number is None:
+        raise UserError(f"--program {text!r}: not a General MIDI program number (0-127) or name")
+    return number
+
+
 if __name__ == "__main__":
     main()

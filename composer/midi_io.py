@@ -48,9 +48,29 @@ def write_score(score: Score, path: str | os.PathLike, *, overwrite: bool = Fals
     return write_atomic(path, buffer.getvalue(), overwrite=overwrite)
 
 
+def write_musicxml(score: Score, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """MusicXML for notation programs, through music21's MIDI reader (which lays out voices and ties)."""
+    import tempfile
+
+    from music21 import converter
+
+    with tempfile.TemporaryDirectory() as folder:
+        midi_path = write_score(score, Path(folder) / "score.mid")
+        xml_path = converter.parse(midi_path, quantizePost=False).write("musicxml", fp=Path(folder) / "score.xml")
+        return write_atomic(path, Path(xml_path).read_bytes(), overwrite=overwrite)
+
+
 def program_name(program: int, is_drum: bool = False) -> str:
     """General MIDI name of a program, used for tracks that have no name of their own."""
     return "Drums" if is_drum else pretty_midi.program_to_instrument_name(program)
+
+
+def program_number(name: str) -> int | None:
+    """The General MIDI program called ``name`` (any case), or None."""
+    try:
+        return pretty_midi.instrument_name_to_program(name.strip().title())
+    except ValueError:
+        return None
 
 
 def _read_head(path: Path) -> bytes:

@@ -8,7 +8,6 @@ Ctrl-C). Every random choice derives from the recorded seed.
 
 from __future__ import annotations
 
-import io
 import math
 import signal
 import sys
@@ -19,13 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from composer import artifacts
-from composer.atomic import write_atomic
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.corpus import load_corpus, split_corpus
 from composer.errors import ComposerError
 from composer.events import token_names, vocabulary
 from composer.ngram import KneserNey
+from composer.plot import plot_losses
 
 @dataclass(frozen=True)
 class TrainRequest:
@@ -54,6 +55,7 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
     report(_describe_corpus(state["data_summary"]))
     train_files, valid_files = split_corpus(corpus, training.valid_fraction)
     train_seqs, valid_seqs = [f.tokens for f in train_files], [f.tokens for f in valid_files]
+    state["event_counts"] = np.bincount(np.concatenate(train_seqs), minlength=len(vocabulary(encoding))).tolist()
     state["split"] = {"train_files": len(train_files), "valid_files": len(valid_files),
                       "train_events": sum(map(len, train_seqs)), "valid_events": sum(map(len, valid_seqs))}  # fmt: skip
     if "ngram" not in state:
@@ -244,7 +246,7 @@ def _finish(out: Path, state: dict, valid_seqs) -> dict[str, Any]:
     artifacts.save_model(best, out / artifacts.MODEL_FILE, metadata)
     artifacts.write_json(out / "metadata.json", metadata)
     artifacts.write_json(out / artifacts.STATE_FILE, state)
-    _plot_losses(state["history"], out / "loss.png")
+    plot_losses(state["history"], out / "loss.png")
     return {
         "out": str(out),
         "model": str(out / artifacts.MODEL_FILE),
@@ -263,27 +265,10 @@ def _metadata(state: dict) -> dict[str, Any]:
         "model": state["model"],
         "training": state["training"],
         "vocabulary": token_names(range(len(vocabulary(encoding))), encoding),
+        "event_counts": state["event_counts"],
         "data": {"folder": state["data"], **state["data_summary"], **state["split"]},
         "history": state["history"],
         "metrics": {"validation": state["metrics"], "ngram_baseline": state["ngram"]},
         "training_seconds": state["elapsed_seconds"],
         "versions": artifacts.package_versions(),
     }
-
-
-def _plot_losses(history: dict[str, list[float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6, 4))
-    epochs = range(1, len(history.get("loss", [])) + 1)
-    for key, label in (("loss", "training (windows)"), ("val_loss", "validation (windows)")):
-        axes.plot(epochs, history.get(key, []), marker="o", label=label)
-    axes.set(xlabel="epoch", ylabel="NLL per event (nats)", title="composer training")
-    axes.legend()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(figure)
-    write_atomic(path, buffer.getvalue(), overwrite=True)

@@ -1,0 +1,192 @@
+"""Sampling new event sequences: temperature, top-k, top-p, a grammar mask and hard constraints.
+
+Everything here is NumPy and a seeded ``numpy.random.Generator``, so the same
+model, options and seed always give the same events. Constraints never retrain
+anything: they mask logits, so the model chooses only among events that keep the
+sequence well formed (a pitch is followed by its velocity and duration) and obey
+the user's limits (scale, pitch range, instruments, polyphony).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from composer.config import EncodingConfig
+from composer.errors import ComposerError
+from composer.events import DRUMS, DURATION, PITCH, PROGRAM, SHIFT, START, TEMPO, TIME_SIGNATURE, VELOCITY, vocabulary
+from composer.inference import NumpyLSTM
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """How adventurous sampling is. Temperature 0 (or top-k 1) always takes the likeliest event."""
+
+    temperature: float = 1.0
+    top_k: int = 0  # 0: no limit
+    top_p: float = 1.0  # nucleus: the smallest set of events holding this much probability
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0 or self.top_k < 0 or not 0 < self.top_p <= 1:
+            raise ComposerError("need temperature >= 0, top-k >= 0 and 0 < top-p <= 1")
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Hard limits on what may be generated."""
+
+    pitch_classes: frozenset[int] | None = None  # allowed pitch classes of pitched parts (a key or scale)
+    min_pitch: int = 0
+    max_pitch: int = 127
+    programs: frozenset[int] | None = None  # allowed instruments; DRUMS for the drum kit
+    max_polyphony: int | None = None  # notes sounding at once
+    fixed_tempo: bool = False  # the tempo set at the start stays
+    fixed_time_signature: bool = False
+    blocked_events: frozenset[int] = frozenset()  # e.g. instruments and meters the model never saw
+
+
+@dataclass
+class _Voice:
+    """Where one generated sequence stands in the event grammar."""
+
+    expects: str = "event"  # "event", "velocity" or "duration"
+    now: int = 0
+    instrument: int | None = None  # None until a Program event (encode always writes one first)
+    pitch: int | None = None
+    note_ends: list[int] = field(default_factory=list)
+
+
+class Grammar:
+    """Which events may come next, for each sequence of a batch."""
+
+    def __init__(self, config: EncodingConfig, constraints: Constraints) -> None:
+        self.config, self.constraints = config, constraints
+        vocab = vocabulary(config)
+        self.kinds, self.values = np.array(vocab.kinds), vocab.values
+        self.masks = self._static_masks(constraints)
+        wants_pitched = constraints.programs is None or constraints.programs - {DRUMS}
+        if not self.masks["pitched" if wants_pitched else "drums"].any():
+            raise ComposerError("the constraints leave no pitch that may be played; widen the pitch range or scale")
+
+    def _static_masks(self, constraints: Constraints) -> dict[str, np.ndarray]:
+        kinds, values = self.kinds, self.values
+        pitch = np.array([v if k == PITCH else -1 for k, v in zip(kinds, values)])
+        in_range = (pitch >= constraints.min_pitch) & (pitch <= constraints.max_pitch)
+        in_scale = in_range & (np.isin(pitch % 12, sorted(constraints.pitch_classes))
+                               if constraints.pitch_classes is not None else True)  # fmt: skip
+        programs = np.array([v if k == PROGRAM else -1 for k, v in zip(kinds, values)])
+        allowed = constraints.programs
+        events = np.isin(kinds, [SHIFT, PROGRAM] + [TEMPO] * (not constraints.fixed_tempo)
+                         + [TIME_SIGNATURE] * (not constraints.fixed_time_signature))  # fmt: skip
+        events &= ~np.isin(np.arange(len(kinds)), sorted(constraints.blocked_events))
+        return {
+            "event": events & ((programs < 0) | (np.isin(programs, sorted(allowed)) if allowed else True)),
+            "pitched": in_scale,
+            "drums": in_range,
+            "velocity": kinds == VELOCITY,
+            "duration": kinds == DURATION,
+        }
+
+    def allowed(self, voice: _Voice) -> np.ndarray:
+        """Boolean mask over the vocabulary for the next event of ``voice``."""
+        if voice.expects != "event":
+            return self.masks[voice.expects]
+        mask = self.masks["event"].copy()
+        if self._may_start_note(voice):
+            mask |= self.masks["drums" if voice.instrument == DRUMS else "pitched"]
+        return mask
+
+    def _may_start_note(self, voice: _Voice) -> bool:
+        programs, limit = self.constraints.programs, self.constraints.max_polyphony
+        if voice.instrument is None or (programs is not None and voice.instrument not in programs):
+            return False
+        return limit is None or sum(end > voice.now for end in voice.note_ends) < limit
+
+    def observe(self, voice: _Voice, token: int) -> None:
+        """Advance ``voice`` past ``token`` (mirrors what ``events.decode`` will make of it)."""
+        kind, value = self.kinds[token], self.values[token]
+        if kind == SHIFT:
+            voice.now += value
+        elif kind == PROGRAM:
+            voice.instrument = value
+        elif kind == PITCH:
+            voice.pitch = value
+            voice.expects = "velocity" if self.config.use_velocity else self._after_velocity(voice)
+            return
+        elif kind == VELOCITY and voice.expects == "velocity":
+            voice.expects = self._after_velocity(voice)
+            return
+        elif kind == DURATION and voice.expects == "duration":
+            voice.note_ends.append(voice.now + value)
+        voice.expects = "event"
+
+    def _after_velocity(self, voice: _Voice) -> str:
+        if self.config.use_duration:
+            return "duration"
+        voice.note_ends.append(voice.now + 1)  # without durations a note counts at its onset
+        return "event"
+
+
+def choose(logits: np.ndarray, mask: np.ndarray, options: SamplingOptions, rng: np.random.Generator) -> np.ndarray:
+    """One event per row of ``logits`` (batch, vocab), among those ``mask`` allows."""
+    if not mask.any(axis=1).all():
+        raise ComposerError("the constraints leave no valid next event; loosen them")
+    logits = np.where(mask, logits.astype(np.float64), -np.inf)
+    if options.temperature == 0 or options.top_k == 1:
+        return logits.argmax(axis=1)
+    logits = logits / options.temperature
+    if options.top_k:
+        cut = logits.shape[1] - min(options.top_k, logits.shape[1])
+        kth = np.partition(logits, cut, axis=1)[:, cut : cut + 1]
+        logits = np.where(logits >= kth, logits, -np.inf)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    if options.top_p < 1:
+        probs = _nucleus(probs, options.top_p)
+    cumulative = np.cumsum(probs, axis=1)
+    draws = rng.random(len(probs))[:, None] * cumulative[:, -1:]
+    return np.minimum((cumulative <= draws).sum(axis=1), probs.shape[1] - 1)
+
+
+def _nucleus(probs: np.ndarray, top_p: float) -> np.ndarray:
+    """Keep the most likely events until they hold ``top_p`` of the probability (at least one)."""
+    order = np.argsort(-probs, axis=1, kind="stable")
+    sorted_probs = np.take_along_axis(probs, order, axis=1)
+    keep_sorted = np.cumsum(sorted_probs, axis=1) - sorted_probs < top_p
+    keep = np.zeros_like(keep_sorted)
+    np.put_along_axis(keep, order, keep_sorted, axis=1)
+    kept = np.where(keep, probs, 0.0)
+    return kept / kept.sum(axis=1, keepdims=True)
+
+
+def generate(
+    network: NumpyLSTM,
+    config: EncodingConfig,
+    *,
+    num_events: int,
+    primer: list[int] | None = None,
+    batch: int = 1,
+    options: SamplingOptions = SamplingOptions(),
+    constraints: Constraints = Constraints(),
+    seed: int = 0,
+) -> list[list[int]]:
+    """``batch`` sequences: the primer (at least Start), then ``num_events`` sampled events each."""
+    grammar = Grammar(config, constraints)
+    rng = np.random.default_rng(seed)
+    primer = list(primer or [START])
+    voices = [_Voice(instrument=None if config.use_programs else 0) for _ in range(batch)]
+    for token in primer:
+        for voice in voices:
+            grammar.observe(voice, token)
+    logits, state = network.run(np.tile(np.array(primer)[None, :], (batch, 1)))
+    logits = logits[:, -1]
+    sequences = [list(primer) for _ in range(batch)]
+    for _ in range(num_events):
+        mask = np.stack([grammar.allowed(voice) for voice in voices])
+        events = choose(logits, mask, options, rng)
+        for voice, sequence, event in zip(voices, sequences, events.tolist()):
+            grammar.observe(voice, event)
+            sequence.append(event)
+        logits, state = network.step(events, state)
+    return sequences

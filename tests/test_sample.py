@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+
+from composer.config import EncodingConfig
+from composer.errors import ComposerError
+from composer.events import DRUMS, START, decode, vocabulary
+from composer.inference import LSTMLayer, NumpyLSTM
+from composer.sample import Constraints, Grammar, SamplingOptions, _Voice, choose, generate
+
+CONFIG = EncodingConfig()
+VOCAB = vocabulary(CONFIG)
+IDS = VOCAB.ids
+
+
+def random_network(vocab_size=len(VOCAB), embedding=8, units=16, layers=2, seed=0):
+    rng = np.random.default_rng(seed)
+    lstm, inputs = [], embedding
+    for _ in range(layers):
+        lstm.append(LSTMLayer(rng.normal(0, 0.5, (inputs, 4 * units)).astype(np.float32),
+                              rng.normal(0, 0.5, (units, 4 * units)).astype(np.float32),
+                              rng.normal(0, 0.1, 4 * units).astype(np.float32)))  # fmt: skip
+        inputs = units
+    return NumpyLSTM(rng.normal(0, 1, (vocab_size, embedding)).astype(np.float32), lstm,
+                     rng.normal(0, 1, (units, vocab_size)).astype(np.float32), np.zeros(vocab_size, np.float32))  # fmt: skip
+
+
+def test_temperature_zero_and_top_k_one_take_the_likeliest_allowed_event():
+    logits = np.array([[0.0, 5.0, 1.0, 9.0]])
+    mask = np.array([[True, True, True, False]])
+    rng = np.random.default_rng(0)
+    assert choose(logits, mask, SamplingOptions(temperature=0), rng).tolist() == [1]
+    assert choose(logits, mask, SamplingOptions(top_k=1), rng).tolist() == [1]
+
+
+def test_top_k_and_top_p_limit_the_candidates():
+    logits = np.log(np.array([[0.4, 0.3, 0.2, 0.1]] * 4000))
+    mask = np.ones_like(logits, bool)
+    rng = np.random.default_rng(0)
+    assert set(choose(logits, mask, SamplingOptions(top_k=2), rng).tolist()) == {0, 1}
+    assert set(choose(logits, mask, SamplingOptions(top_p=0.65), rng).tolist()) == {0, 1}
+    assert set(choose(logits, mask, SamplingOptions(top_p=0.75), rng).tolist()) == {0, 1, 2}
+    counts = np.bincount(choose(logits, mask, SamplingOptions(), rng), minlength=4) / 4000
+    assert np.allclose(counts, [0.4, 0.3, 0.2, 0.1], atol=0.03), "plain sampling follows the model"
+    hot = np.bincount(choose(logits, mask, SamplingOptions(temperature=3), rng), minlength=4) / 4000
+    assert hot[3] > counts[3] + 0.05, "a high temperature flattens the distribution"
+
+
+def test_no_allowed_event_is_a_clear_error():
+    with pytest.raises(ComposerError, match="no valid next event"):
+        choose(np.zeros((1, 3)), np.zeros((1, 3), bool), SamplingOptions(), np.random.default_rng(0))
+    with pytest.raises(ComposerError, match="no pitch"):
+        Grammar(CONFIG, Constraints(pitch_classes=frozenset({1}), min_pitch=60, max_pitch=60))
+
+
+def test_grammar_asks_for_velocity_then_duration_after_a_pitch():
+    grammar = Grammar(CONFIG, Constraints())
+    voice = _Voice()
+    assert not grammar.allowed(voice)[IDS["Pitch", 60]], "no note before an instrument is chosen"
+    grammar.observe(voice, IDS["Program", 40])
+    grammar.observe(voice, IDS["Pitch", 60])
+    assert {VOCAB.kinds[t] for t in np.flatnonzero(grammar.allowed(voice))} == {"Velocity"}
+    grammar.observe(voice, IDS["Velocity", 80])
+    assert {VOCAB.kinds[t] for t in np.flatnonzero(grammar.allowed(voice))} == {"Duration"}
+    grammar.observe(voice, IDS["Duration", 12])
+    assert grammar.allowed(voice)[IDS["Shift", 1]] and not grammar.allowed(voice)[START]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_generated_music_obeys_every_constraint(seed):
+    constraints = Constraints(pitch_classes=frozenset({0, 2, 4, 5, 7, 9, 11}), min_pitch=48, max_pitch=72,
+                              programs=frozenset({40, 41, DRUMS}), max_polyphony=2)  # fmt: skip
+    sequences = generate(random_network(seed=seed), CONFIG, num_events=400, batch=4, constraints=constraints,
+                         options=SamplingOptions(temperature=1.5), seed=seed)  # fmt: skip
+    for sequence in sequences:
+        assert len(sequence) == 401
+        score = decode(sequence, CONFIG)
+        assert score.num_notes > 0
+        for track in score.tracks:
+            assert track.is_drum or track.program in (40, 41)
+            for note in track.notes:
+                assert 48 <= note.pitch <= 72
+                assert track.is_drum or note.pitch % 12 in constraints.pitch_classes
+        starts = sorted((n.start, n.end) for t in score.tracks for n in t.notes)
+        for start, _ in starts:
+            assert sum(s <= start < e for s, e in starts) <= 2, "polyphony bound"
+
+
+def test_same_seed_same_music_and_batches_differ():
+    network = random_network()
+    first = generate(network, CONFIG, num_events=100, batch=3, seed=7)
+    assert first == generate(network, CONFIG, num_events=100, batch=3, seed=7)
+    assert first != generate(network, CONFIG, num_events=100, batch=3, seed=8)
+    assert first[0] != first[1]
+
+
+def test_primer_is_continued():
+    primer = [START, IDS["Program", 40], IDS["Pitch", 60], IDS["Velocity", 80], IDS["Duration", 12]]
+    sequences = generate(random_network(), CONFIG, num_events=50, primer=primer, seed=1)
+    assert sequences[0][:5] == primer and len(sequences[0]) == 55
+
+
+def test_blocked_events_never_appear():
+    blocked = frozenset(t for t, k in enumerate(VOCAB.kinds) if k in ("Tempo", "TimeSig"))
+    sequences = generate(random_network(), CONFIG, num_events=500, batch=2, seed=3,
+                         constraints=Constraints(blocked_events=blocked), options=SamplingOptions(temperature=2))  # fmt: skip
+    assert not blocked & {t for s in sequences for t in s}
