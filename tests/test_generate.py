@@ -1,0 +1,136 @@
+import os
+
+import mido
+import pretty_midi
+import pytest
+from click.testing import CliRunner
+
+from composer.cli import main
+
+from midi_factory import toy_score, write_toy_corpus
+from test_midi_io import _assert_every_note_ends
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A tiny model trained for one epoch on the toy corpus (melody, bass and drums)."""
+    root = tmp_path_factory.mktemp("model")
+    corpus = write_toy_corpus(root / "corpus", bad_files=False)
+    result = CliRunner().invoke(main, [
+        "train", str(corpus), "--out", str(root / "run"), "--epochs", "1", "--units", "16", "--embedding-dim", "8",
+        "--batch-size", "8", "--sequence-length", "32", "--valid-fraction", "0.25", "--workers", "1", "--seed", "1",
+        "--cache-dir", str(root / "cache"),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return root / "run" / "model.keras"
+
+
+def _generate(*args):
+    return CliRunner().invoke(main, ["generate", *map(str, args)])
+
+
+def test_same_seed_gives_a_byte_identical_file(model, tmp_path):
+    for name in ("a.mid", "b.mid"):
+        result = _generate("--model", model, "--length", 150, "--seed", 5, "--out", tmp_path / name)
+        assert result.exit_code == 0, result.output
+        assert f"model: {model} (given)" in result.output
+    assert (tmp_path / "a.mid").read_bytes() == (tmp_path / "b.mid").read_bytes()
+    other = _generate("--model", model, "--length", 150, "--seed", 6, "--out", tmp_path / "c.mid")
+    assert other.exit_code == 0 and (tmp_path / "c.mid").read_bytes() != (tmp_path / "a.mid").read_bytes()
+
+
+def test_without_a_seed_the_seed_is_printed_and_names_are_informative(model, tmp_path):
+    result = _generate("--model", model, "--num", 3, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "seed: " in result.output
+    files = sorted(tmp_path.glob("*.mid"))
+    assert len(files) == 3
+    assert all(f.name.startswith("run-") and "-seed" in f.name for f in files)
+
+
+def test_existing_files_are_not_overwritten_without_force(model, tmp_path):
+    out = tmp_path / "song.mid"
+    out.write_bytes(b"mine")
+    refused = _generate("--model", model, "--seed", 1, "--out", out)
+    assert refused.exit_code == 2 and "already exists" in refused.output and out.read_bytes() == b"mine"
+    assert _generate("--model", model, "--seed", 1, "--out", out, "--force").exit_code == 0
+    assert out.read_bytes().startswith(b"MThd")
+
+
+def test_output_has_the_requested_tempo_meter_and_instruments_in_every_reader(model, tmp_path):
+    out = tmp_path / "x.mid"
+    result = _generate("--model", model, "--seed", 2, "--length", 300, "--tempo", 93, "--time-signature", "3/4",
+                       "--program", "acoustic grand piano", "--program", "drums", "--out", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    midi = pretty_midi.PrettyMIDI(str(out))
+    assert midi.resolution == 480
+    assert midi.get_tempo_changes()[1].tolist() == pytest.approx([93])
+    assert [(ts.numerator, ts.denominator) for ts in midi.time_signature_changes] == [(3, 4)]
+    assert {(i.program, i.is_drum) for i in midi.instruments} <= {(0, False), (0, True)}
+    raw = mido.MidiFile(out)
+    for track in raw.tracks[1:]:
+        _assert_every_note_ends(track)
+        assert any(m.type == "track_name" for m in track)
+    from music21 import converter, meter, tempo
+
+    parsed = converter.parse(out)
+    assert parsed.recurse().getElementsByClass(meter.TimeSignature).first().ratioString == "3/4"
+    assert parsed.recurse().getElementsByClass(tempo.MetronomeMark).first().number == pytest.approx(93)
+
+
+def test_key_scale_and_pitch_range_are_respected(model, tmp_path):
+    out = tmp_path / "x.mid"
+    result = _generate("--model", model, "--seed", 3, "--length", 400, "--key", "D", "--scale", "minor",
+                       "--pitch-range", "50-70", "--temperature", "1.5", "--out", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    d_minor = {2, 4, 5, 7, 9, 10, 0}
+    notes = [(n.pitch, i.is_drum) for i in pretty_midi.PrettyMIDI(str(out)).instruments for n in i.notes]
+    assert notes and all(50 <= p <= 70 for p, _ in notes)
+    assert all(p % 12 in d_minor for p, drum in notes if not drum)
+
+
+def test_primer_is_continued_and_can_be_left_out(model, tmp_path):
+    from composer.midi_io import write_score
+
+    primer = write_score(toy_score(3, num_notes=12), tmp_path / "primer.mid")
+    kept, dropped = tmp_path / "kept.mid", tmp_path / "dropped.mid"
+    assert _generate("--model", model, "--seed", 4, "--primer", primer, "--out", kept).exit_code == 0
+    assert _generate("--model", model, "--seed", 4, "--primer", primer, "--no-include-primer",
+                     "--out", dropped).exit_code == 0  # fmt: skip
+    first = sorted((n.start, n.pitch) for i in pretty_midi.PrettyMIDI(str(kept)).instruments for n in i.notes)
+    original = sorted((n.start, n.pitch) for i in pretty_midi.PrettyMIDI(str(primer)).instruments for n in i.notes)
+    assert [p for _, p in first[: len(original)]] == [p for _, p in original]
+    assert pretty_midi.PrettyMIDI(str(dropped)).get_end_time() < pretty_midi.PrettyMIDI(str(kept)).get_end_time()
+
+
+def test_musicxml_and_piano_roll_are_written_beside_the_midi(model, tmp_path):
+    result = _generate("--model", model, "--seed", 1, "--out", tmp_path / "x.mid", "--format", "musicxml", "--plot")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "x.musicxml").read_text().lstrip().startswith("<?xml")
+    assert (tmp_path / "x.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_default_training_output_is_used_when_no_model_is_given(model, tmp_path, monkeypatch):
+    monkeypatch.chdir(model.parent.parent)
+    os.rename(model.parent, model.parent.parent / "composer-model")
+    try:
+        result = _generate("--seed", 1, "--out", tmp_path)
+        assert result.exit_code == 0, result.output
+        assert "trained by `composer train`" in result.output
+    finally:
+        os.rename(model.parent.parent / "composer-model", model.parent)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pitch-range", "high"], "--pitch-range"),
+    (["--key", "H", "--scale", "major"], "--key"),
+    (["--key", "C"], "--key needs --scale"),
+    (["--program", "kazoo"], "--program"),
+    (["--time-signature", "three"], "--time-signature"),
+    (["--model", "missing.keras"], "no such model"),
+    (["--scale", "pentatonic", "--key", "C", "--pitch-range", "61-61"], "no pitch"),
+])  # fmt: skip
+def test_bad_options_are_one_line_errors(model, tmp_path, args, message):
+    extra = [] if "--model" in args else ["--model", str(model)]
+    result = _generate(*extra, *args, "--out", tmp_path)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
