@@ -108,6 +108,7 @@ class Grammar:
         kind, value = self.kinds[token], self.values[token]
         if kind == SHIFT:
             voice.now += value
+            voice.note_ends = [end for end in voice.note_ends if end > voice.now]  # only what still sounds
         elif kind == PROGRAM:
             voice.instrument = value
         elif kind == PITCH:

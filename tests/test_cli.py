@@ -67,3 +67,13 @@ def test_help_does_not_import_heavy_libraries():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "inspect" in result.stdout
     assert result.stdout.strip().endswith("[]")
+
+
+def test_inspect_a_bundled_sample():
+    from pathlib import Path
+
+    sample = Path(__file__).parent.parent / "midi_samples" / "bwv269.mid"
+    result = CliRunner().invoke(main, ["inspect", str(sample)])
+    assert result.exit_code == 0
+    assert "Soprano: Violin" in result.output and "time signature: 3/4" in result.output
+    assert "round trip: exact" in result.output
