@@ -171,6 +171,8 @@ NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
               help="A .keras model or model directory [default: ./composer-model if trained, else the bundled model].")
 @click.option("--length", "num_events", type=click.IntRange(min=1), default=200, show_default=True,
               help="How many events to generate (an event is a time shift, note pitch, velocity, duration, ...).")
+@click.option("--bars", "num_bars", type=click.IntRange(min=1), default=None,
+              help="Generate this many bars instead of --length events; the piece ends on the bar line.")
 @click.option("--num", "num_files", type=click.IntRange(min=1, max=256), default=1, show_default=True,
               help="How many files to write (sampled together as one batch).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("."), show_default=True,
@@ -196,8 +198,8 @@ NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
               show_default=True, help="Also write MusicXML for notation programs (repeatable).")
 @click.option("--plot", is_flag=True, help="Also write a piano-roll PNG next to each file.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
-def generate(model, seed, primer, include_primer, tempo, time_signature, formats, plot, force, num_events, num_files,
-             out, **sampling) -> None:
+def generate(model, seed, primer, include_primer, tempo, time_signature, formats, plot, force, num_events, num_bars,
+             num_files, out, **sampling) -> None:
     """Compose new music with a trained model and write it as MIDI."""
     import random
 
@@ -210,7 +212,7 @@ def generate(model, seed, primer, include_primer, tempo, time_signature, formats
         seed = random.randrange(2**31)
         click.echo(f"seed: {seed}")
     request = GenerateRequest(
-        model=model_path, num_events=num_events, num_files=num_files, out=out, seed=seed,
+        model=model_path, num_events=num_events, num_bars=num_bars, num_files=num_files, out=out, seed=seed,
         options=SamplingOptions(sampling["temperature"], sampling["top_k"], sampling["top_p"]),
         constraints=_constraints(sampling), primer=primer, include_primer=include_primer, qpm=tempo,
         time_signature=_parse_time_signature(time_signature), force=force,

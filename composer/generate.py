@@ -30,6 +30,7 @@ class GenerateRequest:
 
     model: Path | None = None
     num_events: int = 200
+    num_bars: int | None = None  # instead of num_events: stop on the bar line after this many bars
     num_files: int = 1
     out: Path = Path(".")
     seed: int = 0
@@ -65,14 +66,18 @@ def generate_files(request: GenerateRequest, model_path: Path) -> list[Path]:
     if network.vocab_size != len(vocabulary(config)):
         raise ComposerError(f"{model_path}: the network's vocabulary does not match its encoding settings")
     primer, primer_steps = _primer_tokens(request, config)
-    sequences = generate(
-        network, config, num_events=request.num_events, primer=primer, batch=request.num_files,
-        options=request.options, constraints=_model_constraints(request, metadata), seed=request.seed,
+    pieces = generate(
+        network, config, num_events=None if request.num_bars else request.num_events, num_bars=request.num_bars,
+        primer=primer, batch=request.num_files, options=request.options,
+        constraints=_model_constraints(request, metadata), seed=request.seed,
     )  # fmt: skip
     stamp = time.strftime("%Y%m%d-%H%M%S")
     paths = []
-    for index, sequence in enumerate(sequences, start=1):
-        score = _finish_score(decode(sequence, config), request, primer_steps / config.steps_per_quarter)
+    for index, piece in enumerate(pieces, start=1):
+        score = decode(piece.tokens, config)
+        if request.num_bars:
+            score = _before(score, piece.end_step / config.steps_per_quarter)
+        score = _finish_score(score, request, primer_steps / config.steps_per_quarter)
         paths += _write(score, _output_path(request, model_path, stamp, index), request)
     return paths
 
@@ -129,10 +134,19 @@ def _finish_score(score: Score, request: GenerateRequest, primer_beats: float) -
 
 def _after(score: Score, beat: float) -> Score:
     """The part of ``score`` from ``beat`` on, moved to start at 0."""
+    return _map_notes(score, lambda n: dataclasses.replace(n, start=n.start - beat, end=n.end - beat)
+                      if n.start >= beat else None)  # fmt: skip
+
+
+def _before(score: Score, beat: float) -> Score:
+    """The part of ``score`` before ``beat``: notes still sounding there are ended on it."""
+    return _map_notes(score, lambda n: dataclasses.replace(n, end=min(n.end, beat)) if n.start < beat else None)
+
+
+def _map_notes(score: Score, change) -> Score:
+    """Apply ``change`` to every note (None drops it); tracks left empty are dropped."""
     tracks = tuple(
-        dataclasses.replace(track, notes=tuple(
-            dataclasses.replace(n, start=n.start - beat, end=n.end - beat) for n in track.notes if n.start >= beat
-        ))  # fmt: skip
+        dataclasses.replace(track, notes=tuple(n for n in map(change, track.notes) if n is not None))
         for track in score.tracks
     )
     return dataclasses.replace(score, tracks=tuple(t for t in tracks if t.notes))

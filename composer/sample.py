@@ -55,6 +55,9 @@ class _Voice:
     instrument: int | None = None  # None until a Program event (encode always writes one first)
     pitch: int | None = None
     note_ends: list[int] = field(default_factory=list)
+    bar_steps: int = 48  # length of a bar under the latest time signature
+    bar_start: int = 0
+    bars: int = 0  # bar lines passed
 
 
 class Grammar:
@@ -109,6 +112,13 @@ class Grammar:
         if kind == SHIFT:
             voice.now += value
             voice.note_ends = [end for end in voice.note_ends if end > voice.now]  # only what still sounds
+            while voice.now >= voice.bar_start + voice.bar_steps:
+                voice.bar_start += voice.bar_steps
+                voice.bars += 1
+        elif kind == TIME_SIGNATURE:
+            numerator, denominator = value
+            voice.bar_steps = max(1, numerator * 4 * self.config.steps_per_quarter // denominator)
+            voice.bar_start = voice.now  # a new meter starts a new bar
         elif kind == PROGRAM:
             voice.instrument = value
         elif kind == PITCH:
@@ -161,33 +171,57 @@ def _nucleus(probs: np.ndarray, top_p: float) -> np.ndarray:
     return kept / kept.sum(axis=1, keepdims=True)
 
 
+@dataclass
+class Generated:
+    """One generated sequence (primer included) and the step where the music ends."""
+
+    tokens: list[int]
+    end_step: int
+
+
+MAX_EVENTS_PER_PIECE = 200_000  # a safety net for --bars with a model that hardly moves time
+
+
 def generate(
     network: NumpyLSTM,
     config: EncodingConfig,
     *,
-    num_events: int,
+    num_events: int | None = None,
+    num_bars: int | None = None,
     primer: list[int] | None = None,
     batch: int = 1,
     options: SamplingOptions = SamplingOptions(),
     constraints: Constraints = Constraints(),
     seed: int = 0,
-) -> list[list[int]]:
-    """``batch`` sequences: the primer (at least Start), then ``num_events`` sampled events each."""
+) -> list[Generated]:
+    """``batch`` pieces: the primer (at least Start), then ``num_events`` events, or events up to the
+    bar line that ends ``num_bars`` bars."""
     grammar = Grammar(config, constraints)
     rng = np.random.default_rng(seed)
     primer = list(primer or [START])
-    voices = [_Voice(instrument=None if config.use_programs else 0) for _ in range(batch)]
-    for token in primer:
-        for voice in voices:
+    voices = [_Voice(instrument=None if config.use_programs else 0, bar_steps=4 * config.steps_per_quarter)
+              for _ in range(batch)]  # fmt: skip
+    for voice in voices:
+        for token in primer:
             grammar.observe(voice, token)
+        voice.bars = 0  # bars are counted from where generation starts
     logits, state = network.run(np.tile(np.array(primer)[None, :], (batch, 1)))
     logits = logits[:, -1]
-    sequences = [list(primer) for _ in range(batch)]
-    for _ in range(num_events):
+    pieces = [Generated(list(primer), 0) for _ in range(batch)]
+    finished = [False] * batch
+    for _ in range(num_events if num_events is not None else MAX_EVENTS_PER_PIECE):
         mask = np.stack([grammar.allowed(voice) for voice in voices])
         events = choose(logits, mask, options, rng)
-        for voice, sequence, event in zip(voices, sequences, events.tolist()):
+        for index, (voice, piece, event) in enumerate(zip(voices, pieces, events.tolist())):
+            if finished[index]:
+                continue
             grammar.observe(voice, event)
-            sequence.append(event)
+            piece.tokens.append(event)
+            piece.end_step = voice.now
+            if num_bars is not None and voice.bars >= num_bars:
+                finished[index] = True
+                piece.end_step = voice.bar_start - (voice.bars - num_bars) * voice.bar_steps
+        if all(finished):
+            break
         logits, state = network.step(events, state)
-    return sequences
+    return pieces

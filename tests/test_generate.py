@@ -134,3 +134,13 @@ def test_bad_options_are_one_line_errors(model, tmp_path, args, message):
     extra = [] if "--model" in args else ["--model", str(model)]
     result = _generate(*extra, *args, "--out", tmp_path)
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_bars_gives_whole_bars_that_end_on_the_bar_line(model, tmp_path):
+    out = tmp_path / "loop.mid"
+    result = _generate("--model", model, "--seed", 8, "--bars", 4, "--time-signature", "3/4", "--out", out)
+    assert result.exit_code == 0, result.output
+    midi = pretty_midi.PrettyMIDI(str(out))
+    ends = [n.end for i in midi.instruments for n in i.notes]
+    seconds_per_beat = 60 / midi.get_tempo_changes()[1][0]
+    assert max(ends) <= 12 * seconds_per_beat + 1e-6, "no note runs past bar 4 of 3/4"

@@ -71,9 +71,9 @@ def test_generated_music_obeys_every_constraint(seed):
                               programs=frozenset({40, 41, DRUMS}), max_polyphony=2)  # fmt: skip
     sequences = generate(random_network(seed=seed), CONFIG, num_events=400, batch=4, constraints=constraints,
                          options=SamplingOptions(temperature=1.5), seed=seed)  # fmt: skip
-    for sequence in sequences:
-        assert len(sequence) == 401
-        score = decode(sequence, CONFIG)
+    for piece in sequences:
+        assert len(piece.tokens) == 401
+        score = decode(piece.tokens, CONFIG)
         assert score.num_notes > 0
         for track in score.tracks:
             assert track.is_drum or track.program in (40, 41)
@@ -90,17 +90,30 @@ def test_same_seed_same_music_and_batches_differ():
     first = generate(network, CONFIG, num_events=100, batch=3, seed=7)
     assert first == generate(network, CONFIG, num_events=100, batch=3, seed=7)
     assert first != generate(network, CONFIG, num_events=100, batch=3, seed=8)
-    assert first[0] != first[1]
+    assert first[0].tokens != first[1].tokens
 
 
 def test_primer_is_continued():
     primer = [START, IDS["Program", 40], IDS["Pitch", 60], IDS["Velocity", 80], IDS["Duration", 12]]
     sequences = generate(random_network(), CONFIG, num_events=50, primer=primer, seed=1)
-    assert sequences[0][:5] == primer and len(sequences[0]) == 55
+    assert sequences[0].tokens[:5] == primer and len(sequences[0].tokens) == 55
 
 
 def test_blocked_events_never_appear():
     blocked = frozenset(t for t, k in enumerate(VOCAB.kinds) if k in ("Tempo", "TimeSig"))
     sequences = generate(random_network(), CONFIG, num_events=500, batch=2, seed=3,
                          constraints=Constraints(blocked_events=blocked), options=SamplingOptions(temperature=2))  # fmt: skip
-    assert not blocked & {t for s in sequences for t in s}
+    assert not blocked & {t for piece in sequences for t in piece.tokens}
+
+
+@pytest.mark.parametrize("meter", [(4, 4), (3, 4), (6, 8)])
+def test_bars_mode_ends_exactly_on_the_requested_bar_line(meter):
+    primer = [START, IDS["TimeSig", meter]]
+    bar_steps = meter[0] * 4 * CONFIG.steps_per_quarter // meter[1]
+    blocked = frozenset(t for t, k in enumerate(VOCAB.kinds) if k == "TimeSig")
+    pieces = generate(random_network(), CONFIG, num_bars=4, primer=primer, batch=3, seed=2,
+                      constraints=Constraints(blocked_events=blocked))  # fmt: skip
+    for piece in pieces:
+        assert piece.end_step == 4 * bar_steps
+        shifts = sum(VOCAB.values[t] for t in piece.tokens if VOCAB.kinds[t] == "Shift")
+        assert shifts >= 4 * bar_steps > shifts - VOCAB.values[piece.tokens[-1]], "stops at the shift crossing it"
