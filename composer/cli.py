@@ -188,7 +188,7 @@ NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
               help="Keep the primer at the start of the output.")
 @click.option("--tempo", type=click.FloatRange(min=1, max=1000), default=None, help="Tempo in quarter notes per minute.")
 @click.option("--time-signature", default=None, help="For example 3/4.")
-@click.option("--program", "programs", multiple=True,
+@click.option("--program", "--instrument", "programs", multiple=True,
               help="Allowed instrument: General MIDI number or name (violin, 'acoustic grand piano', drums). Repeatable.")
 @click.option("--key", default=None, help="Tonic of --scale, e.g. C, F#, Bb.")
 @click.option("--scale", type=click.Choice(sorted(SCALES)), default=None, help="Only notes of this scale (pitched parts).")

@@ -93,7 +93,7 @@ class ModelConfig(_Serializable):
     """Embedding -> stacked LSTM -> logits over the event vocabulary."""
 
     embedding_dim: int = 128
-    units: int = 512
+    units: int = 256
     layers: int = 2
     dropout: float = 0.2
 
@@ -108,8 +108,8 @@ class TrainConfig(_Serializable):
     """How the model is fitted: windows for truncated BPTT, optimiser, stopping, augmentation."""
 
     sequence_length: int = 128  # events per training window; gradients flow back this far
-    batch_size: int = 64
-    epochs: int = 20
+    batch_size: int = 32
+    epochs: int = 25
     learning_rate: float = 3e-3
     warmup_steps: int = 100
     clipnorm: float = 1.0  # gradient clipping against exploding gradients
