@@ -53,7 +53,6 @@ class _Voice:
     expects: str = "event"  # "event", "velocity" or "duration"
     now: int = 0
     instrument: int | None = None  # None until a Program event (encode always writes one first)
-    pitch: int | None = None
     note_ends: list[int] = field(default_factory=list)
     bar_steps: int = 48  # length of a bar under the latest time signature
     bar_start: int = 0
@@ -122,7 +121,6 @@ class Grammar:
         elif kind == PROGRAM:
             voice.instrument = value
         elif kind == PITCH:
-            voice.pitch = value
             voice.expects = "velocity" if self.config.use_velocity else self._after_velocity(voice)
             return
         elif kind == VELOCITY and voice.expects == "velocity":

@@ -10,6 +10,7 @@ which is what `composer generate` falls back to when no model is given.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -28,7 +29,8 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "default")
     args = parser.parse_args()
     started = time.time()
-    summary = train(TrainRequest(data=ROOT / "midi_samples", out=args.work, training=TrainConfig(seed=args.seed),
+    os.chdir(ROOT)  # the model records its data folder as given: "midi_samples", not this machine's path
+    summary = train(TrainRequest(data=Path("midi_samples"), out=args.work, training=TrainConfig(seed=args.seed),
                                  force=True))  # fmt: skip
     BUNDLED.parent.mkdir(exist_ok=True)
     shutil.copyfile(Path(summary["model"]), BUNDLED.with_suffix(".tmp"))

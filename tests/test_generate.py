@@ -144,3 +144,19 @@ def test_bars_gives_whole_bars_that_end_on_the_bar_line(model, tmp_path):
     ends = [n.end for i in midi.instruments for n in i.notes]
     seconds_per_beat = 60 / midi.get_tempo_changes()[1][0]
     assert max(ends) <= 12 * seconds_per_beat + 1e-6, "no note runs past bar 4 of 3/4"
+
+
+def test_right_after_install_the_bundled_model_composes(tmp_path, monkeypatch):
+    from composer.artifacts import read_metadata
+    from composer.generate import resolve_model
+
+    monkeypatch.chdir(tmp_path)
+    path, origin = resolve_model(None)
+    assert origin == "bundled default"
+    metadata = read_metadata(path)
+    assert metadata["metrics"]["validation"]["nll_per_event"] < metadata["metrics"]["ngram_baseline"]["nll_per_event"]
+    result = _generate("--length", 200, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert "(bundled default)" in result.output
+    (written,) = tmp_path.glob("default-*-seed1-1.mid")
+    assert pretty_midi.PrettyMIDI(str(written)).instruments
