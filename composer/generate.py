@@ -161,10 +161,27 @@ def _output_path(request: GenerateRequest, model_path: Path, stamp: str, index: 
     return out / f"{name}-{stamp}-seed{request.seed}-{index}.mid"
 
 
+def _write_midi(score: Score, path: Path, request: GenerateRequest) -> Path:
+    """A name the user gave is theirs: replaced only with --force. A name we made up is
+    never replaced: when another run took it (same seed, same second), the next free variant is used."""
+    if request.force or path.parent != request.out:
+        return write_score(score, path, overwrite=request.force)
+    for variant in range(1, 1000):
+        candidate = path if variant == 1 else path.with_name(f"{path.stem}-v{variant}{path.suffix}")
+        if not candidate.exists():
+            try:
+                return write_score(score, candidate)
+            except ComposerError:
+                if not candidate.exists():
+                    raise  # a real write error, not a name taken between the check and the write
+    raise ComposerError(f"{path.parent}: too many files named like {path.name}; choose another --out")
+
+
 def _write(score: Score, path: Path, request: GenerateRequest) -> list[Path]:
     if not score.num_notes:
         raise ComposerError("the model generated no notes; try more events (--length) or another seed")
-    written = [write_score(score, path, overwrite=request.force)]
+    path = _write_midi(score, path, request)
+    written = [path]
     if "musicxml" in request.formats:
         from composer.midi_io import write_musicxml
 

@@ -160,3 +160,10 @@ def test_right_after_install_the_bundled_model_composes(tmp_path, monkeypatch):
     assert "(bundled default)" in result.output
     (written,) = tmp_path.glob("default-*-seed1-1.mid")
     assert pretty_midi.PrettyMIDI(str(written)).instruments
+
+
+def test_runs_into_one_folder_never_clobber_each_other(model, tmp_path):
+    for _ in range(3):
+        assert _generate("--model", model, "--seed", 1, "--out", tmp_path).exit_code == 0
+    files = sorted(tmp_path.glob("*.mid"))
+    assert len(files) == 3 and len({f.read_bytes() for f in files}) == 1
