@@ -211,6 +211,7 @@ def _normalize(grid: _Grid, config: EncodingConfig) -> _Grid:
     for instrument, notes in grid.notes.items():
         if notes:
             clean.notes[instrument] = _resolve_overlaps(notes) if config.use_duration else _legato(notes, end)
+    end = clean.end  # cutting overlaps can end the piece earlier
     if config.use_tempo:
         clean.tempos = _clean_changes([(0, _nearest(DEFAULT_QPM, tempo_values(config)))] + grid.tempos, end)
     if config.use_time_signatures:

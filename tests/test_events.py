@@ -61,6 +61,14 @@ def test_decode_of_encode_is_quantize(config, score):
     assert decode(encode(score, config), config) == quantize(score, config)
 
 
+def test_a_change_after_notes_shortened_by_an_overlap_is_dropped_every_time():
+    """Found by hypothesis: the piece's end must be measured after same-pitch overlaps are cut."""
+    config = EncodingConfig()
+    track = Track(0, notes=(Note(0, 1, 60, 96), Note(1 / 12, 2 / 12, 60, 96)))
+    once = quantize(Score(tracks=(track,), tempos=(TempoChange(2 / 12, 60),)), config)
+    assert [t.qpm for t in once.tempos] == [120] and quantize(once, config) == once
+
+
 @pytest.mark.parametrize("config", CONFIGS, ids=range(len(CONFIGS)))
 @given(score=scores)
 def test_quantize_is_idempotent(config, score):
