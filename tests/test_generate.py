@@ -167,3 +167,20 @@ def test_runs_into_one_folder_never_clobber_each_other(model, tmp_path):
         assert _generate("--model", model, "--seed", 1, "--out", tmp_path).exit_code == 0
     files = sorted(tmp_path.glob("*.mid"))
     assert len(files) == 3 and len({f.read_bytes() for f in files}) == 1
+
+
+def test_greedy_sampling_ignores_the_seed_and_top_k_top_p_are_accepted(model, tmp_path):
+    for seed in (1, 2):
+        assert _generate("--model", model, "--seed", seed, "--temperature", 0, "--out", tmp_path / f"g{seed}.mid").exit_code == 0
+    assert (tmp_path / "g1.mid").read_bytes() == (tmp_path / "g2.mid").read_bytes()
+    result = _generate("--model", model, "--seed", 1, "--top-k", 5, "--top-p", 0.9, "--temperature", 0.8,
+                       "--out", tmp_path / "kp.mid")  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def test_max_polyphony_holds_in_the_written_file(model, tmp_path):
+    out = tmp_path / "thin.mid"
+    result = _generate("--model", model, "--seed", 9, "--length", 500, "--max-polyphony", 2, "--out", out)
+    assert result.exit_code == 0, result.output
+    notes = [(n.start, n.end) for i in pretty_midi.PrettyMIDI(str(out)).instruments for n in i.notes]
+    assert notes and max(sum(s <= start < e for s, e in notes) for start, _ in notes) <= 2
