@@ -1,0 +1,124 @@
+"""JSB Chorales benchmark: test NLL per frame of composer's LSTM and event encoding.
+
+Data: the Boulanger-Lewandowski et al. (2012) split at quarter-note resolution
+(train 229 / valid 76 / test 77 chorales); read from ../shared/data, never copied.
+
+Each chorale becomes a one-part score, one quarter-note step per frame, and is
+encoded with composer's own encoding (1 step per quarter note; no velocity, no
+durations, no programs, tempo or meter): a frame is its pitches in ascending
+order followed by a time shift, and the piece ends with End. The map from frame
+sequences to event sequences is deterministic and invertible (the sample has no
+empty frames at either end; inner empty frames merge into longer shifts), so the
+probability the model gives the event sequence is the probability of the frame
+sequence, and
+
+    NLL per frame = - sum of log P(event | events before) over the test set / test frames.
+
+Reported two ways: all T frames (scored from the Start event), and frames 2..T
+(the first frame given), which is what the LSTM/GRU/TCN figures of Bai et al.
+(2018) score.
+
+    python scripts/jsb_benchmark.py [--data PATH] [--minutes 55] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from composer.config import EncodingConfig, ModelConfig, TrainConfig
+from composer.dataset import TokenStream, training_dataset, validation_dataset
+from composer.evaluate import event_nlls
+from composer.events import SHIFT, encode, vocabulary
+from composer.model import build_model, compile_model
+from composer.score import Note, Score, Track
+from composer.tf_runtime import keras
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "jsb-chorales" / "jsb-chorales-quarter.json"
+ENCODING = EncodingConfig(
+    steps_per_quarter=1, max_shift_quarters=4, min_pitch=43, max_pitch=96, use_velocity=False,
+    use_duration=False, use_programs=False, use_tempo=False, use_time_signatures=False,
+)  # fmt: skip
+
+
+def chorale_tokens(frames: list[list[int]]) -> np.ndarray:
+    """Events of one chorale: each frame's pitches ascending, then a shift; Start ... End."""
+    notes = tuple(Note(t, t + 1, pitch, 100) for t, frame in enumerate(frames) for pitch in frame)
+    tokens = np.array(encode(Score(tracks=(Track(0, notes=notes),)), ENCODING))
+    assert _frames_of(tokens) == len(frames), "the encoding must keep every frame"
+    return tokens
+
+
+def _frames_of(tokens: np.ndarray) -> int:
+    vocab = vocabulary(ENCODING)
+    return sum(vocab.values[t] for t in tokens if vocab.kinds[t] == SHIFT)
+
+
+def nll_per_frame(model, chorales: list[np.ndarray], frames: list[list[list[int]]]) -> dict[str, float]:
+    """Test NLL per frame over all frames, and over frames 2..T (first frame given)."""
+    per_event = event_nlls(model, chorales)
+    total = sum(float(nll.sum()) for nll, _ in per_event)
+    # the first frame is its pitches plus one shift: the first len(frame 1) + 1 predicted events
+    first = sum(float(nll[: len(f[0]) + 1].sum()) for (nll, _), f in zip(per_event, frames))
+    num_frames = sum(len(f) for f in frames)
+    return {"all_frames": total / num_frames, "frames_2_to_T": (total - first) / (num_frames - len(frames))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--minutes", type=float, default=55.0, help="training stops after the epoch that passes this")
+    parser.add_argument("--epochs", type=int, default=300, help="the learning rate decays over this many epochs")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--units", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--dropout", type=float, default=0.4)
+    parser.add_argument("--json", type=Path, default=None, help="also write the result here")
+    args = parser.parse_args()
+
+    data = json.loads(args.data.read_text())
+    tokens = {split: [chorale_tokens(c) for c in data[split]] for split in ("train", "valid", "test")}
+    model_config = ModelConfig(embedding_dim=64, units=args.units, layers=args.layers, dropout=args.dropout)
+    training = TrainConfig(sequence_length=64, batch_size=32, epochs=args.epochs, learning_rate=3e-3, warmup_steps=50,
+                           transpose_semitones=6, seed=args.seed)  # fmt: skip
+    keras.utils.set_random_seed(args.seed)
+    train_stream, valid_stream = TokenStream(tokens["train"], ENCODING), TokenStream(tokens["valid"], ENCODING)
+    steps = train_stream.num_windows(training.sequence_length) // training.batch_size
+    epochs = training.epochs
+    model = build_model(model_config, len(vocabulary(ENCODING)))
+    compile_model(model, training.learning_rate, training.warmup_steps, epochs * steps, training.clipnorm)
+    started = time.time()
+    model.fit(
+        training_dataset(train_stream, ENCODING, training), validation_data=validation_dataset(valid_stream, training),
+        epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=2,
+        callbacks=[keras.callbacks.EarlyStopping(patience=15, restore_best_weights=True), TimeBudget(args.minutes)],
+    )  # fmt: skip
+    minutes = (time.time() - started) / 60
+    result = {
+        "seed": args.seed, "model": model_config.to_dict(), "training_minutes": round(minutes, 1),
+        "valid": nll_per_frame(model, tokens["valid"], data["valid"]),
+        "test": nll_per_frame(model, tokens["test"], data["test"]),
+    }  # fmt: skip
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops after the epoch during which the budget ran out."""
+
+    def __init__(self, minutes: float) -> None:
+        super().__init__()
+        self.deadline = time.time() + minutes * 60
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = self.model.stop_training or time.time() > self.deadline
+
+
+if __name__ == "__main__":
+    main()
