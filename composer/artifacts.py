@@ -52,7 +52,10 @@ def prepare_output_dir(out: Path, *, force: bool, resume: bool) -> None:
             raise ComposerError(f"{out} is not a composer model directory; refusing to replace it, choose another --out")
         for name in _OWN_ENTRIES:
             target = out / name
-            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
 
 

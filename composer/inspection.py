@@ -9,7 +9,7 @@ from typing import Any
 from composer.config import EncodingConfig
 from composer.events import decode, encode, quantize, token_names
 from composer.midi_io import program_name, read_score
-from composer.score import Score
+from composer.score import Score, Track
 
 
 def inspect_file(path: str | os.PathLike, config: EncodingConfig, num_tokens: int = 32) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def format_inspection(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _track_info(track) -> dict[str, Any]:
+def _track_info(track: Track) -> dict[str, Any]:
     pitches = [note.pitch for note in track.notes]
     return {
         "name": track.name,
