@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import zipfile
 from importlib import metadata as package_metadata
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from composer.atomic import _default_mode, write_atomic
 from composer.errors import ComposerError
 
 DEFAULT_MODEL_DIR = Path("composer-model")
+BUNDLED_MODEL = "default.keras"
 METADATA_VERSION = 1
 METADATA_ENTRY = "composer.json"
 MODEL_FILE = "model.keras"
@@ -57,6 +59,20 @@ def prepare_output_dir(out: Path, *, force: bool, resume: bool) -> None:
             else:
                 target.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
+
+
+def resolve_model(model: Path | None) -> tuple[Path, str]:
+    """The model to use and where it came from: --model, else `composer train`'s default output, else bundled."""
+    if model is not None:
+        path = model / MODEL_FILE if model.is_dir() else model
+        if not path.exists():
+            raise ComposerError(f"{path}: no such model file")
+        return path, "given"
+    trained = DEFAULT_MODEL_DIR / MODEL_FILE
+    if trained.exists():
+        return trained, "trained by `composer train`"
+    bundled = resources.files("composer") / "models" / BUNDLED_MODEL
+    return Path(str(bundled)), "bundled default"
 
 
 def save_model(model, path: Path, metadata: dict[str, Any] | None = None) -> None:

@@ -203,7 +203,8 @@ def generate(model, seed, primer, include_primer, tempo, time_signature, formats
     """Compose new music with a trained model and write it as MIDI."""
     import random
 
-    from composer.generate import GenerateRequest, generate_files, resolve_model
+    from composer.artifacts import resolve_model
+    from composer.generate import GenerateRequest, generate_files
     from composer.sample import SamplingOptions
 
     model_path, origin = resolve_model(model)
@@ -285,6 +286,30 @@ def _program(text: str) -> int:
     if number is None:
         raise UserError(f"--program {text!r}: not a General MIDI program number (0-127) or name")
     return number
+
+
+
+@main.command()
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--model", type=click.Path(path_type=Path), default=None,
+              help="A .keras model or model directory [default: ./composer-model if trained, else the bundled model].")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="As for `composer train`.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Encoding processes [default: all cores].")
+def evaluate(data: Path, model: Path | None, as_json: bool, cache_dir: Path | None, workers: int | None) -> None:
+    """How well a model predicts the MIDI files in DATA: NLL per event, perplexity, accuracy."""
+    from composer.artifacts import resolve_model
+    from composer.evaluate import evaluate_folder
+
+    model_path, origin = resolve_model(model)
+    with _FileProgress() as progress:
+        result = evaluate_folder(model_path, data, cache_dir=cache_dir, workers=workers, on_file=progress)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"model: {model_path} ({origin})")
+    click.echo(f"{result['data']['files_used']} files, {result['events']} events: {result['nll_per_event']:.4f} "
+               f"nats/event, perplexity {result['perplexity']:.3f}, accuracy {result['accuracy']:.1%}")  # fmt: skip
 
 
 if __name__ == "__main__":

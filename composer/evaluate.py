@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from composer.artifacts import read_metadata
+from composer.config import EncodingConfig
+from composer.corpus import load_corpus
 from composer.events import PAD
+
+
+def evaluate_folder(
+    model_path: Path,
+    folder: str | os.PathLike,
+    *,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    on_file: Callable[[int, str, str | None], None] | None = None,
+) -> dict[str, Any]:
+    """Likelihood of the MIDI files in ``folder`` under a model, encoded the way that model was trained."""
+    from composer.tf_runtime import keras
+
+    config = EncodingConfig.from_dict(read_metadata(model_path)["encoding"])
+    corpus = load_corpus(folder, config, cache_dir=cache_dir, workers=workers, on_file=on_file)
+    model = keras.models.load_model(model_path, compile=False)  # safe_mode: a model file never runs code
+    return {"model": str(model_path), "data": corpus.summary(), **sequence_metrics(model, [f.tokens for f in corpus.files])}
 
 
 def sequence_metrics(model, sequences: Sequence[np.ndarray], batch_size: int = 8) -> dict[str, float]:

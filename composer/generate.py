@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from composer import artifacts
@@ -20,9 +19,6 @@ from composer.inference import NumpyLSTM
 from composer.midi_io import read_score, write_score
 from composer.sample import Constraints, SamplingOptions, generate
 from composer.score import Score, TempoChange, TimeSignature
-
-BUNDLED_MODEL = "default.keras"
-
 
 @dataclass(frozen=True)
 class GenerateRequest:
@@ -42,20 +38,6 @@ class GenerateRequest:
     time_signature: tuple[int, int] | None = None
     force: bool = False
     formats: tuple[str, ...] = ("mid",)  # also "musicxml" and "png" (a piano roll)
-
-
-def resolve_model(model: Path | None) -> tuple[Path, str]:
-    """The model to use and where it came from: --model, else `composer train`'s default output, else bundled."""
-    if model is not None:
-        path = model / artifacts.MODEL_FILE if model.is_dir() else model
-        if not path.exists():
-            raise ComposerError(f"{path}: no such model file")
-        return path, "given"
-    trained = artifacts.DEFAULT_MODEL_DIR / artifacts.MODEL_FILE
-    if trained.exists():
-        return trained, "trained by `composer train`"
-    bundled = resources.files("composer") / "models" / BUNDLED_MODEL
-    return Path(str(bundled)), "bundled default"
 
 
 def generate_files(request: GenerateRequest, model_path: Path) -> list[Path]:

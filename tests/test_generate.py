@@ -148,7 +148,7 @@ def test_bars_gives_whole_bars_that_end_on_the_bar_line(model, tmp_path):
 
 def test_right_after_install_the_bundled_model_composes(tmp_path, monkeypatch):
     from composer.artifacts import read_metadata
-    from composer.generate import resolve_model
+    from composer.artifacts import resolve_model
 
     monkeypatch.chdir(tmp_path)
     path, origin = resolve_model(None)
@@ -184,3 +184,26 @@ def test_max_polyphony_holds_in_the_written_file(model, tmp_path):
     assert result.exit_code == 0, result.output
     notes = [(n.start, n.end) for i in pretty_midi.PrettyMIDI(str(out)).instruments for n in i.notes]
     assert notes and max(sum(s <= start < e for s, e in notes) for start, _ in notes) <= 2
+
+
+def test_evaluate_scores_a_folder_with_the_models_own_encoding(model, tmp_path):
+    import json
+
+    from composer.config import EncodingConfig
+    from composer.events import encode
+    from composer.midi_io import write_score
+
+    folder = tmp_path / "held-out"
+    scores = [toy_score(100 + seed) for seed in range(2)]
+    for index, score in enumerate(scores):
+        write_score(score, folder / f"{index}.mid")
+    (folder / "junk.mid").write_bytes(b"junk")
+    result = CliRunner().invoke(main, ["evaluate", str(folder), "--model", str(model), "--json", "--workers", "1",
+                                       "--cache-dir", str(tmp_path / "cache")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["events"] == sum(len(encode(s, EncodingConfig())) - 1 for s in scores)
+    assert report["data"]["files_skipped"] == 1
+    assert 0 < report["nll_per_event"] < 7 and 0 <= report["accuracy"] <= 1
+    missing = CliRunner().invoke(main, ["evaluate", str(tmp_path / "none"), "--model", str(model)])
+    assert missing.exit_code == 2 and "not a folder" in missing.output
