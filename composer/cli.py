@@ -213,7 +213,7 @@ def generate(model, seed, primer, include_primer, tempo, time_signature, formats
         seed = random.randrange(2**31)
         click.echo(f"seed: {seed}")
     request = GenerateRequest(
-        model=model_path, num_events=num_events, num_bars=num_bars, num_files=num_files, out=out, seed=seed,
+        num_events=num_events, num_bars=num_bars, num_files=num_files, out=out, seed=seed,
         options=SamplingOptions(sampling["temperature"], sampling["top_k"], sampling["top_p"]),
         constraints=_constraints(sampling), primer=primer, include_primer=include_primer, qpm=tempo,
         time_signature=_parse_time_signature(time_signature), force=force,

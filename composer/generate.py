@@ -20,11 +20,11 @@ from composer.midi_io import read_score, write_score
 from composer.sample import Constraints, SamplingOptions, generate
 from composer.score import Score, TempoChange, TimeSignature
 
+
 @dataclass(frozen=True)
 class GenerateRequest:
-    """Everything `composer generate` was asked to do."""
+    """Everything `composer generate` was asked to do (the model is passed beside it, already resolved)."""
 
-    model: Path | None = None
     num_events: int = 200
     num_bars: int | None = None  # instead of num_events: stop on the bar line after this many bars
     num_files: int = 1
