@@ -1,9 +1,12 @@
-"""Pictures for people: training loss curves and piano rolls, written atomically as PNG."""
+"""Pictures for people: training loss curves, piano rolls and feature comparisons, written atomically as PNG."""
 
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
+
+import numpy as np
 
 from composer.atomic import write_atomic
 from composer.midi_io import program_name
@@ -39,13 +42,48 @@ def plot_piano_roll(score: Score, path: Path, *, overwrite: bool = False) -> Pat
     return _save(figure, path, overwrite=overwrite)
 
 
-def _figure(size):
+def plot_feature_comparison(result: dict, path: Path, *, overwrite: bool = False) -> Path:
+    """Small multiples of ``features.compare_sets``: each feature's generated and reference distributions."""
+    features = result["features"]
+    columns = 3
+    rows = max(1, math.ceil(len(features) / columns))
+    figure, grid = _figure((4 * columns, 3 * rows), nrows=rows, ncols=columns, squeeze=False)
+    for axes, (name, feature) in zip(grid.flat, features.items()):
+        draw = _draw_histograms if feature["kind"] == "histogram" else _draw_values
+        draw(axes, feature)
+        overlap = "n/a" if feature["overlap"] is None else f"{feature['overlap']:.2f}"
+        axes.set_title(f"{name} (overlap {overlap})", fontsize="medium")
+    for axes in list(grid.flat)[len(features) :]:
+        axes.set_visible(False)
+    figure.legend(*grid.flat[0].get_legend_handles_labels(), loc="upper center", ncols=2)
+    # Fixed margins, not tight_layout or a tight bounding box: each would draw the nine panels once more.
+    figure.subplots_adjust(left=0.05, right=0.98, bottom=0.05, top=1 - 0.25 / rows, hspace=0.4, wspace=0.3)
+    return _save(figure, path, overwrite=overwrite, trim=False)
+
+
+def _draw_histograms(axes, feature: dict) -> None:
+    """The two mean histograms as side-by-side bars over the feature's bins."""
+    positions = np.arange(len(feature["bins"]))
+    for offset, side in ((-0.2, "generated"), (0.2, "reference")):
+        axes.bar(positions + offset, feature[side]["mean"] or np.zeros(len(positions)), 0.4, label=side)
+    axes.set_xticks(positions, feature["bins"], fontsize="small")
+
+
+def _draw_values(axes, feature: dict) -> None:
+    """The two sets' per-piece values as histograms on shared bins, each scaled to a density."""
+    values = [feature[side]["values"] for side in ("generated", "reference")]
+    edges = np.histogram_bin_edges(values[0] + values[1], bins=12)  # 0..1 when neither set has a value
+    axes.hist(values, bins=edges, density=bool(values[0] and values[1]), label=["generated", "reference"])
+    axes.locator_params(axis="x", nbins=5)
+
+
+def _figure(size, **grid):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt.subplots(figsize=size)
+    return plt.subplots(figsize=size, **grid)
 
 
 def _patches():
@@ -54,10 +92,10 @@ def _patches():
     return matplotlib.patches
 
 
-def _save(figure, path: Path, *, overwrite: bool) -> Path:
+def _save(figure, path: Path, *, overwrite: bool, trim: bool = True) -> Path:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight" if trim else None)
     plt.close(figure)
     return write_atomic(path, buffer.getvalue(), overwrite=overwrite)
