@@ -70,7 +70,7 @@ def _draw_histograms(axes, feature: dict) -> None:
 
 
 def _draw_values(axes, feature: dict) -> None:
-    """The two sets' per-piece values as histograms on shared bins, each scaled to a density."""
+    """The two sets' per-piece values on shared bins, as densities when both sets have values."""
     values = [feature[side]["values"] for side in ("generated", "reference")]
     edges = np.histogram_bin_edges(values[0] + values[1], bins=12)  # 0..1 when neither set has a value
     axes.hist(values, bins=edges, density=bool(values[0] and values[1]), label=["generated", "reference"])
