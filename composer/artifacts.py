@@ -4,8 +4,8 @@
                                 vocabulary, data summary, metrics, versions): enough to generate
     OUT/metadata.json           the same metadata, for people and scripts
     OUT/state.json              where training stands, for --resume
-    OUT/checkpoints/last.keras  weights and optimizer state after the latest epoch
-    OUT/checkpoints/best.keras  the epoch with the lowest validation loss so far
+    OUT/checkpoints/epoch-N.keras  weights and optimizer state after the latest epoch, and the
+                                epoch with the lowest validation loss so far (state.json names both)
     OUT/logs/                   TensorBoard
     OUT/loss.png                the loss curves
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from composer import __version__
-from composer.atomic import _default_mode, write_atomic
+from composer.atomic import write_atomic
 from composer.errors import ComposerError
 
 DEFAULT_MODEL_DIR = Path("composer-model")
@@ -35,14 +35,14 @@ METADATA_VERSION = 1
 METADATA_ENTRY = "composer.json"
 MODEL_FILE = "model.keras"
 STATE_FILE = "state.json"
-LAST_CHECKPOINT = Path("checkpoints") / "last.keras"
-BEST_CHECKPOINT = Path("checkpoints") / "best.keras"
+CHECKPOINT_DIR = Path("checkpoints")
 _OWN_ENTRIES = [MODEL_FILE, "metadata.json", STATE_FILE, "checkpoints", "logs", "loss.png"]
 
 
-def prepare_output_dir(out: Path, *, force: bool, resume: bool) -> None:
-    """Make ``out`` ready for a new run, or check it holds one to resume; never clobber silently."""
-    has_run = (out / STATE_FILE).exists() or (out / MODEL_FILE).exists()
+def check_output_dir(out: Path, *, force: bool, resume: bool) -> None:
+    """Refuse early, before any work, when ``out`` cannot take this run."""
+    if out.exists() and not out.is_dir():
+        raise ComposerError(f"{out} is a file; give --out a folder for the model")
     if resume:
         if not (out / STATE_FILE).exists():
             raise ComposerError(f"{out}: no training to resume here (no {STATE_FILE})")
@@ -50,15 +50,25 @@ def prepare_output_dir(out: Path, *, force: bool, resume: bool) -> None:
     if out.exists() and any(out.iterdir()):
         if not force:
             raise ComposerError(f"{out} already exists; pass --resume to continue it or --force to replace it")
-        if not has_run:
+        if not ((out / STATE_FILE).exists() or (out / MODEL_FILE).exists()):
             raise ComposerError(f"{out} is not a composer model directory; refusing to replace it, choose another --out")
+
+
+def prepare_output_dir(out: Path, *, force: bool, resume: bool) -> None:
+    """Make ``out`` ready for a new run (removing only what an earlier run wrote), or check it holds one to resume."""
+    check_output_dir(out, force=force, resume=resume)
+    if resume:
+        return
+    try:
         for name in _OWN_ENTRIES:
             target = out / name
             if target.is_dir():
                 shutil.rmtree(target)
             else:
                 target.unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ComposerError(f"cannot prepare {out}: {error.strerror or error}") from None
 
 
 def resolve_model(model: Path | None) -> tuple[Path, str]:
@@ -77,18 +87,20 @@ def resolve_model(model: Path | None) -> tuple[Path, str]:
 
 def save_model(model, path: Path, metadata: dict[str, Any] | None = None) -> None:
     """Save a Keras model atomically, with ``metadata`` inside the .keras zip when given."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
-    os.close(handle)
-    try:
-        model.save(tmp)
+    with tempfile.TemporaryDirectory() as folder:
+        staged = Path(folder) / "model.keras"
+        model.save(staged)
         if metadata is not None:
-            with zipfile.ZipFile(tmp, "a") as archive:
+            with zipfile.ZipFile(staged, "a") as archive:
                 archive.writestr(METADATA_ENTRY, json.dumps(metadata, indent=2))
-        os.chmod(tmp, _default_mode())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        write_atomic(path, staged.read_bytes(), overwrite=True)
+
+
+def remove_stale_checkpoints(out: Path, keep: set[str]) -> None:
+    """Delete the checkpoints state.json no longer names, and half-written ones a kill left behind."""
+    for path in (out / CHECKPOINT_DIR).iterdir():
+        if str(path.relative_to(out)) not in keep:
+            path.unlink(missing_ok=True)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:

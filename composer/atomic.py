@@ -20,34 +20,36 @@ def write_atomic(path: str | os.PathLike, data: bytes, *, overwrite: bool = Fals
     if not overwrite and path.exists():
         raise ComposerError(f"{path} already exists; pass --force to overwrite it")
     folder = path.parent
+    tmp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", delete=False) as tmp:
-            os.chmod(tmp.name, _default_mode())
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        _publish(Path(tmp.name), path, overwrite)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", delete=False) as handle:
+            tmp = Path(handle.name)
+            os.chmod(tmp, _default_mode())
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _publish(tmp, path, overwrite)
     except OSError as error:
         raise ComposerError(f"cannot write {path}: {error.strerror or error}") from error
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     return path
 
 
 def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp, path)
+        return
     try:
-        if overwrite:
-            os.replace(tmp, path)
-            return
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise ComposerError(f"{path} already exists; pass --force to overwrite it") from None
+    except OSError:  # file systems without hard links: best effort
+        if path.exists():
             raise ComposerError(f"{path} already exists; pass --force to overwrite it") from None
-        except OSError:  # file systems without hard links: best effort
-            if path.exists():
-                raise ComposerError(f"{path} already exists; pass --force to overwrite it") from None
-            os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        os.replace(tmp, path)
 
 
 def _default_mode() -> int:

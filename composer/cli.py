@@ -92,6 +92,8 @@ def train(data, out, force, resume, seed, cache_dir, workers, **options) -> None
     from composer.train import TrainRequest
     from composer.train import train as run_training
 
+    if resume:
+        _refuse_settings_on_resume(click.get_current_context(), ["seed", *options])
     if seed is None and not resume:
         seed = random.randrange(2**31)
         click.echo(f"seed: {seed} (pass --seed {seed} to repeat this run)")
@@ -102,10 +104,19 @@ def train(data, out, force, resume, seed, cache_dir, workers, **options) -> None
     with _FileProgress() as progress:
         summary = run_training(request, report=click.echo, on_file=progress)
     if summary.get("interrupted"):
-        click.echo(f"Interrupted after epoch {summary['epochs_done']}; checkpoint saved. "
+        click.echo(f"Interrupted; {summary['epochs_done']} completed epochs are saved. "
                    f"Continue with: composer train --resume --out {summary['out']}", err=True)  # fmt: skip
         raise SystemExit(130)
     click.echo(_format_training_summary(summary))
+
+
+def _refuse_settings_on_resume(ctx: click.Context, names: list[str]) -> None:
+    """A resumed run keeps the settings it started with; silently ignoring new ones would mislead."""
+    given = [name for name in names if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise UserError(f"{flags}: a resumed run keeps the settings it was started with; "
+                        "drop these options, or start a new run with --force")  # fmt: skip
 
 
 def _train_configs(options: dict, seed: int) -> dict:

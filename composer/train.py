@@ -47,8 +47,8 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
     """Run (or resume) training; returns the final summary, or {"interrupted": True, ...}."""
     started = time.time()
     out = request.out
-    artifacts.prepare_output_dir(out, force=request.force, resume=request.resume)
-    state = artifacts.read_json(out / artifacts.STATE_FILE) if request.resume else _new_state(request)
+    artifacts.check_output_dir(out, force=request.force, resume=request.resume)
+    state = _resumed_state(request, report) if request.resume else _new_state(request)
     encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
     corpus = load_corpus(state["data"], encoding, cache_dir=request.cache_dir, workers=request.workers, on_file=on_file)
     state["data_summary"] = corpus.summary()
@@ -58,11 +58,13 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
     state["event_counts"] = np.bincount(np.concatenate(train_seqs), minlength=len(vocabulary(encoding))).tolist()
     state["split"] = {"train_files": len(train_files), "valid_files": len(valid_files),
                       "train_events": sum(map(len, train_seqs)), "valid_events": sum(map(len, valid_seqs))}  # fmt: skip
+    steps = _steps_per_epoch(train_seqs, valid_seqs, training)
+    artifacts.prepare_output_dir(out, force=request.force, resume=request.resume)  # only now: the data is usable
     if "ngram" not in state:
         state["ngram"] = ngram_baseline(train_seqs, valid_seqs, len(vocabulary(encoding)))
         report(f"n-gram baseline (order {state['ngram']['order']}): "
                f"validation NLL {state['ngram']['nll_per_event']:.4f} nats/event")  # fmt: skip
-    result = _fit(out, state, train_seqs, valid_seqs, report)
+    result = _fit(out, state, train_seqs, valid_seqs, steps, report)
     state["elapsed_seconds"] = state.get("elapsed_seconds", 0.0) + time.time() - started
     if result == "interrupted":
         state["status"] = "interrupted"
@@ -82,7 +84,7 @@ def _new_state(request: TrainRequest) -> dict[str, Any]:
     if request.data is None:
         raise ComposerError("give the folder of MIDI files to train on")
     return {
-        "data": str(request.data),
+        "data": str(request.data.resolve()),  # absolute: --resume may run from another folder
         "encoding": request.encoding.to_dict(),
         "model": request.model.to_dict(),
         "training": request.training.to_dict(),
@@ -92,6 +94,26 @@ def _new_state(request: TrainRequest) -> dict[str, Any]:
         "epochs_since_best": 0,
         "status": "running",
     }
+
+
+def _resumed_state(request: TrainRequest, report) -> dict[str, Any]:
+    """The saved run; DATA, when given again, replaces the recorded folder (for a corpus that moved)."""
+    state = artifacts.read_json(request.out / artifacts.STATE_FILE)
+    if request.data is not None and request.data.resolve() != Path(state["data"]):
+        report(f"data: reading {request.data} instead of the recorded {state['data']}")
+        state["data"] = str(request.data.resolve())
+    return state
+
+
+def _steps_per_epoch(train_seqs, valid_seqs, training: TrainConfig) -> int:
+    """Batches per epoch; refuses data too small for one batch (windows as dataset.TokenStream cuts them)."""
+    length = training.sequence_length
+    steps = (sum(map(len, train_seqs)) - 1) // length // training.batch_size
+    if steps == 0 or (sum(map(len, valid_seqs)) - 1) // length == 0:
+        raise ComposerError(
+            "too little data for one batch: lower --batch-size or --sequence-length, or add MIDI files"
+        )
+    return steps
 
 
 def _describe_corpus(summary: dict[str, Any]) -> str:
@@ -104,7 +126,7 @@ def _describe_corpus(summary: dict[str, Any]) -> str:
     )
 
 
-def _fit(out: Path, state: dict, train_seqs, valid_seqs, report) -> str:
+def _fit(out: Path, state: dict, train_seqs, valid_seqs, steps: int, report) -> str:
     """Run the epochs still to do; 'done' or 'interrupted' (NaN raises)."""
     from composer.tf_runtime import keras
 
@@ -114,15 +136,10 @@ def _fit(out: Path, state: dict, train_seqs, valid_seqs, report) -> str:
     encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
     keras.utils.set_random_seed(training.seed)
     train_stream, valid_stream = TokenStream(train_seqs, encoding), TokenStream(valid_seqs, encoding)
-    steps = train_stream.num_windows(training.sequence_length) // training.batch_size
-    if steps == 0 or valid_stream.num_windows(training.sequence_length) == 0:
-        raise ComposerError(
-            "too little data for one batch: lower --batch-size or --sequence-length, or add MIDI files"
-        )
     if state["epoch"] >= training.epochs or state["status"] == "finished":
         return "done"
     if state["epoch"] > 0:
-        model = keras.models.load_model(out / artifacts.LAST_CHECKPOINT)
+        model = keras.models.load_model(out / state["checkpoint"])
         report(f"resuming after epoch {state['epoch']} of {training.epochs}")
     else:
         model = build_model(ModelConfig.from_dict(state["model"]), len(vocabulary(encoding)))
@@ -141,14 +158,13 @@ def _fit(out: Path, state: dict, train_seqs, valid_seqs, report) -> str:
                 shuffle=False,  # the dataset shuffles itself, reproducibly
                 verbose=1 if sys.stdout.isatty() else 2,  # a live bar for people, one line per epoch for logs
             )
-    except KeyboardInterrupt:
-        artifacts.save_model(model, out / artifacts.LAST_CHECKPOINT)
+    except KeyboardInterrupt:  # the epoch in progress is dropped: the checkpoint and state.json agree
         return "interrupted"
     if callbacks[1].failed_at:
         state["status"] = "failed"
         artifacts.write_json(out / artifacts.STATE_FILE, state)
         kept = (
-            f"the last good checkpoint (epoch {state['epoch']}) is kept in {out / artifacts.LAST_CHECKPOINT}"
+            f"the last good checkpoint (epoch {state['epoch']}) is kept in {out / state['checkpoint']}"
             if state["epoch"]
             else "no epoch had completed, so there is no checkpoint"
         )
@@ -189,7 +205,11 @@ def _callbacks(out: Path, state: dict, tokens_per_step: int) -> list:
                 self.model.stop_training = True
 
     class Checkpointer(keras.callbacks.Callback):
-        """Last and best checkpoints, resumable state and early stopping, once per epoch."""
+        """Last and best checkpoints, resumable state and early stopping, once per epoch.
+
+        Each epoch gets a new file and state.json is the only pointer to it, so a
+        process killed at any moment leaves a state that names a complete checkpoint.
+        """
 
         def on_epoch_end(self, epoch, logs=None):
             if guard.failed_at or not math.isfinite(logs.get("val_loss", math.nan)):
@@ -198,10 +218,11 @@ def _callbacks(out: Path, state: dict, tokens_per_step: int) -> list:
                 return
             for key, value in logs.items():
                 state["history"].setdefault(key, []).append(float(value))
-            artifacts.save_model(self.model, out / artifacts.LAST_CHECKPOINT)
+            state["checkpoint"] = str(artifacts.CHECKPOINT_DIR / f"epoch-{epoch + 1:04d}.keras")
+            artifacts.save_model(self.model, out / state["checkpoint"])
             if state["best_val_loss"] is None or logs["val_loss"] < state["best_val_loss"]:
                 state["best_val_loss"], state["epochs_since_best"] = float(logs["val_loss"]), 0
-                artifacts.save_model(self.model, out / artifacts.BEST_CHECKPOINT)
+                state["best_checkpoint"] = state["checkpoint"]
             else:
                 state["epochs_since_best"] += 1
             state["epoch"] = epoch + 1
@@ -209,6 +230,7 @@ def _callbacks(out: Path, state: dict, tokens_per_step: int) -> list:
                 self.model.stop_training = True
                 state["status"] = "finished"
             artifacts.write_json(out / artifacts.STATE_FILE, state)
+            artifacts.remove_stale_checkpoints(out, keep={state["checkpoint"], state["best_checkpoint"]})
 
     guard = NaNGuard()
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(out / "logs"), write_graph=False)
@@ -239,7 +261,7 @@ def _finish(out: Path, state: dict, valid_seqs) -> dict[str, Any]:
 
     from composer.evaluate import sequence_metrics
 
-    best = keras.models.load_model(out / artifacts.BEST_CHECKPOINT, compile=False)
+    best = keras.models.load_model(out / state["best_checkpoint"], compile=False)
     state["metrics"] = sequence_metrics(best, valid_seqs)
     state["status"] = "finished"
     metadata = _metadata(state)

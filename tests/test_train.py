@@ -1,9 +1,9 @@
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -47,8 +47,12 @@ def test_training_leaves_a_complete_self_describing_model(corpus, tmp_path):
     assert metadata["metrics"]["ngram_baseline"]["order"] >= 1
     assert "tensorflow" in metadata["versions"]
     assert json.loads((out / "metadata.json").read_text()) == metadata
-    for name in ("loss.png", "checkpoints/last.keras", "checkpoints/best.keras", "state.json"):
+    for name in ("loss.png", "state.json"):
         assert (out / name).stat().st_size > 0, name
+    state = json.loads((out / "state.json").read_text())
+    assert {p.name for p in (out / "checkpoints").iterdir()} == {
+        Path(state["checkpoint"]).name, Path(state["best_checkpoint"]).name
+    }
     assert any((out / "logs").rglob("events.out.tfevents.*")), "TensorBoard logs"
 
 
@@ -61,6 +65,27 @@ def test_existing_model_directory_is_never_replaced_without_asking(corpus, tmp_p
     assert (out / "model.keras").read_bytes() == before
     assert _train(corpus, out, "--epochs", "1", "--force", "--seed", "9").exit_code == 0
     assert read_metadata(out / "model.keras")["training"]["seed"] == 9
+
+
+def test_force_keeps_the_old_model_when_the_new_data_is_unusable(corpus, tmp_path):
+    out = tmp_path / "run"
+    assert _train(corpus, out, "--epochs", "1").exit_code == 0
+    before = (out / "model.keras").read_bytes()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = _train(empty, out, "--epochs", "1", "--force")
+    assert result.exit_code == 2 and "no .mid or .midi files" in result.output
+    too_small = _train(corpus, out, "--epochs", "1", "--force", "--batch-size", "100000")
+    assert too_small.exit_code == 2 and "too little data" in too_small.output
+    assert (out / "model.keras").read_bytes() == before
+
+
+def test_out_that_is_a_file_is_a_one_line_error(corpus, tmp_path):
+    target = tmp_path / "model.txt"
+    target.write_text("mine")
+    result = _train(corpus, target, "--epochs", "1")
+    assert result.exit_code == 2 and "is a file" in result.output and "Traceback" not in result.output
+    assert target.read_text() == "mine"
 
 
 def test_force_never_deletes_a_folder_that_is_not_a_model(corpus, tmp_path):
@@ -91,27 +116,54 @@ def test_diverging_loss_stops_with_a_clear_message(corpus, tmp_path):
     assert json.loads((out / "state.json").read_text())["status"] == "failed"
 
 
-def test_ctrl_c_saves_a_checkpoint_and_resume_continues_with_the_saved_settings(corpus, tmp_path):
+def test_ctrl_c_keeps_the_completed_epochs_and_resume_continues_with_the_saved_settings(corpus, tmp_path):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "composer.cli", "train", str(corpus), "--out", str(out), *TINY,
-               "--cache-dir", str(tmp_path / "cache"), "--epochs", "40", "--patience", "40", "--seed", "5"]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = _start_long_run(corpus, out)
     _wait_for_epochs(out / "state.json", 1, process)
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 130, output
-    assert "checkpoint saved" in output and "--resume" in output and "Traceback" not in output
+    assert "completed epochs are saved" in output and "--resume" in output and "Traceback" not in output
     state = json.loads((out / "state.json").read_text())
     done = state["epoch"]
     assert state["status"] == "interrupted" and 1 <= done < 40
 
+    assert (out / state["checkpoint"]).exists() and state["checkpoint"].endswith(f"epoch-{done:04d}.keras")
+    refused = CliRunner().invoke(main, ["train", "--resume", "--out", str(out), "--epochs", "3"])
+    assert refused.exit_code == 2 and "--epochs: a resumed run keeps the settings" in refused.output
+
     _shorten_run(out / "state.json", epochs=done + 2)  # keep the test quick: two more epochs
-    result = CliRunner().invoke(main, ["train", "--resume", "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
+    result = CliRunner().invoke(main, ["train", "--resume", "--out", str(out), "--cache-dir", str(out.parent / "cache")])
     assert result.exit_code == 0, result.output
     assert f"resuming after epoch {done}" in result.output
     metadata = read_metadata(out / "model.keras")
     assert len(metadata["history"]["loss"]) == done + 2
     assert metadata["training"]["seed"] == 5 and metadata["model"]["units"] == 16
+
+
+def test_kill_9_mid_epoch_loses_at_most_that_epoch(corpus, tmp_path):
+    out = tmp_path / "run"
+    process = _start_long_run(corpus, out)
+    _wait_for_epochs(out / "state.json", 2, process)
+    process.kill()
+    process.communicate(timeout=60)
+    state = json.loads((out / "state.json").read_text())
+    done = state["epoch"]
+    assert done >= 2 and state["status"] == "running"
+
+    _shorten_run(out / "state.json", epochs=done + 1)
+    result = CliRunner().invoke(main, ["train", "--resume", "--out", str(out), "--cache-dir", str(out.parent / "cache")])
+    assert result.exit_code == 0, result.output
+    assert f"resuming after epoch {done}" in result.output
+    assert len(read_metadata(out / "model.keras")["history"]["loss"]) == done + 1
+    names = {p.name for p in (out / "checkpoints").iterdir()}
+    assert len(names) <= 2 and f"epoch-{done + 1:04d}.keras" in names, names
+
+
+def _start_long_run(corpus, out):
+    command = [sys.executable, "-m", "composer.cli", "train", str(corpus), "--out", str(out), *TINY,
+               "--cache-dir", str(out.parent / "cache"), "--epochs", "40", "--patience", "40", "--seed", "5"]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _wait_for_epochs(state_file, epochs, process, timeout=120):
