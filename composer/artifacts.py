@@ -27,6 +27,7 @@ from typing import Any
 
 from composer import __version__
 from composer.atomic import write_atomic
+from composer.config import EncodingConfig
 from composer.errors import ComposerError
 
 DEFAULT_MODEL_DIR = Path("composer-model")
@@ -119,6 +120,24 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
             "use the composer version that trained it"
         )
     return data
+
+
+def model_encoding(path: str | os.PathLike) -> tuple[dict[str, Any], EncodingConfig]:
+    """A model's metadata and encoding, refused when this composer would read its events differently."""
+    from composer.events import token_names, vocabulary  # numpy: kept out of `composer --help`
+
+    metadata = read_metadata(path)
+    try:
+        config = EncodingConfig.from_dict(metadata["encoding"])
+    except (KeyError, TypeError):
+        raise ComposerError(f"{path}: the model's metadata has no usable encoding settings") from None
+    if metadata.get("vocabulary") != token_names(range(len(vocabulary(config))), config):
+        trained_with = metadata.get("versions", {}).get("composer", "an unknown version")
+        raise ComposerError(
+            f"{path}: this composer builds a different event vocabulary for the model's settings than the one it "
+            f"was trained with (composer {trained_with}); use that composer version, or train the model again"
+        )
+    return metadata, config
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

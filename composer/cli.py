@@ -301,26 +301,65 @@ def _program(text: str) -> int:
 
 
 @main.command()
-@click.argument("data", type=click.Path(path_type=Path))
+@click.argument("data", required=False, type=click.Path(path_type=Path))
 @click.option("--model", type=click.Path(path_type=Path), default=None,
               help="A .keras model or model directory [default: ./composer-model if trained, else the bundled model].")
+@click.option("--train-data", type=click.Path(path_type=Path), default=None,
+              help="The model's training folder, for the n-gram baseline [default: the folder recorded in the model].")
+@click.option("--reference", type=click.Path(path_type=Path), default=None,
+              help="Compare the music itself with the pieces in this folder, instead of scoring DATA.")
+@click.option("--generated", type=click.Path(path_type=Path), default=None,
+              help="With --reference: the generated pieces [default: sample --samples pieces from the model].")
+@click.option("--samples", type=click.IntRange(min=1, max=256), default=20, show_default=True,
+              help="With --reference and no --generated: how many pieces to sample.")
+@click.option("--length", "num_events", type=click.IntRange(min=1), default=400, show_default=True,
+              help="Events per sampled piece.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the sampled pieces.")
+@click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
+              help="With --reference: also write report.md, report.json and features.png into this folder.")
+@click.option("--force", is_flag=True, help="Overwrite an existing report.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="As for `composer train`.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Encoding processes [default: all cores].")
-def evaluate(data: Path, model: Path | None, as_json: bool, cache_dir: Path | None, workers: int | None) -> None:
-    """How well a model predicts the MIDI files in DATA: NLL per event, perplexity, accuracy."""
+def evaluate(data, model, train_data, reference, generated, samples, num_events, seed, report_dir, force, as_json,
+             cache_dir, workers) -> None:
+    """How well a model predicts the MIDI files in DATA (NLL per event, perplexity, accuracy, n-gram baseline),
+    or with --reference, how close generated music is to real music (pitch, rhythm, polyphony statistics)."""
     from composer.artifacts import resolve_model
+
+    if (data is None) == (reference is None):
+        raise UserError("give DATA to score a model on, or --reference FOLDER to compare music (not both)")
+    if reference is None:
+        model_path, origin = resolve_model(model)
+        _evaluate_likelihood(model_path, origin, data, train_data, as_json, cache_dir, workers)
+        return
+    from composer.evaluate import compare_music, write_music_report
+    from composer.features import format_report
+
+    model_path = None if generated else resolve_model(model)[0]
+    result = compare_music(reference, generated_folder=generated, model_path=model_path, samples=samples,
+                           num_events=num_events, seed=seed)  # fmt: skip
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+    for path in write_music_report(result, report_dir, force=force) if report_dir else ():
+        click.echo(f"wrote {path}", err=as_json)
+
+
+def _evaluate_likelihood(model_path, origin, data, train_data, as_json, cache_dir, workers) -> None:
     from composer.evaluate import evaluate_folder
 
-    model_path, origin = resolve_model(model)
     with _FileProgress() as progress:
-        result = evaluate_folder(model_path, data, cache_dir=cache_dir, workers=workers, on_file=progress)
+        result = evaluate_folder(model_path, data, train_data=train_data, cache_dir=cache_dir, workers=workers,
+                                 on_file=progress)  # fmt: skip
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
+    ngram = result["ngram"]
     click.echo(f"model: {model_path} ({origin})")
     click.echo(f"{result['data']['files_used']} files, {result['events']} events: {result['nll_per_event']:.4f} "
                f"nats/event, perplexity {result['perplexity']:.3f}, accuracy {result['accuracy']:.1%}")  # fmt: skip
+    click.echo(f"n-gram baseline: {ngram['unavailable']}" if "unavailable" in ngram else
+               f"n-gram baseline (order {ngram['order']}, fitted on {ngram['train_files']} training files): "
+               f"{ngram['nll_per_event']:.4f} nats/event, perplexity {ngram['perplexity']:.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":

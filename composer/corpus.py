@@ -108,10 +108,16 @@ def load_corpus(
 
 
 def split_corpus(corpus: Corpus, valid_fraction: float) -> tuple[list[EncodedFile], list[EncodedFile]]:
-    """Train/validation split by file, decided by content hash: the same files always land together."""
-    ordered = sorted(corpus.files, key=lambda f: f.digest)
-    num_valid = max(1, round(valid_fraction * len(ordered)))
-    valid, train = ordered[:num_valid], ordered[num_valid:]
+    """Train/validation split by file, decided by each file's own content hash.
+
+    A file is for validation when its hash, read as a number in [0, 1), is below
+    ``valid_fraction``: adding or removing other files never moves it, so a grown
+    corpus (or a resumed run) never trains on what was validation before.
+    """
+    valid = [f for f in corpus.files if _hash_fraction(f.digest) < valid_fraction]
+    if not valid and corpus.files:  # a tiny corpus: still validate on one file, always the same one
+        valid = [min(corpus.files, key=lambda f: f.digest)]
+    train = [f for f in corpus.files if f not in valid]
     valid_events = sum(len(f.tokens) for f in valid)
     if not train or valid_events < MIN_VALID_EVENTS:
         raise ComposerError(
@@ -120,6 +126,10 @@ def split_corpus(corpus: Corpus, valid_fraction: float) -> tuple[list[EncodedFil
             f"or change --valid-fraction (now {valid_fraction:g})"
         )
     return train, valid
+
+
+def _hash_fraction(digest: str) -> float:
+    return int(digest[:12], 16) / 16**12
 
 
 def _cache_folder(root: Path, config: EncodingConfig) -> Path:

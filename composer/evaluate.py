@@ -1,7 +1,8 @@
-"""How good a model is: likelihood of whole pieces, next to the n-gram baseline."""
+"""How good a model is: likelihood of whole pieces next to the n-gram baseline, and music statistics."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -10,27 +11,103 @@ from typing import Any
 
 import numpy as np
 
-from composer.artifacts import read_metadata
-from composer.config import EncodingConfig
-from composer.corpus import load_corpus
-from composer.events import PAD
+from composer.artifacts import model_encoding
+from composer.config import EncodingConfig, TrainConfig
+from composer.corpus import load_corpus, split_corpus
+from composer.errors import ComposerError
+from composer.events import PAD, vocabulary
+from composer.ngram import fit_baseline
 
 
 def evaluate_folder(
     model_path: Path,
     folder: str | os.PathLike,
     *,
+    train_data: Path | None = None,
     cache_dir: Path | None = None,
     workers: int | None = None,
     on_file: Callable[[int, str, str | None], None] | None = None,
 ) -> dict[str, Any]:
-    """Likelihood of the MIDI files in ``folder`` under a model, encoded the way that model was trained."""
+    """Likelihood of the MIDI files in ``folder`` under a model, encoded the way that model was trained,
+    beside the n-gram baseline fitted on the model's own training split."""
     from composer.tf_runtime import keras
 
-    config = EncodingConfig.from_dict(read_metadata(model_path)["encoding"])
+    metadata, config = model_encoding(model_path)
     corpus = load_corpus(folder, config, cache_dir=cache_dir, workers=workers, on_file=on_file)
+    sequences = [f.tokens for f in corpus.files]
     model = keras.models.load_model(model_path, compile=False)  # safe_mode: a model file never runs code
-    return {"model": str(model_path), "data": corpus.summary(), **sequence_metrics(model, [f.tokens for f in corpus.files])}
+    return {
+        "model": str(model_path),
+        "data": corpus.summary(),
+        **sequence_metrics(model, sequences),
+        "ngram": _ngram_on(sequences, metadata, config, train_data, cache_dir, workers),
+    }
+
+
+def _ngram_on(sequences, metadata: dict, config: EncodingConfig, train_data, cache_dir, workers) -> dict[str, Any]:
+    """The baseline's NLL on ``sequences``, refitted on the files the model trained on (split as in training)."""
+    folder = train_data or Path(metadata["data"]["folder"])
+    if not folder.is_dir():
+        return {"unavailable": f"the model's training folder {folder} is not here; point --train-data at it"}
+    training = TrainConfig.from_dict(metadata["training"])
+    train_files, valid_files = split_corpus(load_corpus(folder, config, cache_dir=cache_dir, workers=workers),
+                                            training.valid_fraction)  # fmt: skip
+    ngram, fitted = fit_baseline([f.tokens for f in train_files], [f.tokens for f in valid_files],
+                                 len(vocabulary(config)))  # fmt: skip
+    nll = ngram.nll_per_event(sequences, fitted["order"])
+    return {"order": fitted["order"], "nll_per_event": nll, "perplexity": math.exp(nll),
+            "train_folder": str(folder), "train_files": len(train_files)}  # fmt: skip
+
+
+def compare_music(
+    reference_folder: str | os.PathLike,
+    *,
+    generated_folder: str | os.PathLike | None = None,
+    model_path: Path | None = None,
+    samples: int = 20,
+    num_events: int = 400,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Music statistics of generated pieces against the pieces in ``reference_folder`` (see features.py).
+
+    The generated pieces are the files of ``generated_folder``, or else ``samples``
+    pieces sampled from ``model_path`` on the spot (nothing is written).
+    """
+    from composer.features import compare_sets, load_scores
+
+    reference, skipped = load_scores(reference_folder)
+    if generated_folder is not None:
+        generated, generated_skipped = load_scores(generated_folder)
+        source = str(generated_folder)
+    else:
+        from composer.generate import GenerateRequest, generate_scores
+
+        request = GenerateRequest(num_events=num_events, num_files=samples, seed=seed)
+        generated, generated_skipped = generate_scores(request, model_path), {}
+        source = f"{samples} pieces of {num_events} events sampled from {model_path} with seed {seed}"
+    return {
+        "generated_from": source,
+        "reference_from": str(reference_folder),
+        **compare_sets(generated, reference),
+        "skipped": {**generated_skipped, **skipped},
+    }
+
+
+def write_music_report(result: dict[str, Any], folder: Path, *, force: bool = False) -> list[Path]:
+    """report.md, report.json and features.png in ``folder``; existing ones are replaced only with ``force``."""
+    from composer.atomic import write_atomic
+    from composer.features import format_report
+    from composer.plot import plot_feature_comparison
+
+    names = ("report.md", "report.json", "features.png")
+    taken = [name for name in names if (folder / name).exists()]
+    if taken and not force:
+        raise ComposerError(f"{folder / taken[0]} already exists; pass --force to overwrite it or choose another --report")
+    return [
+        write_atomic(folder / "report.md", format_report(result).encode(), overwrite=force),
+        write_atomic(folder / "report.json", json.dumps(result, indent=2).encode(), overwrite=force),
+        plot_feature_comparison(result, folder / "features.png", overwrite=force),
+    ]
 
 
 def sequence_metrics(model, sequences: Sequence[np.ndarray], batch_size: int = 8) -> dict[str, float]:

@@ -30,7 +30,7 @@ import numpy as np
 from composer.config import TIME_SIGNATURE_DENOMINATORS, EncodingConfig
 from composer.score import DEFAULT_QPM, DEFAULT_TIME_SIGNATURE, Note, Score, TempoChange, TimeSignature, Track
 
-ENCODING_VERSION = 1  # bump when encode() changes its output for an unchanged config
+ENCODING_VERSION = 2  # bump when encode() changes its output for an unchanged config
 
 PAD, START, END = 0, 1, 2
 DRUMS = 128  # the instrument number of drum tracks; pitched programs are 0..127

@@ -42,8 +42,16 @@ class GenerateRequest:
 
 def generate_files(request: GenerateRequest, model_path: Path) -> list[Path]:
     """Sample ``num_files`` pieces in one batch and write each one; returns the paths written."""
-    metadata = artifacts.read_metadata(model_path)
-    config = EncodingConfig.from_dict(metadata["encoding"])
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    paths = []
+    for index, score in enumerate(generate_scores(request, model_path), start=1):
+        paths += _write(score, _output_path(request, model_path, stamp, index), request)
+    return paths
+
+
+def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
+    """Sample ``num_files`` pieces in one batch, as finished scores (primer, tempo and meter applied)."""
+    metadata, config = artifacts.model_encoding(model_path)
     network = NumpyLSTM.load(model_path)
     if network.vocab_size != len(vocabulary(config)):
         raise ComposerError(f"{model_path}: the network's vocabulary does not match its encoding settings")
@@ -53,15 +61,13 @@ def generate_files(request: GenerateRequest, model_path: Path) -> list[Path]:
         primer=primer, batch=request.num_files, options=request.options,
         constraints=_model_constraints(request, metadata), seed=request.seed,
     )  # fmt: skip
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    paths = []
-    for index, piece in enumerate(pieces, start=1):
+    scores = []
+    for piece in pieces:
         score = decode(piece.tokens, config)
         if request.num_bars:
             score = _before(score, piece.end_step / config.steps_per_quarter)
-        score = _finish_score(score, request, primer_steps / config.steps_per_quarter)
-        paths += _write(score, _output_path(request, model_path, stamp, index), request)
-    return paths
+        scores.append(_finish_score(score, request, primer_steps / config.steps_per_quarter))
+    return scores
 
 
 def _primer_tokens(request: GenerateRequest, config: EncodingConfig) -> tuple[list[int], int]:

@@ -81,3 +81,10 @@ def _ney_discount(table: dict[tuple, Counter]) -> float:
     counts = Counter(count for following in table.values() for count in following.values() if count <= 2)
     n1, n2 = counts[1], counts[2]
     return n1 / (n1 + 2 * n2) if n1 and n2 else 0.75
+
+
+def fit_baseline(train_seqs, valid_seqs, vocab_size: int, max_order: int = 8) -> tuple[KneserNey, dict[str, float]]:
+    """The baseline as every report shows it: fitted on the training split, order chosen on validation."""
+    model = KneserNey(vocab_size, max_order=max_order).fit(train_seqs)
+    order, nll = model.best_order(valid_seqs)
+    return model, {"order": order, "nll_per_event": nll, "perplexity": math.exp(nll)}

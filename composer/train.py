@@ -25,7 +25,7 @@ from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.corpus import load_corpus, split_corpus
 from composer.errors import ComposerError
 from composer.events import token_names, vocabulary
-from composer.ngram import KneserNey
+from composer.ngram import fit_baseline
 from composer.plot import plot_losses
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
     steps = _steps_per_epoch(train_seqs, valid_seqs, training)
     artifacts.prepare_output_dir(out, force=request.force, resume=request.resume)  # only now: the data is usable
     if "ngram" not in state:
-        state["ngram"] = ngram_baseline(train_seqs, valid_seqs, len(vocabulary(encoding)))
+        state["ngram"] = fit_baseline(train_seqs, valid_seqs, len(vocabulary(encoding)))[1]
         report(f"n-gram baseline (order {state['ngram']['order']}): "
                f"validation NLL {state['ngram']['nll_per_event']:.4f} nats/event")  # fmt: skip
     result = _fit(out, state, train_seqs, valid_seqs, steps, report)
@@ -71,13 +71,6 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
         artifacts.write_json(out / artifacts.STATE_FILE, state)
         return {"interrupted": True, "epochs_done": state["epoch"], "out": str(out)}
     return _finish(out, state, valid_seqs)
-
-
-def ngram_baseline(train_seqs, valid_seqs, vocab_size: int) -> dict[str, float]:
-    """Kneser-Ney n-gram fitted on the training split, order chosen on validation."""
-    model = KneserNey(vocab_size, max_order=8).fit(train_seqs)
-    order, nll = model.best_order(valid_seqs)
-    return {"order": order, "nll_per_event": nll, "perplexity": math.exp(nll)}
 
 
 def _new_state(request: TrainRequest) -> dict[str, Any]:

@@ -1,8 +1,28 @@
 import os
 
+import pytest
+from click.testing import CliRunner
 from hypothesis import settings
+
+from composer.cli import main
+
+from midi_factory import write_toy_corpus
 
 # `HYPOTHESIS_PROFILE=thorough pytest` runs the property tests 20x longer before a release.
 settings.register_profile("default", max_examples=150, deadline=None)
 settings.register_profile("thorough", max_examples=3000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A tiny model trained for one epoch on the toy corpus (melody, bass and drums), shared by the session."""
+    root = tmp_path_factory.mktemp("model")
+    corpus = write_toy_corpus(root / "corpus", bad_files=False)
+    result = CliRunner().invoke(main, [
+        "train", str(corpus), "--out", str(root / "run"), "--epochs", "1", "--units", "16", "--embedding-dim", "8",
+        "--batch-size", "8", "--sequence-length", "32", "--valid-fraction", "0.25", "--workers", "1", "--seed", "1",
+        "--cache-dir", str(root / "cache"),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return root / "run" / "model.keras"

@@ -74,13 +74,21 @@ def test_nothing_usable_is_an_error(tmp_path):
         load_corpus(tmp_path / "missing", EncodingConfig(), workers=1)
 
 
-def test_split_is_by_file_and_stable(corpus_dir, tmp_path):
+def test_split_is_by_file_and_stable_when_files_are_added(corpus_dir, tmp_path):
     corpus = load_corpus(corpus_dir, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
     train, valid = split_corpus(corpus, 0.34)
-    assert len(valid) == 2 and len(train) == 4
+    assert valid and train and len(train) + len(valid) == 6
     assert not {f.path for f in train} & {f.path for f in valid}
     corpus.files.reverse()
-    assert [f.path for f in split_corpus(corpus, 0.34)[1]] == [f.path for f in valid]
+    assert {f.path for f in split_corpus(corpus, 0.34)[1]} == {f.path for f in valid}
+
+    for seed in range(40, 60):
+        write_score(toy_score(seed, num_notes=20), corpus_dir / "more" / f"{seed}.mid")
+    grown = load_corpus(corpus_dir, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
+    grown_train, grown_valid = split_corpus(grown, 0.34)
+    assert {f.path for f in train} <= {f.path for f in grown_train}
+    assert {f.path for f in valid} <= {f.path for f in grown_valid}
+    assert 2 <= len(grown_valid) <= 16  # about a third of 26 files
 
 
 def test_tiny_validation_set_is_refused_with_advice(tmp_path):

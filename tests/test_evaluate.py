@@ -1,10 +1,18 @@
+import json
 import math
 
 import numpy as np
+from click.testing import CliRunner
 
-from composer.config import ModelConfig
+from composer.artifacts import read_metadata
+from composer.cli import main
+from composer.config import EncodingConfig, ModelConfig
+from composer.events import encode
+from composer.midi_io import write_score
 from composer.evaluate import event_nlls, sequence_metrics
 from composer.model import build_model
+
+from midi_factory import toy_score
 
 
 def _uniform_model(vocab_size):
@@ -29,3 +37,59 @@ def test_event_nlls_keep_the_order_and_length_of_each_sequence():
     scored = event_nlls(_uniform_model(6), sequences, batch_size=2)
     assert [len(nll) for nll, _ in scored] == [5, 1, 2]
     assert all(np.allclose(nll, math.log(6)) for nll, _ in scored)
+
+
+def _held_out(folder, seeds=(100, 101)):
+    scores = [toy_score(seed) for seed in seeds]
+    for index, score in enumerate(scores):
+        write_score(score, folder / f"{index}.mid")
+    return scores
+
+
+def _evaluate(*args):
+    return CliRunner().invoke(main, ["evaluate", *map(str, args)])
+
+
+def test_evaluate_scores_a_folder_with_the_models_own_encoding_beside_the_ngram(tiny_model, tmp_path):
+    folder = tmp_path / "held-out"
+    scores = _held_out(folder)
+    (folder / "junk.mid").write_bytes(b"junk")
+    result = _evaluate(folder, "--model", tiny_model, "--json", "--workers", 1, "--cache-dir", tmp_path / "cache")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{") :])
+    assert report["events"] == sum(len(encode(s, EncodingConfig())) - 1 for s in scores)
+    assert report["data"]["files_skipped"] == 1
+    assert 0 < report["nll_per_event"] < 7 and 0 <= report["accuracy"] <= 1
+    trained = read_metadata(tiny_model)
+    assert report["ngram"]["order"] == trained["metrics"]["ngram_baseline"]["order"]
+    assert report["ngram"]["train_files"] == trained["data"]["train_files"]
+    assert 0 < report["ngram"]["nll_per_event"] < math.log(len(trained["vocabulary"]))
+
+    text = _evaluate(folder, "--model", tiny_model, "--workers", 1, "--train-data", tmp_path / "gone")
+    assert text.exit_code == 0 and "n-gram baseline: the model's training folder" in text.output
+    missing = _evaluate(tmp_path / "none", "--model", tiny_model)
+    assert missing.exit_code == 2 and "not a folder" in missing.output
+    neither = _evaluate("--model", tiny_model)
+    assert neither.exit_code == 2 and "give DATA" in neither.output
+
+
+def test_music_comparison_of_a_folder_with_itself_is_perfect_and_writes_a_report(tmp_path):
+    folder = tmp_path / "pieces"
+    _held_out(folder, seeds=range(4))
+    result = _evaluate("--reference", folder, "--generated", folder, "--json", "--report", tmp_path / "report")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["pieces"] == {"generated": 4, "reference": 4}
+    assert math.isclose(report["mean_overlap"], 1.0)
+    assert {p.name for p in (tmp_path / "report").iterdir()} == {"report.md", "report.json", "features.png"}
+    assert (tmp_path / "report" / "features.png").read_bytes().startswith(b"\x89PNG")
+    again = _evaluate("--reference", folder, "--generated", folder, "--report", tmp_path / "report")
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_music_comparison_samples_from_the_model_when_no_folder_is_given(tiny_model, tmp_path):
+    folder = tmp_path / "pieces"
+    _held_out(folder, seeds=range(3))
+    result = _evaluate("--reference", folder, "--model", tiny_model, "--samples", 3, "--length", 200)
+    assert result.exit_code == 0, result.output
+    assert "| pitch_class_histogram |" in result.output and "3 generated and 3 reference pieces" in result.output

@@ -7,22 +7,13 @@ from click.testing import CliRunner
 
 from composer.cli import main
 
-from midi_factory import toy_score, write_toy_corpus
+from midi_factory import toy_score
 from test_midi_io import _assert_every_note_ends
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    """A tiny model trained for one epoch on the toy corpus (melody, bass and drums)."""
-    root = tmp_path_factory.mktemp("model")
-    corpus = write_toy_corpus(root / "corpus", bad_files=False)
-    result = CliRunner().invoke(main, [
-        "train", str(corpus), "--out", str(root / "run"), "--epochs", "1", "--units", "16", "--embedding-dim", "8",
-        "--batch-size", "8", "--sequence-length", "32", "--valid-fraction", "0.25", "--workers", "1", "--seed", "1",
-        "--cache-dir", str(root / "cache"),
-    ])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    return root / "run" / "model.keras"
+@pytest.fixture
+def model(tiny_model):
+    return tiny_model
 
 
 def _generate(*args):
@@ -184,26 +175,3 @@ def test_max_polyphony_holds_in_the_written_file(model, tmp_path):
     assert result.exit_code == 0, result.output
     notes = [(n.start, n.end) for i in pretty_midi.PrettyMIDI(str(out)).instruments for n in i.notes]
     assert notes and max(sum(s <= start < e for s, e in notes) for start, _ in notes) <= 2
-
-
-def test_evaluate_scores_a_folder_with_the_models_own_encoding(model, tmp_path):
-    import json
-
-    from composer.config import EncodingConfig
-    from composer.events import encode
-    from composer.midi_io import write_score
-
-    folder = tmp_path / "held-out"
-    scores = [toy_score(100 + seed) for seed in range(2)]
-    for index, score in enumerate(scores):
-        write_score(score, folder / f"{index}.mid")
-    (folder / "junk.mid").write_bytes(b"junk")
-    result = CliRunner().invoke(main, ["evaluate", str(folder), "--model", str(model), "--json", "--workers", "1",
-                                       "--cache-dir", str(tmp_path / "cache")])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.output[result.output.index("{"):])
-    assert report["events"] == sum(len(encode(s, EncodingConfig())) - 1 for s in scores)
-    assert report["data"]["files_skipped"] == 1
-    assert 0 < report["nll_per_event"] < 7 and 0 <= report["accuracy"] <= 1
-    missing = CliRunner().invoke(main, ["evaluate", str(tmp_path / "none"), "--model", str(model)])
-    assert missing.exit_code == 2 and "not a folder" in missing.output

@@ -41,7 +41,7 @@ def test_training_leaves_a_complete_self_describing_model(corpus, tmp_path):
     assert metadata["training"]["seed"] == 3 and metadata["training"]["epochs"] == 2
     assert metadata["encoding"]["steps_per_quarter"] == 12
     assert metadata["vocabulary"][:3] == ["Pad", "Start", "End"]
-    assert metadata["data"]["files_used"] == 12 and metadata["data"]["valid_files"] == 3
+    assert metadata["data"]["files_used"] == 12 and 1 <= metadata["data"]["valid_files"] <= 6
     assert len(metadata["history"]["val_loss"]) == 2
     assert metadata["metrics"]["validation"]["nll_per_event"] > 0
     assert metadata["metrics"]["ngram_baseline"]["order"] >= 1
