@@ -15,6 +15,7 @@ from composer import __version__
 from composer.artifacts import DEFAULT_MODEL_DIR
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.errors import ComposerError
+from composer.scales import SCALES
 
 # Light modules (no TensorFlow, no MIDI libraries): their defaults are shown in --help.
 ENCODING_DEFAULTS, MODEL_DEFAULTS, TRAIN_DEFAULTS = EncodingConfig(), ModelConfig(), TrainConfig()
@@ -169,14 +170,6 @@ def _format_training_summary(summary: dict) -> str:
     ])  # fmt: skip
 
 
-SCALES = {
-    "major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10), "harmonic-minor": (0, 2, 3, 5, 7, 8, 11),
-    "dorian": (0, 2, 3, 5, 7, 9, 10), "mixolydian": (0, 2, 4, 5, 7, 9, 10), "pentatonic": (0, 2, 4, 7, 9),
-    "minor-pentatonic": (0, 3, 5, 7, 10), "blues": (0, 3, 5, 6, 7, 10), "chromatic": tuple(range(12)),
-}  # fmt: skip
-NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
-
 @main.command()
 @click.option("--model", type=click.Path(path_type=Path), default=None,
               help="A .keras model or model directory [default: ./composer-model if trained, else the bundled model].")
@@ -197,7 +190,7 @@ NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 @click.option("--primer", type=click.Path(path_type=Path), default=None, help="A MIDI file to continue.")
 @click.option("--include-primer/--no-include-primer", default=True, show_default=True,
               help="Keep the primer at the start of the output.")
-@click.option("--tempo", type=click.FloatRange(min=1, max=1000), default=None, help="Tempo in quarter notes per minute.")
+@click.option("--tempo", type=click.FloatRange(min=4, max=1000), default=None, help="Tempo in quarter notes per minute.")
 @click.option("--time-signature", default=None, help="For example 3/4.")
 @click.option("--program", "--instrument", "programs", multiple=True,
               help="Allowed instrument: General MIDI number or name (violin, 'acoustic grand piano', drums). Repeatable.")
@@ -216,7 +209,7 @@ def generate(model, seed, primer, include_primer, tempo, time_signature, formats
 
     from composer.artifacts import resolve_model
     from composer.generate import GenerateRequest, generate_files
-    from composer.sample import SamplingOptions
+    from composer.sample import Constraints, SamplingOptions
 
     model_path, origin = resolve_model(model)
     click.echo(f"model: {model_path} ({origin})")
@@ -226,53 +219,16 @@ def generate(model, seed, primer, include_primer, tempo, time_signature, formats
     request = GenerateRequest(
         num_events=num_events, num_bars=num_bars, num_files=num_files, out=out, seed=seed,
         options=SamplingOptions(sampling["temperature"], sampling["top_k"], sampling["top_p"]),
-        constraints=_constraints(sampling), primer=primer, include_primer=include_primer, qpm=tempo,
+        constraints=Constraints.from_options(
+            key=sampling["key"], scale=sampling["scale"], pitch_range=sampling["pitch_range"],
+            programs=sampling["programs"], max_polyphony=sampling["max_polyphony"],
+        ),
+        primer=primer, include_primer=include_primer, qpm=tempo,
         time_signature=_parse_time_signature(time_signature), force=force,
         formats=tuple(dict.fromkeys(formats)) + (("png",) if plot else ()),
     )  # fmt: skip
     for path in generate_files(request, model_path):
         click.echo(f"wrote {path}")
-
-
-def _constraints(options: dict):
-    from composer.sample import Constraints
-
-    low, high = _parse_pitch_range(options["pitch_range"])
-    return Constraints(
-        pitch_classes=_pitch_classes(options["key"], options["scale"]),
-        min_pitch=low, max_pitch=high,
-        programs=frozenset(_program(p) for p in options["programs"]) or None,
-        max_polyphony=options["max_polyphony"],
-    )  # fmt: skip
-
-
-def _pitch_classes(key: str | None, scale: str | None) -> frozenset[int] | None:
-    if scale is None:
-        if key is not None:
-            raise UserError("--key needs --scale (for example --key D --scale minor)")
-        return None
-    tonic = 0 if key is None else _note_class(key)
-    return frozenset((tonic + step) % 12 for step in SCALES[scale])
-
-
-def _note_class(name: str) -> int:
-    letter, accidentals = name[:1].upper(), name[1:]
-    if letter not in NOTE_NAMES or accidentals.strip("#b♯♭"):
-        raise UserError(f"--key {name!r}: give a note name such as C, F#, Bb")
-    sharps = sum(a in "#♯" for a in accidentals) - sum(a in "b♭" for a in accidentals)
-    return (NOTE_NAMES[letter] + sharps) % 12
-
-
-def _parse_pitch_range(text: str | None) -> tuple[int, int]:
-    if text is None:
-        return 0, 127
-    try:
-        low, high = (int(part) for part in text.split("-"))
-    except ValueError:
-        raise UserError(f"--pitch-range {text!r}: give LOW-HIGH in MIDI numbers, e.g. 48-84") from None
-    if not 0 <= low <= high <= 127:
-        raise UserError(f"--pitch-range {text!r}: need 0 <= LOW <= HIGH <= 127")
-    return low, high
 
 
 def _parse_time_signature(text: str | None) -> tuple[int, int] | None:
@@ -282,22 +238,9 @@ def _parse_time_signature(text: str | None) -> tuple[int, int] | None:
         numerator, denominator = (int(part) for part in text.split("/"))
     except ValueError:
         raise UserError(f"--time-signature {text!r}: give it as N/D, e.g. 3/4") from None
+    if not 1 <= numerator <= 64 or denominator not in (1, 2, 4, 8, 16, 32):
+        raise UserError(f"--time-signature {text!r}: need 1 <= N <= 64 and D one of 1, 2, 4, 8, 16, 32")
     return numerator, denominator
-
-
-def _program(text: str) -> int:
-    from composer.events import DRUMS
-    from composer.midi_io import program_number
-
-    if text.strip().lower() in ("drums", "drum", "percussion"):
-        return DRUMS
-    if text.isdigit() and 0 <= int(text) <= 127:
-        return int(text)
-    number = program_number(text)
-    if number is None:
-        raise UserError(f"--program {text!r}: not a General MIDI program number (0-127) or name")
-    return number
-
 
 
 @main.command()

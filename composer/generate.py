@@ -14,7 +14,7 @@ from pathlib import Path
 from composer import artifacts
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
-from composer.events import PROGRAM, SHIFT, START, TEMPO, TIME_SIGNATURE, decode, encode, tempo_values, vocabulary
+from composer.events import END, PROGRAM, SHIFT, START, TEMPO, TIME_SIGNATURE, decode, encode, tempo_values, vocabulary
 from composer.inference import NumpyLSTM
 from composer.midi_io import read_score, write_score
 from composer.sample import Constraints, SamplingOptions, generate
@@ -55,10 +55,10 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
     network = NumpyLSTM.load(model_path)
     if network.vocab_size != len(vocabulary(config)):
         raise ComposerError(f"{model_path}: the network's vocabulary does not match its encoding settings")
-    primer, primer_steps = _primer_tokens(request, config)
+    prompt, primer = _prompt(request, config)
     pieces = generate(
         network, config, num_events=None if request.num_bars else request.num_events, num_bars=request.num_bars,
-        primer=primer, batch=request.num_files, options=request.options,
+        primer=prompt, batch=request.num_files, options=request.options,
         constraints=_model_constraints(request, metadata), seed=request.seed,
     )  # fmt: skip
     scores = []
@@ -66,24 +66,24 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
         score = decode(piece.tokens, config)
         if request.num_bars:
             score = _before(score, piece.end_step / config.steps_per_quarter)
-        scores.append(_finish_score(score, request, primer_steps / config.steps_per_quarter))
+        if primer is not None and not request.include_primer:
+            score = _without_primer(score, primer, _steps_in(prompt, config) / config.steps_per_quarter)
+        scores.append(_with_requested_tempo_and_meter(score, request))
     return scores
 
 
-def _primer_tokens(request: GenerateRequest, config: EncodingConfig) -> tuple[list[int], int]:
-    """The events the model continues from, and how many steps of music they hold."""
+def _prompt(request: GenerateRequest, config: EncodingConfig) -> tuple[list[int], Score | None]:
+    """The events the model continues from (the primer's, or Start), ending with the tempo and meter
+    the user asked for so that the model plays in them; and the primer as the model sees it."""
+    tokens = encode(read_score(request.primer), config)[:-1] if request.primer is not None else [START]
     ids = vocabulary(config).ids
-    if request.primer is not None:
-        tokens = encode(read_score(request.primer), config)[:-1]  # continue the piece: drop its End
-        return tokens, _steps_in(tokens, config)
-    tokens = [START]
     if request.time_signature and config.use_time_signatures:
         if (TIME_SIGNATURE, request.time_signature) not in ids:
             raise ComposerError(f"this model cannot write {request.time_signature[0]}/{request.time_signature[1]} time")
         tokens.append(ids[TIME_SIGNATURE, request.time_signature])
     if request.qpm and config.use_tempo:
         tokens.append(ids[TEMPO, min(tempo_values(config), key=lambda q: abs(q - request.qpm))])
-    return tokens, 0
+    return tokens, None if request.primer is None else decode(tokens + [END], config)
 
 
 def _steps_in(tokens: list[int], config: EncodingConfig) -> int:
@@ -109,10 +109,8 @@ def _model_constraints(request: GenerateRequest, metadata: dict) -> Constraints:
     )
 
 
-def _finish_score(score: Score, request: GenerateRequest, primer_beats: float) -> Score:
-    """Drop the primer if asked, and put the exact tempo and meter the user gave."""
-    if not request.include_primer and primer_beats:
-        score = _after(score, primer_beats)
+def _with_requested_tempo_and_meter(score: Score, request: GenerateRequest) -> Score:
+    """The exact tempo and meter the user gave (the model's tempo events only approximate --tempo)."""
     if request.qpm:
         score = dataclasses.replace(score, tempos=(TempoChange(0.0, float(request.qpm)),))
     if request.time_signature:
@@ -120,23 +118,39 @@ def _finish_score(score: Score, request: GenerateRequest, primer_beats: float) -
     return score
 
 
-def _after(score: Score, beat: float) -> Score:
-    """The part of ``score`` from ``beat`` on, moved to start at 0."""
-    return _map_notes(score, lambda n: dataclasses.replace(n, start=n.start - beat, end=n.end - beat)
-                      if n.start >= beat else None)  # fmt: skip
+def _without_primer(score: Score, primer: Score, beat: float) -> Score:
+    """The continuation alone, moved from ``beat`` to 0. The primer's own notes go, also those of its
+    last chord when it starts where the continuation does; the tempo and meter in force move along."""
+    own = {(t.program, t.is_drum, n.start, n.pitch) for t in primer.tracks for n in t.notes}
+    continuation = _map_tracks(score, lambda track: tuple(
+        dataclasses.replace(n, start=n.start - beat, end=n.end - beat) for n in track.notes
+        if n.start >= beat and (track.program, track.is_drum, n.start, n.pitch) not in own
+    ))  # fmt: skip
+    return dataclasses.replace(
+        continuation,
+        tempos=_shift_changes(score.tempos, beat),
+        time_signatures=_shift_changes(score.time_signatures, beat),
+        length=max(0.0, score.length - beat),
+    )
+
+
+def _shift_changes(changes: tuple, beat: float) -> tuple:
+    """A tempo or meter map from ``beat`` on, moved to start at 0 with the change in force at ``beat``."""
+    in_force = [dataclasses.replace(c, beat=0.0) for c in changes if c.beat <= beat][-1:]
+    return tuple(in_force + [dataclasses.replace(c, beat=c.beat - beat) for c in changes if c.beat > beat])
 
 
 def _before(score: Score, beat: float) -> Score:
-    """The part of ``score`` before ``beat``: notes still sounding there are ended on it."""
-    return _map_notes(score, lambda n: dataclasses.replace(n, end=min(n.end, beat)) if n.start < beat else None)
+    """The part of ``score`` before ``beat``, lasting exactly to it: notes still sounding there end on it."""
+    cut = _map_tracks(score, lambda track: tuple(
+        dataclasses.replace(n, end=min(n.end, beat)) for n in track.notes if n.start < beat
+    ))  # fmt: skip
+    return dataclasses.replace(cut, length=beat)
 
 
-def _map_notes(score: Score, change) -> Score:
-    """Apply ``change`` to every note (None drops it); tracks left empty are dropped."""
-    tracks = tuple(
-        dataclasses.replace(track, notes=tuple(n for n in map(change, track.notes) if n is not None))
-        for track in score.tracks
-    )
+def _map_tracks(score: Score, notes_of) -> Score:
+    """Each track with the notes ``notes_of(track)`` gives; tracks left empty are dropped."""
+    tracks = (dataclasses.replace(track, notes=notes_of(track)) for track in score.tracks)
     return dataclasses.replace(score, tracks=tuple(t for t in tracks if t.notes))
 
 

@@ -184,7 +184,7 @@ def _conductor_track(score: Score) -> mido.MidiTrack:
         for ts in signatures
     ]
     events += [(_ticks(t.beat), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(t.qpm))) for t in tempos]
-    return _to_track(events)
+    return _to_track(events, end_tick=_ticks(max(score.length, score.end_beat)))
 
 
 def _part_track(track: Track, channel: int) -> mido.MidiTrack:
@@ -201,13 +201,14 @@ def _part_track(track: Track, channel: int) -> mido.MidiTrack:
     return _to_track(events)
 
 
-def _to_track(events: list[tuple[int, mido.Message]]) -> mido.MidiTrack:
-    """Sort absolute-time events (note-offs before note-ons at one tick) into delta times."""
+def _to_track(events: list[tuple[int, mido.Message]], end_tick: int = 0) -> mido.MidiTrack:
+    """Sort absolute-time events (note-offs before note-ons at one tick) into delta times; the track
+    ends at ``end_tick`` or its last event, whichever is later."""
     order = {"track_name": 0, "time_signature": 1, "set_tempo": 2, "program_change": 3, "note_off": 4, "note_on": 5}
     events = sorted(events, key=lambda event: (event[0], order[event[1].type]))
     track, now = mido.MidiTrack(), 0
     for tick, message in events:
         track.append(message.copy(time=tick - now))
         now = tick
-    track.append(mido.MetaMessage("end_of_track", time=0))
+    track.append(mido.MetaMessage("end_of_track", time=max(0, end_tick - now)))
     return track

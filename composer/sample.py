@@ -17,6 +17,8 @@ from composer.config import EncodingConfig
 from composer.errors import ComposerError
 from composer.events import DRUMS, DURATION, PITCH, PROGRAM, SHIFT, START, TEMPO, TIME_SIGNATURE, VELOCITY, vocabulary
 from composer.inference import NumpyLSTM
+from composer.scales import scale_pitch_classes
+from composer.score import DEFAULT_TIME_SIGNATURE
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,49 @@ class Constraints:
     fixed_time_signature: bool = False
     blocked_events: frozenset[int] = frozenset()  # e.g. instruments and meters the model never saw
 
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        key: str | None = None,
+        scale: str | None = None,
+        pitch_range: str | None = None,
+        programs: tuple[str, ...] = (),
+        max_polyphony: int | None = None,
+    ) -> Constraints:
+        """Constraints from what a user typed: --key D --scale minor --pitch-range 48-84 --program violin."""
+        low, high = _pitch_range(pitch_range)
+        return cls(
+            pitch_classes=scale_pitch_classes(key, scale), min_pitch=low, max_pitch=high,
+            programs=frozenset(map(_program, programs)) or None, max_polyphony=max_polyphony,
+        )  # fmt: skip
+
+
+def _pitch_range(text: str | None) -> tuple[int, int]:
+    if text is None:
+        return 0, 127
+    try:
+        low, high = (int(part) for part in text.split("-"))
+    except ValueError:
+        raise ComposerError(f"--pitch-range {text!r}: give LOW-HIGH in MIDI numbers, e.g. 48-84") from None
+    if not 0 <= low <= high <= 127:
+        raise ComposerError(f"--pitch-range {text!r}: need 0 <= LOW <= HIGH <= 127")
+    return low, high
+
+
+def _program(text: str) -> int:
+    """A General MIDI program from its number or name; DRUMS for the drum kit."""
+    from composer.midi_io import program_number
+
+    if text.strip().lower() in ("drums", "drum", "percussion"):
+        return DRUMS
+    if text.isdigit() and 0 <= int(text) <= 127:
+        return int(text)
+    number = program_number(text)
+    if number is None:
+        raise ComposerError(f"--program {text!r}: not a General MIDI program number (0-127) or name")
+    return number
+
 
 @dataclass
 class _Voice:
@@ -55,6 +100,7 @@ class _Voice:
     instrument: int | None = None  # None until a Program event (encode always writes one first)
     note_ends: list[int] = field(default_factory=list)
     bar_steps: int = 48  # length of a bar under the latest time signature
+    meter: tuple[int, int] = DEFAULT_TIME_SIGNATURE
     bar_start: int = 0
     bars: int = 0  # bar lines passed
 
@@ -114,8 +160,8 @@ class Grammar:
             while voice.now >= voice.bar_start + voice.bar_steps:
                 voice.bar_start += voice.bar_steps
                 voice.bars += 1
-        elif kind == TIME_SIGNATURE:
-            numerator, denominator = value
+        elif kind == TIME_SIGNATURE and value != voice.meter:  # decode drops a repeated meter: so must we
+            numerator, denominator = voice.meter = value
             voice.bar_steps = max(1, numerator * 4 * self.config.steps_per_quarter // denominator)
             voice.bar_start = voice.now  # a new meter starts a new bar
         elif kind == PROGRAM:

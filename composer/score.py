@@ -58,6 +58,7 @@ class Score:
     tracks: tuple[Track, ...] = ()
     tempos: tuple[TempoChange, ...] = ()
     time_signatures: tuple[TimeSignature, ...] = ()
+    length: float = 0.0  # beats; longer than end_beat when the piece ends on a rest (a loop's last bar)
 
     @property
     def num_notes(self) -> int:

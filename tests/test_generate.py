@@ -81,7 +81,7 @@ def test_key_scale_and_pitch_range_are_respected(model, tmp_path):
 
 
 def test_primer_is_continued_and_can_be_left_out(model, tmp_path):
-    from composer.midi_io import write_score
+    from composer.midi_io import read_score, write_score
 
     primer = write_score(toy_score(3, num_notes=12), tmp_path / "primer.mid")
     kept, dropped = tmp_path / "kept.mid", tmp_path / "dropped.mid"
@@ -91,7 +91,15 @@ def test_primer_is_continued_and_can_be_left_out(model, tmp_path):
     first = sorted((n.start, n.pitch) for i in pretty_midi.PrettyMIDI(str(kept)).instruments for n in i.notes)
     original = sorted((n.start, n.pitch) for i in pretty_midi.PrettyMIDI(str(primer)).instruments for n in i.notes)
     assert [p for _, p in first[: len(original)]] == [p for _, p in original]
-    assert pretty_midi.PrettyMIDI(str(dropped)).get_end_time() < pretty_midi.PrettyMIDI(str(kept)).get_end_time()
+
+    def notes(path):
+        return {(t.program, round(n.start * 12), n.pitch) for t in read_score(path).tracks for n in t.notes}
+
+    primer_notes = notes(primer)
+    continuation = notes(kept) - primer_notes
+    last_onset = max(start for _, start, _ in primer_notes)  # the model continues from there
+    assert notes(dropped) == {(p, start - last_onset, pitch) for p, start, pitch in continuation}
+    assert read_score(dropped).time_signatures[0].beat == 0 and read_score(dropped).tempos[0].beat == 0
 
 
 def test_musicxml_and_piano_roll_are_written_beside_the_midi(model, tmp_path):
@@ -118,6 +126,9 @@ def test_the_default_training_output_is_used_when_no_model_is_given(model, tmp_p
     (["--key", "C"], "--key needs --scale"),
     (["--program", "kazoo"], "--program"),
     (["--time-signature", "three"], "--time-signature"),
+    (["--time-signature", "3/5"], "D one of"),
+    (["--time-signature", "0/4"], "1 <= N"),
+    (["--tempo", "2"], "--tempo"),
     (["--model", "missing.keras"], "no such model"),
     (["--scale", "pentatonic", "--key", "C", "--pitch-range", "61-61"], "no pitch"),
 ])  # fmt: skip
@@ -135,6 +146,8 @@ def test_bars_gives_whole_bars_that_end_on_the_bar_line(model, tmp_path):
     ends = [n.end for i in midi.instruments for n in i.notes]
     seconds_per_beat = 60 / midi.get_tempo_changes()[1][0]
     assert max(ends) <= 12 * seconds_per_beat + 1e-6, "no note runs past bar 4 of 3/4"
+    conductor = mido.MidiFile(out).tracks[0]
+    assert sum(message.time for message in conductor) == 12 * 480, "the file lasts exactly 4 bars, final rest included"
 
 
 def test_right_after_install_the_bundled_model_composes(tmp_path, monkeypatch):

@@ -117,3 +117,14 @@ def test_bars_mode_ends_exactly_on_the_requested_bar_line(meter):
         assert piece.end_step == 4 * bar_steps
         shifts = sum(VOCAB.values[t] for t in piece.tokens if VOCAB.kinds[t] == "Shift")
         assert shifts >= 4 * bar_steps > shifts - VOCAB.values[piece.tokens[-1]], "stops at the shift crossing it"
+
+
+def test_a_repeated_meter_does_not_restart_the_bar_as_decode_ignores_it_too():
+    grammar = Grammar(CONFIG, Constraints())
+    voice = _Voice()
+    for token in [IDS["TimeSig", (3, 4)], IDS["Shift", 12], IDS["TimeSig", (3, 4)], IDS["Shift", 24]]:
+        grammar.observe(voice, token)
+    assert (voice.bars, voice.bar_start) == (1, 36)
+    grammar.observe(voice, IDS["Shift", 6])
+    grammar.observe(voice, IDS["TimeSig", (2, 4)])  # a real change starts a new bar where it happens
+    assert (voice.bar_start, voice.bar_steps) == (42, 24)
