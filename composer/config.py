@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from composer.errors import ComposerError
 
 TIME_SIGNATURE_DENOMINATORS = (2, 4, 8, 16)
+MAX_TIME_EVENTS = 16_384  # keeps every token id within int16, how encoded files are stored
 
 _Config = TypeVar("_Config", bound="_Serializable")
 
@@ -58,6 +59,9 @@ class EncodingConfig(_Serializable):
         _require(1 <= self.default_velocity <= 127, "default_velocity must be in 1..127")
         _require(0 < self.min_qpm <= self.max_qpm and self.qpm_step >= 1, "need 0 < min_qpm <= max_qpm, qpm_step >= 1")
         _require(self.max_time_signature_numerator >= 1, "max_time_signature_numerator must be at least 1")
+        _require(self.max_shift_steps + self.max_duration_steps <= MAX_TIME_EVENTS,
+                 f"a grid of {self.steps_per_quarter} steps per quarter needs more than {MAX_TIME_EVENTS} shift and "
+                 "duration events; lower --steps-per-quarter (48 already holds 64th notes and triplets)")  # fmt: skip
 
     @property
     def max_shift_steps(self) -> int:

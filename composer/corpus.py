@@ -13,6 +13,7 @@ import io
 import json
 import multiprocessing
 import os
+import signal
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from composer.atomic import write_atomic
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
 from composer.events import ENCODING_VERSION, encode
-from composer.midi_io import read_score
+from composer.midi_io import parse_score, read_midi_bytes
 
 MIDI_SUFFIXES = {".mid", ".midi"}
 MIN_VALID_EVENTS = 1000
@@ -115,7 +116,7 @@ def split_corpus(corpus: Corpus, valid_fraction: float) -> tuple[list[EncodedFil
     corpus (or a resumed run) never trains on what was validation before.
     """
     valid = [f for f in corpus.files if _hash_fraction(f.digest) < valid_fraction]
-    if not valid and corpus.files:  # a tiny corpus: still validate on one file, always the same one
+    if not valid and corpus.files:  # a tiny corpus: still validate on one file (this one can move later)
         valid = [min(corpus.files, key=lambda f: f.digest)]
     train = [f for f in corpus.files if f not in valid]
     valid_events = sum(len(f.tokens) for f in valid)
@@ -142,17 +143,23 @@ def _run(jobs: list, workers: int):
         yield from map(_encode_file, jobs)
         return
     # forkserver: workers never inherit a TensorFlow runtime the parent may have loaded
-    with multiprocessing.get_context("forkserver").Pool(min(workers, len(jobs))) as pool:
+    context = multiprocessing.get_context("forkserver")
+    with context.Pool(min(workers, len(jobs)), initializer=_leave_ctrl_c_to_the_parent) as pool:
         yield from pool.imap(_encode_file, jobs, chunksize=4)
+
+
+def _leave_ctrl_c_to_the_parent() -> None:
+    """Ctrl-C reaches the whole process group; the parent stops the pool, workers print no tracebacks."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _encode_file(job: tuple[str, EncodingConfig, str]) -> tuple[str, str, np.ndarray | None, str | None, bool]:
     """(path, digest, tokens, skip reason, cache hit) for one file; runs in a worker process."""
     path, config, cache = job
     try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        return path, "", None, f"cannot read ({error.strerror})", False
+        data = read_midi_bytes(path)
+    except ComposerError as error:
+        return path, "", None, str(error).removeprefix(f"{path}: "), False
     digest = hashlib.sha256(data).hexdigest()
     cached = Path(cache) / digest[:2] / digest
     if cached.with_suffix(".npy").exists():
@@ -160,7 +167,7 @@ def _encode_file(job: tuple[str, EncodingConfig, str]) -> tuple[str, str, np.nda
     if cached.with_suffix(".txt").exists():
         return path, digest, None, cached.with_suffix(".txt").read_text(), True
     try:
-        tokens = np.asarray(encode(read_score(path), config), dtype=np.int16)
+        tokens = np.asarray(encode(parse_score(data, path), config), dtype=np.int16)
     except ComposerError as error:
         reason = str(error).removeprefix(f"{path}: ")
         write_atomic(cached.with_suffix(".txt"), reason.encode(), overwrite=True)

@@ -50,6 +50,7 @@ def format_inspection(info: dict[str, Any]) -> str:
         f"  tokens: {info['tokens']}",
         "  round trip: "
         + ("exact" if trip["exact"] else f"lossy, {trip['notes_changed']} of {info['notes']} notes change")
+        + (f", {trip['parts_merged']} parts merge into others of the same instrument" if trip["parts_merged"] else "")
         + ("" if trip["decode_matches_quantize"] else " (decode does not match quantize: please report a bug)"),
     ]
     if info["first_tokens"]:
@@ -71,13 +72,15 @@ def _track_info(track: Track) -> dict[str, Any]:
 
 
 def _round_trip(score: Score, quantized: Score, decoded: Score) -> dict[str, Any]:
-    """Exact means decoding the tokens gives back every note, tempo and time signature of the file."""
+    """Exact means decoding the tokens gives back every part, note, tempo and time signature of the file."""
     before, after = _note_multiset(score), _note_multiset(decoded)
     changed = sum((before - after).values())
+    merged = len(score.tracks) - len(decoded.tracks)  # parts that share an instrument become one
     same_meta = _meta(score) == _meta(decoded)
     return {
-        "exact": changed == 0 and sum(after.values()) == sum(before.values()) and same_meta,
+        "exact": changed == 0 and sum(after.values()) == sum(before.values()) and same_meta and merged == 0,
         "notes_changed": changed,
+        "parts_merged": merged,
         "decode_matches_quantize": decoded == quantized,
     }
 

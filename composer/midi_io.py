@@ -30,9 +30,29 @@ _MELODIC_CHANNELS = [channel for channel in range(16) if channel != DRUM_CHANNEL
 
 def read_score(path: str | os.PathLike) -> Score:
     """Read a MIDI file, or raise ComposerError saying why it cannot be used."""
+    return parse_score(read_midi_bytes(path), path)
+
+
+def read_midi_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of a file that may be MIDI, refusing folders and files too large to be MIDI."""
     path = Path(path)
-    _check_header(path, _read_head(path))
-    midi = _parse(path)
+    try:
+        if path.is_dir():
+            raise ComposerError(f"{path}: is a folder, not a MIDI file")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ComposerError(f"{path}: {size} bytes is too large for a MIDI file (limit {MAX_FILE_BYTES})")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ComposerError(f"{path}: no such file") from None
+    except OSError as error:
+        raise ComposerError(f"{path}: cannot read ({error.strerror or error})") from None
+
+
+def parse_score(data: bytes, path: str | os.PathLike) -> Score:
+    """The score in ``data``, the bytes of MIDI file ``path`` (named in errors); parsed once, from memory."""
+    _check_header(path, data[:14])
+    midi = _parse(data, path)
     score = _midi_to_score(midi)
     if score.num_notes == 0:
         raise ComposerError(f"{path}: contains no notes")
@@ -73,22 +93,7 @@ def program_number(name: str) -> int | None:
         return None
 
 
-def _read_head(path: Path) -> bytes:
-    try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise ComposerError(f"{path}: is a folder, not a MIDI file")
-        if size > MAX_FILE_BYTES:
-            raise ComposerError(f"{path}: {size} bytes is too large for a MIDI file (limit {MAX_FILE_BYTES})")
-        with path.open("rb") as file:
-            return file.read(14)
-    except FileNotFoundError:
-        raise ComposerError(f"{path}: no such file") from None
-    except OSError as error:
-        raise ComposerError(f"{path}: cannot read ({error.strerror or error})") from None
-
-
-def _check_header(path: Path, head: bytes) -> None:
+def _check_header(path: str | os.PathLike, head: bytes) -> None:
     if not head:
         raise ComposerError(f"{path}: file is empty")
     if head[:4] != b"MThd":
@@ -104,11 +109,11 @@ def _check_header(path: Path, head: bytes) -> None:
         raise ComposerError(f"{path}: header says 0 ticks per quarter note")
 
 
-def _parse(path: Path) -> pretty_midi.PrettyMIDI:
+def _parse(data: bytes, path: str | os.PathLike) -> pretty_midi.PrettyMIDI:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return pretty_midi.PrettyMIDI(str(path))
+            return pretty_midi.PrettyMIDI(io.BytesIO(data))
     except Exception as error:  # a hostile file can make the parser fail in any way
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ComposerError(f"{path}: corrupt or truncated MIDI ({reason})") from None

@@ -46,6 +46,25 @@ def test_inspect_reports_an_exact_round_trip(tmp_path):
     assert "round trip: exact" in result.output
 
 
+def test_inspect_says_lossy_when_parts_of_one_instrument_merge(tmp_path):
+    import dataclasses
+
+    from composer.config import EncodingConfig
+    from composer.events import quantize
+
+    exact = quantize(CHORALE, EncodingConfig())
+    same_instrument = tuple(dataclasses.replace(t, program=40) for t in exact.tracks if not t.is_drum)
+    path = write_score(dataclasses.replace(exact, tracks=same_instrument), tmp_path / "violins.mid")
+    result = CliRunner().invoke(main, ["inspect", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"{len(same_instrument) - 1} parts merge into others of the same instrument" in result.output
+
+
+def test_too_fine_a_grid_is_refused_before_anything_runs(tmp_path):
+    result = CliRunner().invoke(main, ["train", str(tmp_path), "--steps-per-quarter", "5000", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "lower --steps-per-quarter" in result.output
+
+
 @pytest.mark.parametrize("content", [None, b"", b"hello", b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\xe7\x28"])
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, content):
     path = tmp_path / "bad.mid"

@@ -1,3 +1,9 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 
 from composer.config import EncodingConfig
@@ -76,19 +82,20 @@ def test_nothing_usable_is_an_error(tmp_path):
 
 def test_split_is_by_file_and_stable_when_files_are_added(corpus_dir, tmp_path):
     corpus = load_corpus(corpus_dir, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
-    train, valid = split_corpus(corpus, 0.34)
-    assert valid and train and len(train) + len(valid) == 6
+    positions = sorted(int(f.digest[:12], 16) / 16**12 for f in corpus.files)  # a file's hash read as [0, 1)
+    fraction = (positions[1] + positions[2]) / 2  # so that exactly two files fall below it
+    train, valid = split_corpus(corpus, fraction)
+    assert len(valid) == 2 and len(train) == 4
     assert not {f.path for f in train} & {f.path for f in valid}
     corpus.files.reverse()
-    assert {f.path for f in split_corpus(corpus, 0.34)[1]} == {f.path for f in valid}
+    assert {f.path for f in split_corpus(corpus, fraction)[1]} == {f.path for f in valid}
 
     for seed in range(40, 60):
         write_score(toy_score(seed, num_notes=20), corpus_dir / "more" / f"{seed}.mid")
     grown = load_corpus(corpus_dir, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
-    grown_train, grown_valid = split_corpus(grown, 0.34)
+    grown_train, grown_valid = split_corpus(grown, fraction)
     assert {f.path for f in train} <= {f.path for f in grown_train}
     assert {f.path for f in valid} <= {f.path for f in grown_valid}
-    assert 2 <= len(grown_valid) <= 16  # about a third of 26 files
 
 
 def test_tiny_validation_set_is_refused_with_advice(tmp_path):
@@ -99,3 +106,18 @@ def test_tiny_validation_set_is_refused_with_advice(tmp_path):
     assert sum(len(f.tokens) for f in corpus.files) < 2 * MIN_VALID_EVENTS
     with pytest.raises(ComposerError, match="validation set too small.*add MIDI files"):
         split_corpus(corpus, 0.5)
+
+
+def test_ctrl_c_while_encoding_stops_quietly(tmp_path):
+    folder = write_toy_corpus(tmp_path / "midi", num_files=40)
+    env = {**os.environ, "COMPOSER_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "composer.cli", "train", str(folder), "--out", str(tmp_path / "run"),
+               "--workers", "2", "--seed", "1"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                               start_new_session=True)  # fmt: skip
+    deadline = time.time() + 60
+    while not (tmp_path / "cache").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal does: the whole process group
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode != 0 and "Traceback" not in output, output
