@@ -65,6 +65,8 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
         report(f"n-gram baseline (order {state['ngram']['order']}): "
                f"validation NLL {state['ngram']['nll_per_event']:.4f} nats/event")  # fmt: skip
     result = _fit(out, state, train_seqs, valid_seqs, steps, report)
+    if result == "interrupted":  # what is on disk, not in memory: Ctrl-C may have hit mid-checkpoint
+        state = artifacts.read_json(out / artifacts.STATE_FILE)
     state["elapsed_seconds"] = state.get("elapsed_seconds", 0.0) + time.time() - started
     if result == "interrupted":
         state["status"] = "interrupted"

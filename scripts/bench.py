@@ -294,7 +294,7 @@ def bench_ingestion(sizes: Sizes, args) -> Section:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            section.add("music21.converter.parse", files_per_second(lambda c: [music21.converter.parse(p) for p in c],
+            section.add("music21.converter.parse", files_per_second(lambda c: [music21.converter.parse(p, forceSource=True) for p in c],
                                                                     sample), "files/s")  # fmt: skip
         section.add("load_corpus, same files, 1 process", files_per_second(ours(subset, "a", 1), sample),
                     "files/s", vs="music21.converter.parse")  # fmt: skip
