@@ -187,6 +187,10 @@ def _format_training_summary(summary: dict) -> str:
 @click.option("--top-k", type=click.IntRange(min=0), default=0, help="Sample among the K likeliest events only.")
 @click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0,
               help="Sample among the likeliest events holding this much probability.")
+@click.option("--repetition-penalty", type=click.FloatRange(min=1), default=1.0, show_default=True,
+              help="Above 1, pitches played in the last 64 events become less likely (try 1.2 against loops).")
+@click.option("--no-repeat-ngram", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Never repeat a run of this many events within a piece (0: off; 16 is about four notes).")
 @click.option("--primer", type=click.Path(path_type=Path), default=None, help="A MIDI file to continue.")
 @click.option("--include-primer/--no-include-primer", default=True, show_default=True,
               help="Keep the primer at the start of the output.")
@@ -218,7 +222,10 @@ def generate(model, seed, primer, include_primer, tempo, time_signature, formats
         click.echo(f"seed: {seed}")
     request = GenerateRequest(
         num_events=num_events, num_bars=num_bars, num_files=num_files, out=out, seed=seed,
-        options=SamplingOptions(sampling["temperature"], sampling["top_k"], sampling["top_p"]),
+        options=SamplingOptions(
+            temperature=sampling["temperature"], top_k=sampling["top_k"], top_p=sampling["top_p"],
+            repetition_penalty=sampling["repetition_penalty"], no_repeat_ngram=sampling["no_repeat_ngram"],
+        ),
         constraints=Constraints.from_options(
             key=sampling["key"], scale=sampling["scale"], pitch_range=sampling["pitch_range"],
             programs=sampling["programs"], max_polyphony=sampling["max_polyphony"],

@@ -28,10 +28,14 @@ class SamplingOptions:
     temperature: float = 1.0
     top_k: int = 0  # 0: no limit
     top_p: float = 1.0  # nucleus: the smallest set of events holding this much probability
+    repetition_penalty: float = 1.0  # > 1: pitches of the last REPETITION_WINDOW events become less likely
+    no_repeat_ngram: int = 0  # > 0: no run of this many events appears twice in a piece
 
     def __post_init__(self) -> None:
         if self.temperature < 0 or self.top_k < 0 or not 0 < self.top_p <= 1:
             raise ComposerError("need temperature >= 0, top-k >= 0 and 0 < top-p <= 1")
+        if self.repetition_penalty < 1 or self.no_repeat_ngram < 0 or self.no_repeat_ngram == 1:
+            raise ComposerError("need --repetition-penalty >= 1 and --no-repeat-ngram 0 (off) or at least 2")
 
 
 @dataclass(frozen=True)
@@ -224,6 +228,48 @@ class Generated:
 
 
 MAX_EVENTS_PER_PIECE = 200_000  # a safety net for --bars with a model that hardly moves time
+REPETITION_WINDOW = 64  # events (about 16 notes): what --repetition-penalty looks back on
+
+
+class _NgramBlocker:
+    """Bans the events that would complete an n-event run already present in the piece."""
+
+    def __init__(self, n: int, tokens: list[int]) -> None:
+        self.n, self.seen = n, {}
+        for end in range(n, len(tokens) + 1):
+            self._add(tokens[end - n : end])
+
+    def _add(self, run: list[int]) -> None:
+        self.seen.setdefault(tuple(run[:-1]), set()).add(run[-1])
+
+    def banned(self, tokens: list[int]) -> set[int]:
+        return self.seen.get(tuple(tokens[len(tokens) - self.n + 1 :]), set()) if len(tokens) >= self.n - 1 else set()
+
+    def observe(self, tokens: list[int]) -> None:
+        if len(tokens) >= self.n:
+            self._add(tokens[-self.n :])
+
+
+def _penalise_recent_pitches(logits: np.ndarray, pieces: list[Generated], penalty: float, is_pitch) -> np.ndarray:
+    """CTRL's repetition penalty (Keskar et al. 2019), on the pitches each piece played lately:
+    positive logits are divided by it, negative ones multiplied."""
+    logits = logits.astype(np.float64)
+    for row, piece in enumerate(pieces):
+        recent = [t for t in set(piece.tokens[-REPETITION_WINDOW:]) if is_pitch[t]]
+        logits[row, recent] = np.where(logits[row, recent] > 0, logits[row, recent] / penalty,
+                                       logits[row, recent] * penalty)  # fmt: skip
+    return logits
+
+
+def _without_repeats(mask: np.ndarray, pieces: list[Generated], blockers: list[_NgramBlocker]) -> np.ndarray:
+    """The mask minus each piece's banned events, unless that would leave a piece nothing to play."""
+    mask = mask.copy()
+    for row, (piece, blocker) in enumerate(zip(pieces, blockers)):
+        narrowed = mask[row].copy()
+        narrowed[list(blocker.banned(piece.tokens))] = False
+        if narrowed.any():
+            mask[row] = narrowed
+    return mask
 
 
 def generate(
@@ -252,15 +298,23 @@ def generate(
     logits, state = network.run(np.tile(np.array(primer)[None, :], (batch, 1)))
     logits = logits[:, -1]
     pieces = [Generated(list(primer), 0) for _ in range(batch)]
+    blockers = [_NgramBlocker(options.no_repeat_ngram, primer) for _ in range(batch)] if options.no_repeat_ngram else []
+    is_pitch = grammar.kinds == PITCH
     finished = [False] * batch
     for _ in range(num_events if num_events is not None else MAX_EVENTS_PER_PIECE):
         mask = np.stack([grammar.allowed(voice) for voice in voices])
+        if blockers:
+            mask = _without_repeats(mask, pieces, blockers)
+        if options.repetition_penalty != 1:
+            logits = _penalise_recent_pitches(logits, pieces, options.repetition_penalty, is_pitch)
         events = choose(logits, mask, options, rng)
         for index, (voice, piece, event) in enumerate(zip(voices, pieces, events.tolist())):
             if finished[index]:
                 continue
             grammar.observe(voice, event)
             piece.tokens.append(event)
+            if blockers:
+                blockers[index].observe(piece.tokens)
             piece.end_step = voice.now
             if num_bars is not None and voice.bars >= num_bars:
                 finished[index] = True

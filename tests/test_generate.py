@@ -129,6 +129,7 @@ def test_the_default_training_output_is_used_when_no_model_is_given(model, tmp_p
     (["--time-signature", "3/5"], "D one of"),
     (["--time-signature", "0/4"], "1 <= N"),
     (["--tempo", "2"], "--tempo"),
+    (["--no-repeat-ngram", "1"], "--no-repeat-ngram 0 (off) or at least 2"),
     (["--model", "missing.keras"], "no such model"),
     (["--scale", "pentatonic", "--key", "C", "--pitch-range", "61-61"], "no pitch"),
 ])  # fmt: skip

@@ -128,3 +128,33 @@ def test_a_repeated_meter_does_not_restart_the_bar_as_decode_ignores_it_too():
     grammar.observe(voice, IDS["Shift", 6])
     grammar.observe(voice, IDS["TimeSig", (2, 4)])  # a real change starts a new bar where it happens
     assert (voice.bar_start, voice.bar_steps) == (42, 24)
+
+
+def _runs(tokens, n):
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def test_no_repeat_ngram_keeps_every_run_of_n_events_unique():
+    greedy = SamplingOptions(temperature=0)
+    looping = generate(random_network(seed=4), CONFIG, num_events=400, options=greedy)[0].tokens
+    assert len(set(_runs(looping, 8))) < len(_runs(looping, 8)), "greedy sampling of this network repeats itself"
+    options = SamplingOptions(temperature=0, no_repeat_ngram=8)
+    for piece in generate(random_network(seed=4), CONFIG, num_events=400, batch=2, options=options):
+        assert len(set(_runs(piece.tokens, 8))) == len(_runs(piece.tokens, 8))
+
+
+def test_repetition_penalty_makes_recent_pitches_rarer():
+    def repeated_pitch_rate(penalty):
+        options = SamplingOptions(temperature=0.7, repetition_penalty=penalty)
+        tokens = generate(random_network(seed=5), CONFIG, num_events=600, batch=4, seed=1, options=options)
+        pitches = [[i for i, t in enumerate(p.tokens) if VOCAB.kinds[t] == "Pitch"] for p in tokens]
+        repeats = [p.tokens[i] in p.tokens[max(0, i - 64) : i] for p, idx in zip(tokens, pitches) for i in idx]
+        return sum(repeats) / len(repeats)
+
+    assert repeated_pitch_rate(3.0) < 0.8 * repeated_pitch_rate(1.0)
+
+
+@pytest.mark.parametrize("options", [dict(repetition_penalty=0.5), dict(no_repeat_ngram=1), dict(no_repeat_ngram=-2)])
+def test_bad_anti_repetition_settings_are_refused(options):
+    with pytest.raises(ComposerError, match="--repetition-penalty"):
+        SamplingOptions(**options)
