@@ -82,24 +82,33 @@ def inspect(file: Path, num_tokens: int, as_json: bool) -> None:
 @click.option("--velocity/--no-velocity", default=True, show_default=True, help="Encode note velocities.")
 @click.option("--duration/--no-duration", default=True, show_default=True,
               help="Encode note lengths (off: a note lasts until its part's next note).")
+@click.option("--init-from", type=click.Path(path_type=Path), default=None,
+              help="Fine-tune this model (.keras or model directory) on DATA: its encoding and network are kept.")
 @click.option("--seed", type=int, default=None, help="Makes the run reproducible; a random one is printed if absent.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Where encoded files are cached [default: $COMPOSER_CACHE_DIR or ~/.cache/composer].")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Encoding processes [default: all cores].")
-def train(data, out, force, resume, seed, cache_dir, workers, **options) -> None:
+def train(data, out, force, resume, init_from, seed, cache_dir, workers, **options) -> None:
     """Train the LSTM on the MIDI files in DATA (searched recursively)."""
     import random
 
+    from composer.artifacts import resolve_model
     from composer.train import TrainRequest
     from composer.train import train as run_training
 
+    context = click.get_current_context()
     if resume:
-        _refuse_settings_on_resume(click.get_current_context(), ["seed", *options])
+        _refuse_given(context, ["seed", "init_from", *options], "a resumed run keeps the settings it was started with; "
+                      "drop these options, or start a new run with --force")  # fmt: skip
+    if init_from is not None:
+        _refuse_given(context, [*ENCODING_OPTIONS, *MODEL_OPTIONS], "a fine-tuned model keeps the encoding and "
+                      "network of --init-from; drop these options")  # fmt: skip
+        init_from = resolve_model(init_from)[0]
     if seed is None and not resume:
         seed = random.randrange(2**31)
         click.echo(f"seed: {seed} (pass --seed {seed} to repeat this run)")
     request = TrainRequest(
-        data=data, out=out, force=force, resume=resume, cache_dir=cache_dir, workers=workers,
+        data=data, out=out, force=force, resume=resume, cache_dir=cache_dir, workers=workers, init_from=init_from,
         **_train_configs(options, seed or 0),
     )  # fmt: skip
     with _FileProgress() as progress:
@@ -111,13 +120,15 @@ def train(data, out, force, resume, seed, cache_dir, workers, **options) -> None
     click.echo(_format_training_summary(summary))
 
 
-def _refuse_settings_on_resume(ctx: click.Context, names: list[str]) -> None:
-    """A resumed run keeps the settings it started with; silently ignoring new ones would mislead."""
+ENCODING_OPTIONS = ("steps_per_quarter", "velocity", "duration")
+MODEL_OPTIONS = ("units", "layers", "embedding_dim", "dropout")
+
+
+def _refuse_given(ctx: click.Context, names: list[str], why: str) -> None:
+    """Options that would be silently ignored are refused instead: ignoring them would mislead."""
     given = [name for name in names if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
     if given:
-        flags = ", ".join("--" + name.replace("_", "-") for name in given)
-        raise UserError(f"{flags}: a resumed run keeps the settings it was started with; "
-                        "drop these options, or start a new run with --force")  # fmt: skip
+        raise UserError(", ".join("--" + name.replace("_", "-") for name in given) + f": {why}")
 
 
 def _train_configs(options: dict, seed: int) -> dict:

@@ -25,7 +25,7 @@ from composer.atomic import write_atomic
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
 from composer.events import ENCODING_VERSION, encode
-from composer.midi_io import parse_score, read_midi_bytes
+from composer.midi_io import parse_score, read_midi_bytes, read_score
 
 MIDI_SUFFIXES = {".mid", ".midi"}
 MIN_VALID_EVENTS = 1000
@@ -106,6 +106,31 @@ def load_corpus(
     if not corpus.files:
         raise ComposerError(f"{folder}: none of the {len(files)} MIDI files could be used")
     return corpus
+
+
+def representation_problems(folder: str | os.PathLike, config: EncodingConfig, max_files: int = 50) -> list[str]:
+    """Why the encoding ``config`` (a model's, to fine-tune) would mangle the music in ``folder``; empty if
+    it would not. Checked on up to ``max_files`` readable files: grid, pitch range, instruments."""
+    starts, pitches, drum_notes = [], [], 0
+    for path in find_midi_files(folder)[:max_files]:
+        try:
+            score = read_score(path)
+        except ComposerError:
+            continue  # load_corpus reports it
+        notes = [(note, track.is_drum) for track in score.tracks for note in track.notes]
+        starts += [note.start for note, _ in notes]
+        pitches += [note.pitch for note, drum in notes if not drum]
+        drum_notes += sum(drum for _, drum in notes)
+    if not starts:
+        return []
+    steps = np.asarray(starts) * config.steps_per_quarter
+    off_grid = float(np.mean(np.abs(steps - np.round(steps)) > config.steps_per_quarter / 96))
+    outside = float(np.mean([not config.min_pitch <= p <= config.max_pitch for p in pitches])) if pitches else 0.0
+    return [reason for reason, applies in [
+        (f"{off_grid:.0%} of the notes fall between its grid steps (1/{config.steps_per_quarter} beat)", off_grid > 0.2),
+        (f"{outside:.0%} of the notes lie outside its pitch range {config.min_pitch}-{config.max_pitch}", outside > 0.01),
+        (f"it has no instruments, so {drum_notes} drum notes would be dropped", drum_notes and not config.use_programs),
+    ] if applies]  # fmt: skip
 
 
 def split_corpus(corpus: Corpus, valid_fraction: float) -> tuple[list[EncodedFile], list[EncodedFile]]:

@@ -22,7 +22,7 @@ import numpy as np
 
 from composer import artifacts
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
-from composer.corpus import load_corpus, split_corpus
+from composer.corpus import load_corpus, representation_problems, split_corpus
 from composer.errors import ComposerError
 from composer.events import token_names, vocabulary
 from composer.ngram import fit_baseline
@@ -41,6 +41,7 @@ class TrainRequest:
     resume: bool = False
     cache_dir: Path | None = None
     workers: int | None = None
+    init_from: Path | None = None  # fine-tune this model: its encoding and network, new data and training
 
 
 def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=None) -> dict[str, Any]:
@@ -55,7 +56,10 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
     report(_describe_corpus(state["data_summary"]))
     train_files, valid_files = split_corpus(corpus, training.valid_fraction)
     train_seqs, valid_seqs = [f.tokens for f in train_files], [f.tokens for f in valid_files]
-    state["event_counts"] = np.bincount(np.concatenate(train_seqs), minlength=len(vocabulary(encoding))).tolist()
+    counts = np.bincount(np.concatenate(train_seqs), minlength=len(vocabulary(encoding)))
+    if state.get("init_from"):  # the model has seen the events of its first training too
+        counts += np.asarray(state["init_from"]["event_counts"])
+    state["event_counts"] = counts.tolist()
     state["split"] = {"train_files": len(train_files), "valid_files": len(valid_files),
                       "train_events": sum(map(len, train_seqs)), "valid_events": sum(map(len, valid_seqs))}  # fmt: skip
     steps = _steps_per_epoch(train_seqs, valid_seqs, training)
@@ -78,10 +82,12 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
 def _new_state(request: TrainRequest) -> dict[str, Any]:
     if request.data is None:
         raise ComposerError("give the folder of MIDI files to train on")
+    base = _fine_tuning_base(request.init_from, request.data) if request.init_from is not None else None
     return {
         "data": str(request.data.resolve()),  # absolute: --resume may run from another folder
-        "encoding": request.encoding.to_dict(),
-        "model": request.model.to_dict(),
+        "init_from": base,
+        "encoding": base["encoding"] if base else request.encoding.to_dict(),
+        "model": base["model"] if base else request.model.to_dict(),
         "training": request.training.to_dict(),
         "epoch": 0,
         "history": {},
@@ -89,6 +95,19 @@ def _new_state(request: TrainRequest) -> dict[str, Any]:
         "epochs_since_best": 0,
         "status": "running",
     }
+
+
+def _fine_tuning_base(model_path: Path, data: Path) -> dict[str, Any]:
+    """What a fine-tuned model keeps of the one it starts from, once it is clear that suits the new data."""
+    metadata, config = artifacts.model_encoding(model_path)
+    problems = representation_problems(data, config)
+    if problems:
+        raise ComposerError(
+            f"{model_path} cannot represent the music in {data}: {'; '.join(problems)}. "
+            "Train a new model on it instead (without --init-from)"
+        )
+    return {"path": str(model_path.resolve()), "encoding": metadata["encoding"], "model": metadata["model"],
+            "event_counts": metadata["event_counts"], "data": metadata["data"].get("folder")}  # fmt: skip
 
 
 def _resumed_state(request: TrainRequest, report) -> dict[str, Any]:
@@ -138,6 +157,9 @@ def _fit(out: Path, state: dict, train_seqs, valid_seqs, steps: int, report) -> 
         report(f"resuming after epoch {state['epoch']} of {training.epochs}")
     else:
         model = build_model(ModelConfig.from_dict(state["model"]), len(vocabulary(encoding)))
+        if state.get("init_from"):
+            model.load_weights(state["init_from"]["path"])  # weights only: nothing in the file is run
+            report(f"fine-tuning {state['init_from']['path']}")
         compile_model(model, training.learning_rate, training.warmup_steps, training.epochs * steps, training.clipnorm)
     callbacks = _callbacks(out, state, training.sequence_length * training.batch_size)
     artifacts.write_json(out / artifacts.STATE_FILE, state)
@@ -283,6 +305,7 @@ def _metadata(state: dict) -> dict[str, Any]:
         "training": state["training"],
         "vocabulary": token_names(range(len(vocabulary(encoding))), encoding),
         "event_counts": state["event_counts"],
+        "fine_tuned_from": state.get("init_from") and {"model": state["init_from"]["path"], "data": state["init_from"]["data"]},
         "data": {"folder": state["data"], **state["data_summary"], **state["split"]},
         "history": state["history"],
         "metrics": {"validation": state["metrics"], "ngram_baseline": state["ngram"]},

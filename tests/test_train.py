@@ -10,8 +10,10 @@ from click.testing import CliRunner
 
 from composer.artifacts import read_metadata
 from composer.cli import main
+from composer.midi_io import write_score
+from composer.score import Note, Score, Track
 
-from midi_factory import write_toy_corpus
+from midi_factory import toy_score, write_toy_corpus
 
 TINY = ["--units", "16", "--embedding-dim", "8", "--batch-size", "8", "--sequence-length", "32",
         "--valid-fraction", "0.25", "--workers", "1"]  # fmt: skip
@@ -181,3 +183,38 @@ def _shorten_run(state_file, epochs):
     state = json.loads(state_file.read_text())
     state["training"]["epochs"] = epochs
     state_file.write_text(json.dumps(state))
+
+
+def _fine_tune(data, out, model, *extra):
+    return CliRunner().invoke(main, ["train", str(data), "--out", str(out), "--init-from", str(model), "--epochs", "1",
+                                     "--batch-size", "8", "--sequence-length", "32", "--workers", "1",
+                                     "--cache-dir", str(out.parent / "cache"), *extra])  # fmt: skip
+
+
+def _first_epoch_loss(out):
+    return read_metadata(out / "model.keras")["history"]["loss"][0]
+
+
+def test_init_from_fine_tunes_a_model_keeping_its_encoding_and_network(tiny_model, tmp_path):
+    personal = tmp_path / "mine"
+    for seed in range(40, 48):
+        write_score(toy_score(seed), personal / f"{seed}.mid")
+    fresh = _train(personal, tmp_path / "fresh", "--epochs", "1", "--seed", "2", "--valid-fraction", "0.3")
+    assert fresh.exit_code == 0, fresh.output
+    tuned = _fine_tune(personal, tmp_path / "tuned", tiny_model, "--seed", "2", "--valid-fraction", "0.3")
+    assert tuned.exit_code == 0, tuned.output
+    assert f"fine-tuning {tiny_model}" in tuned.output
+    base, metadata = read_metadata(tiny_model), read_metadata(tmp_path / "tuned" / "model.keras")
+    assert metadata["encoding"] == base["encoding"] and metadata["model"] == base["model"]
+    assert metadata["fine_tuned_from"]["model"] == str(tiny_model)
+    assert _first_epoch_loss(tmp_path / "tuned") < _first_epoch_loss(tmp_path / "fresh"), "starts from what it learned"
+
+
+def test_init_from_refuses_music_the_model_cannot_represent_and_conflicting_options(tiny_model, tmp_path):
+    quintuplets = Score(tracks=(Track(0, notes=tuple(Note(i / 5, i / 5 + 0.2, 60 + i % 12, 90) for i in range(200))),))
+    write_score(quintuplets, tmp_path / "odd" / "fives.mid")
+    result = _fine_tune(tmp_path / "odd", tmp_path / "run", tiny_model)
+    assert result.exit_code == 2, result.output
+    assert "cannot represent the music" in result.output and "fall between its grid steps (1/12 beat)" in result.output
+    conflicting = _fine_tune(tmp_path / "odd", tmp_path / "run", tiny_model, "--units", "64")
+    assert conflicting.exit_code == 2 and "--units: a fine-tuned model keeps" in conflicting.output
