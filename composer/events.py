@@ -90,6 +90,7 @@ def vocabulary(config: EncodingConfig) -> Vocabulary:
     return Vocabulary(kinds, values, {pair: token for token, pair in enumerate(pairs)})
 
 
+@functools.lru_cache(maxsize=32)
 def tempo_values(config: EncodingConfig) -> tuple[int, ...]:
     return tuple(range(config.min_qpm, config.max_qpm + 1, config.qpm_step))
 
@@ -99,6 +100,7 @@ def time_signature_values(config: EncodingConfig) -> tuple[tuple[int, int], ...]
     return tuple((n, d) for d in TIME_SIGNATURE_DENOMINATORS for n in numerators)
 
 
+@functools.lru_cache(maxsize=32)
 def velocity_values(config: EncodingConfig) -> tuple[int, ...]:
     """Levels spread evenly up to 127; for 32 levels they are 4, 8, ..., 124, 127, which include
     the velocities sequencers write most (64, 80, 96, 100, 127)."""
@@ -197,6 +199,7 @@ def _grid_note(note: Note, config: EncodingConfig) -> GridNote:
     return start, end, note.pitch, velocity
 
 
+@functools.lru_cache(maxsize=4096)  # called per note: a piece of 100,000 notes took seconds without it
 def _nearest(value: float, choices: tuple[int, ...]) -> int:
     return min(choices, key=lambda choice: (abs(choice - value), choice))
 

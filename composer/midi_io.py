@@ -25,6 +25,10 @@ from composer.score import DEFAULT_QPM, DEFAULT_TIME_SIGNATURE, DRUM_CHANNEL, No
 OUTPUT_PPQ = 480
 MAX_FILE_BYTES = 64 * 1024 * 1024  # far beyond any real MIDI file; guards memory
 MAX_NOTES = 2_000_000
+# Beats a piece may last: about 14 hours at 120 qpm. Time shifts cost one event per few beats, so a file whose
+# times are corrupt (a huge delta time or duration at a coarse resolution) would otherwise encode into
+# millions of events of silence.
+MAX_BEATS = 100_000
 _MELODIC_CHANNELS = [channel for channel in range(16) if channel != DRUM_CHANNEL]
 
 
@@ -58,6 +62,11 @@ def parse_score(data: bytes, path: str | os.PathLike) -> Score:
         raise ComposerError(f"{path}: contains no notes")
     if score.num_notes > MAX_NOTES:
         raise ComposerError(f"{path}: {score.num_notes} notes is more than the {MAX_NOTES} supported")
+    if score.end_beat > MAX_BEATS:
+        raise ComposerError(
+            f"{path}: a note lasts until beat {score.end_beat:.0f}, beyond the {MAX_BEATS} beats supported "
+            "(its delta times or note lengths are probably corrupt)"
+        )
     return score
 
 
@@ -114,6 +123,8 @@ def _parse(data: bytes, path: str | os.PathLike) -> pretty_midi.PrettyMIDI:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return pretty_midi.PrettyMIDI(io.BytesIO(data))
+    except ZeroDivisionError:  # pretty_midi divides by each tempo
+        raise ComposerError(f"{path}: corrupt MIDI (a tempo of 0 microseconds per beat)") from None
     except Exception as error:  # a hostile file can make the parser fail in any way
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ComposerError(f"{path}: corrupt or truncated MIDI ({reason})") from None
