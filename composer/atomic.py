@@ -30,6 +30,7 @@ def write_atomic(path: str | os.PathLike, data: bytes, *, overwrite: bool = Fals
             handle.flush()
             os.fsync(handle.fileno())
         _publish(tmp, path, overwrite)
+        _sync_folder(folder)
     except OSError as error:
         raise ComposerError(f"cannot write {path}: {error.strerror or error}") from error
     finally:
@@ -50,6 +51,20 @@ def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
         if path.exists():
             raise ComposerError(f"{path} already exists; pass --force to overwrite it") from None
         os.replace(tmp, path)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself survive a power cut, not only the file's bytes (where the OS allows it)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows, where folders cannot be opened
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:  # some file systems refuse fsync on a folder; the rename has happened
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def _default_mode() -> int:

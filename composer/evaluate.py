@@ -30,18 +30,34 @@ def evaluate_folder(
 ) -> dict[str, Any]:
     """Likelihood of the MIDI files in ``folder`` under a model, encoded the way that model was trained,
     beside the n-gram baseline fitted on the model's own training split."""
-    from composer.tf_runtime import keras
-
     metadata, config = model_encoding(model_path)
+    model = load_keras_model(model_path)
     corpus = load_corpus(folder, config, cache_dir=cache_dir, workers=workers, on_file=on_file)
     sequences = [f.tokens for f in corpus.files]
-    model = keras.models.load_model(model_path, compile=False)  # safe_mode: a model file never runs code
     return {
         "model": str(model_path),
         "data": corpus.summary(),
         **sequence_metrics(model, sequences),
         "ngram": _ngram_on(sequences, metadata, config, train_data, cache_dir, workers),
     }
+
+
+def load_keras_model(path: Path):
+    """The Keras model in a composer .keras file, refused as untrusted unless it is composer's own network.
+
+    Its layers are checked before Keras reads the file, and Keras then loads it in ``safe_mode``,
+    so a model file never runs code (a Lambda layer's pickled function, for instance).
+    """
+    from composer.inference import check_layers
+
+    check_layers(path)
+    from composer.tf_runtime import keras  # only now: refusing a file takes no TensorFlow start-up
+
+    try:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except (ValueError, TypeError, KeyError, OSError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ComposerError(f"{path}: Keras refuses to load this model ({reason})") from None
 
 
 def _ngram_on(sequences, metadata: dict, config: EncodingConfig, train_data, cache_dir, workers) -> dict[str, Any]:

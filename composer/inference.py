@@ -22,6 +22,11 @@ import numpy as np
 from composer.errors import ComposerError
 
 _EXPECTED_LAYERS = re.compile(r"^InputLayer Embedding( LSTM Dropout)+ Dense$")
+# What the NumPy step computes; a layer set up otherwise would be run wrongly without a word.
+_EXPECTED_SETTINGS = {
+    "LSTM": {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True, "go_backwards": False},
+    "Dense": {"activation": "linear", "use_bias": True},
+}
 
 
 @dataclass
@@ -49,32 +54,28 @@ class NumpyLSTM:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> NumpyLSTM:
-        """Read the weights of a composer .keras file."""
+        """Read the weights of a composer .keras file, refusing any other network (see check_layers)."""
+        layers = check_layers(path)
         try:
             with zipfile.ZipFile(path) as archive:
-                config = json.loads(archive.read("config.json"))
                 weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
-        except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        except (OSError, KeyError, zipfile.BadZipFile) as error:
             raise ComposerError(f"{path}: not a readable .keras model ({error})") from None
         with weights:
-            return cls._from_weights(config, weights, path)
+            return cls._from_weights(layers, weights, path)
 
     @classmethod
-    def _from_weights(cls, config: dict, weights: h5py.File, path) -> NumpyLSTM:
-        layers = config.get("config", {}).get("layers", [])
-        classes = " ".join(layer.get("class_name", "?") for layer in layers)
-        if not _EXPECTED_LAYERS.match(classes):
-            raise ComposerError(f"{path}: unexpected layers ({classes}); not a composer model")
+    def _from_weights(cls, layers: list[dict], weights: h5py.File, path) -> NumpyLSTM:
         paths = _weight_paths(layers)
-        try:
+        try:  # a crafted file may hold any arrays: wrong names, counts and shapes are refused, not crashed on
             variables = {name: [weights[f"{paths[name]}/{v}"][()] for v in sorted(weights[paths[name]])]
                          for name in paths}  # fmt: skip
-        except KeyError as error:
+            lstms = [LSTMLayer(*variables[spec["config"]["name"]]) for spec in layers if spec["class_name"] == "LSTM"]
+            embedding = variables[layers[1]["config"]["name"]][0].astype(np.float32)
+            dense_kernel, dense_bias = (v.astype(np.float32) for v in variables[layers[-1]["config"]["name"]])
+            return cls(embedding, lstms, dense_kernel, dense_bias)
+        except (KeyError, TypeError, ValueError) as error:
             raise ComposerError(f"{path}: weights do not match the model's layers ({error})") from None
-        lstms = [LSTMLayer(*variables[layer["config"]["name"]]) for layer in layers if layer["class_name"] == "LSTM"]
-        embedding = variables[layers[1]["config"]["name"]][0]
-        dense_kernel, dense_bias = variables[layers[-1]["config"]["name"]]
-        return cls(embedding.astype(np.float32), lstms, dense_kernel.astype(np.float32), dense_bias.astype(np.float32))
 
     def initial_state(self, batch: int) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(np.zeros((batch, layer.units), np.float32), np.zeros((batch, layer.units), np.float32))
@@ -99,6 +100,33 @@ class NumpyLSTM:
             step_logits, state = self.step(events[:, t], state)
             logits.append(step_logits)
         return np.stack(logits, axis=1), state
+
+
+def check_layers(path: str | os.PathLike) -> list[dict]:
+    """The layers of a .keras file, refused unless they are exactly composer's network of stock Keras layers.
+
+    Read from config.json without Keras, so nothing in the file is ever deserialized: a Lambda or
+    custom layer (which could run code, or compute something the NumPy step does not) never loads.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+        layers = config["config"]["layers"]
+        classes = " ".join(str(layer["class_name"]) for layer in layers)
+        stock = _EXPECTED_LAYERS.match(classes) and all(map(_is_stock_layer, layers))
+    except (OSError, KeyError, TypeError, AttributeError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        raise ComposerError(f"{path}: not a readable .keras model ({error})") from None
+    if not stock:
+        raise ComposerError(f"{path}: unexpected layers ({classes}); not a composer model, refusing to load it")
+    return layers
+
+
+def _is_stock_layer(layer: dict) -> bool:
+    """A built-in Keras layer (not a registered custom class) set up the way the NumPy step computes it."""
+    expected = _EXPECTED_SETTINGS.get(layer["class_name"], {})
+    settings = layer.get("config", {})
+    return (layer.get("module") == "keras.layers" and layer.get("registered_name") is None
+            and all(settings.get(key) == value for key, value in expected.items()))  # fmt: skip
 
 
 def _cell(z: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

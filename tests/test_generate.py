@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 
 import mido
 import pretty_midi
@@ -189,3 +191,14 @@ def test_max_polyphony_holds_in_the_written_file(model, tmp_path):
     assert result.exit_code == 0, result.output
     notes = [(n.start, n.end) for i in pretty_midi.PrettyMIDI(str(out)).instruments for n in i.notes]
     assert notes and max(sum(s <= start < e for s, e in notes) for start, _ in notes) <= 2
+
+
+def test_two_processes_writing_into_one_folder_at_once_keep_every_file(model, tmp_path):
+    command = [sys.executable, "-c", "from composer.cli import main; main()", "generate", "--model", str(model),
+               "--seed", "1", "--num", "4", "--out", str(tmp_path)]  # fmt: skip
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    files = sorted(tmp_path.glob("*.mid"))
+    assert len(files) == 8 and len({f.read_bytes() for f in files}) == 4, "same seed, same pieces, no file lost"
+    assert all(pretty_midi.PrettyMIDI(str(f)).instruments for f in files)
