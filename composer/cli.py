@@ -82,6 +82,8 @@ def inspect(file: Path, num_tokens: int, as_json: bool) -> None:
 @click.option("--velocity/--no-velocity", default=True, show_default=True, help="Encode note velocities.")
 @click.option("--duration/--no-duration", default=True, show_default=True,
               help="Encode note lengths (off: a note lasts until its part's next note).")
+@click.option("--sustain-pedal/--no-sustain-pedal", default=True, show_default=True,
+              help="Notes held by the sustain pedal (CC64) last until it lifts.")
 @click.option("--init-from", type=click.Path(path_type=Path), default=None,
               help="Fine-tune this model (.keras or model directory) on DATA: its encoding and network are kept.")
 @click.option("--seed", type=int, default=None, help="Makes the run reproducible; a random one is printed if absent.")
@@ -120,7 +122,7 @@ def train(data, out, force, resume, init_from, seed, cache_dir, workers, **optio
     click.echo(_format_training_summary(summary))
 
 
-ENCODING_OPTIONS = ("steps_per_quarter", "velocity", "duration")
+ENCODING_OPTIONS = ("steps_per_quarter", "velocity", "duration", "sustain_pedal")
 MODEL_OPTIONS = ("units", "layers", "embedding_dim", "dropout")
 
 
@@ -134,7 +136,7 @@ def _refuse_given(ctx: click.Context, names: list[str], why: str) -> None:
 def _train_configs(options: dict, seed: int) -> dict:
     return {
         "encoding": EncodingConfig(steps_per_quarter=options["steps_per_quarter"], use_velocity=options["velocity"],
-                                   use_duration=options["duration"]),
+                                   use_duration=options["duration"], sustain_pedal=options["sustain_pedal"]),
         "model": ModelConfig(embedding_dim=options["embedding_dim"], units=options["units"], layers=options["layers"],
                              dropout=options["dropout"]),
         "training": TrainConfig(
@@ -216,9 +218,11 @@ def _format_training_summary(summary: dict) -> str:
 @click.option("--format", "formats", type=click.Choice(["mid", "musicxml"]), multiple=True, default=("mid",),
               show_default=True, help="Also write MusicXML for notation programs (repeatable).")
 @click.option("--plot", is_flag=True, help="Also write a piano-roll PNG next to each file.")
+@click.option("--wav", is_flag=True,
+              help="Also render each file to a WAV with FluidSynth (apt install fluidsynth fluid-soundfont-gm).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
-def generate(model, seed, primer, include_primer, tempo, time_signature, formats, plot, force, num_events, num_bars,
-             num_files, out, **sampling) -> None:
+def generate(model, seed, primer, include_primer, tempo, time_signature, formats, plot, wav, force, num_events,
+             num_bars, num_files, out, **sampling) -> None:
     """Compose new music with a trained model and write it as MIDI."""
     import random
 
@@ -243,7 +247,7 @@ def generate(model, seed, primer, include_primer, tempo, time_signature, formats
         ),
         primer=primer, include_primer=include_primer, qpm=tempo,
         time_signature=_parse_time_signature(time_signature), force=force,
-        formats=tuple(dict.fromkeys(formats)) + (("png",) if plot else ()),
+        formats=tuple(dict.fromkeys(formats)) + (("png",) if plot else ()) + (("wav",) if wav else ()),
     )  # fmt: skip
     for path in generate_files(request, model_path):
         click.echo(f"wrote {path}")

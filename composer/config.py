@@ -49,6 +49,7 @@ class EncodingConfig(_Serializable):
     qpm_step: int = 5
     use_time_signatures: bool = True
     max_time_signature_numerator: int = 16
+    sustain_pedal: bool = True  # notes held by the sustain pedal (CC64) last until it lifts
 
     def __post_init__(self) -> None:
         _require(self.steps_per_quarter >= 1, "steps_per_quarter must be at least 1")

@@ -98,10 +98,12 @@ def load_corpus(
         corpus.cache_hits += hit
         if reason is not None:
             corpus.skipped[path] = reason
-        elif digest in seen:
+            continue
+        music = hashlib.sha256(tokens.tobytes()).hexdigest()  # the same notes in another file are a duplicate too
+        if digest in seen or music in seen:
             corpus.duplicates += 1
         else:
-            seen.add(digest)
+            seen.update((digest, music))
             corpus.files.append(EncodedFile(path, digest, tokens))
     if not corpus.files:
         raise ComposerError(f"{folder}: none of the {len(files)} MIDI files could be used")
@@ -192,7 +194,7 @@ def _encode_file(job: tuple[str, EncodingConfig, str]) -> tuple[str, str, np.nda
     if cached.with_suffix(".txt").exists():
         return path, digest, None, cached.with_suffix(".txt").read_text(), True
     try:
-        tokens = np.asarray(encode(parse_score(data, path), config), dtype=np.int16)
+        tokens = np.asarray(encode(parse_score(data, path, sustain_pedal=config.sustain_pedal), config), dtype=np.int16)
     except ComposerError as error:
         reason = str(error).removeprefix(f"{path}: ")
         write_atomic(cached.with_suffix(".txt"), reason.encode(), overwrite=True)

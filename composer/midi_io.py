@@ -29,12 +29,14 @@ MAX_NOTES = 2_000_000
 # times are corrupt (a huge delta time or duration at a coarse resolution) would otherwise encode into
 # millions of events of silence.
 MAX_BEATS = 100_000
+SUSTAIN_PEDAL = 64  # the MIDI controller number
 _MELODIC_CHANNELS = [channel for channel in range(16) if channel != DRUM_CHANNEL]
 
 
-def read_score(path: str | os.PathLike) -> Score:
-    """Read a MIDI file, or raise ComposerError saying why it cannot be used."""
-    return parse_score(read_midi_bytes(path), path)
+def read_score(path: str | os.PathLike, *, sustain_pedal: bool = True) -> Score:
+    """Read a MIDI file, or raise ComposerError saying why it cannot be used. With ``sustain_pedal``,
+    notes last as long as the sustain pedal (CC64) holds them, as a player hears them."""
+    return parse_score(read_midi_bytes(path), path, sustain_pedal=sustain_pedal)
 
 
 def read_midi_bytes(path: str | os.PathLike) -> bytes:
@@ -53,11 +55,11 @@ def read_midi_bytes(path: str | os.PathLike) -> bytes:
         raise ComposerError(f"{path}: cannot read ({error.strerror or error})") from None
 
 
-def parse_score(data: bytes, path: str | os.PathLike) -> Score:
+def parse_score(data: bytes, path: str | os.PathLike, *, sustain_pedal: bool = True) -> Score:
     """The score in ``data``, the bytes of MIDI file ``path`` (named in errors); parsed once, from memory."""
     _check_header(path, data[:14])
     midi = _parse(data, path)
-    score = _midi_to_score(midi)
+    score = _midi_to_score(midi, sustain_pedal)
     if score.num_notes == 0:
         raise ComposerError(f"{path}: contains no notes")
     if score.num_notes > MAX_NOTES:
@@ -130,9 +132,10 @@ def _parse(data: bytes, path: str | os.PathLike) -> pretty_midi.PrettyMIDI:
         raise ComposerError(f"{path}: corrupt or truncated MIDI ({reason})") from None
 
 
-def _midi_to_score(midi: pretty_midi.PrettyMIDI) -> Score:
+def _midi_to_score(midi: pretty_midi.PrettyMIDI, sustain_pedal: bool) -> Score:
     to_beats = _seconds_to_beats(midi)
-    tracks = tuple(_instrument_to_track(instrument, to_beats) for instrument in midi.instruments if instrument.notes)
+    tracks = tuple(_instrument_to_track(instrument, to_beats, sustain_pedal)
+                   for instrument in midi.instruments if instrument.notes)  # fmt: skip
     times, qpms = midi.get_tempo_changes()
     tempos = tuple(TempoChange(beat, float(qpm)) for beat, qpm in zip(to_beats(times), qpms))
     signature_beats = to_beats([ts.time for ts in midi.time_signature_changes])
@@ -143,10 +146,11 @@ def _midi_to_score(midi: pretty_midi.PrettyMIDI) -> Score:
     return Score(tracks, tempos, signatures)
 
 
-def _instrument_to_track(instrument: pretty_midi.Instrument, to_beats) -> Track:
+def _instrument_to_track(instrument: pretty_midi.Instrument, to_beats, sustain_pedal: bool) -> Track:
     notes = instrument.notes
     starts = to_beats([note.start for note in notes])
-    ends = to_beats([note.end for note in notes])
+    held = sustain_pedal and not instrument.is_drum
+    ends = to_beats(_pedal_held_ends(instrument) if held else [note.end for note in notes])
     return Track(
         program=int(instrument.program),
         is_drum=instrument.is_drum,
@@ -155,6 +159,39 @@ def _instrument_to_track(instrument: pretty_midi.Instrument, to_beats) -> Track:
             Note(start, end, note.pitch, note.velocity) for start, end, note in zip(starts, ends, notes)
         ),
     )
+
+
+def _pedal_held_ends(instrument: pretty_midi.Instrument) -> np.ndarray:
+    """Note ends (seconds) as heard: a key released while the sustain pedal is down sounds on until
+    the pedal lifts, or until the same key is struck again."""
+    notes = instrument.notes
+    ends = np.array([note.end for note in notes])
+    down_from, down_to = _pedal_down_intervals(instrument, last=float(ends.max()))
+    if not len(down_from):
+        return ends
+    interval = np.searchsorted(down_from, ends, side="right") - 1
+    pedalled = (interval >= 0) & (ends < down_to[np.maximum(interval, 0)])
+    ends = np.where(pedalled, down_to[np.maximum(interval, 0)], ends)
+    by_pitch: dict[int, list[int]] = {}
+    for index in sorted(range(len(notes)), key=lambda i: notes[i].start):
+        by_pitch.setdefault(notes[index].pitch, []).append(index)
+    for indices in by_pitch.values():
+        for current, following in zip(indices, indices[1:]):
+            ends[current] = max(notes[current].end, min(ends[current], notes[following].start))
+    return ends
+
+
+def _pedal_down_intervals(instrument: pretty_midi.Instrument, last: float) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the stretches with CC64 at 64 or more; a pedal never lifted lifts at ``last``."""
+    changes = sorted((cc.time, cc.value >= 64) for cc in instrument.control_changes if cc.number == SUSTAIN_PEDAL)
+    starts, stops, down = [], [], False
+    for time, pressed in changes:
+        if pressed != down:
+            (starts if pressed else stops).append(time)
+            down = pressed
+    if down:
+        stops.append(max(last, starts[-1]))
+    return np.array(starts, dtype=float), np.array(stops, dtype=float)
 
 
 def _seconds_to_beats(midi: pretty_midi.PrettyMIDI):

@@ -99,6 +99,9 @@ def _new_state(request: TrainRequest) -> dict[str, Any]:
 
 def _fine_tuning_base(model_path: Path, data: Path) -> dict[str, Any]:
     """What a fine-tuned model keeps of the one it starts from, once it is clear that suits the new data."""
+    from composer.inference import check_layers
+
+    check_layers(model_path)  # a foreign network is refused before its weights are read
     metadata, config = artifacts.model_encoding(model_path)
     problems = representation_problems(data, config)
     if problems:

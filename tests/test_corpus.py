@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import signal
 import subprocess
@@ -68,6 +69,11 @@ def test_duplicate_files_are_used_once(corpus_dir, tmp_path):
     (corpus_dir / "copy.mid").write_bytes((corpus_dir / "set1" / "toy1.mid").read_bytes())
     corpus = load_corpus(corpus_dir, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
     assert len(corpus.files) == 6 and corpus.duplicates == 1
+    renamed = toy_score(1)  # the same notes under another track name: other bytes, same music
+    write_score(dataclasses.replace(renamed, tracks=tuple(dataclasses.replace(t, name="Lead") for t in renamed.tracks)),
+                corpus_dir / "renamed.mid")  # fmt: skip
+    again = load_corpus(corpus_dir, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
+    assert len(again.files) == 6 and again.duplicates == 2
 
 
 def test_nothing_usable_is_an_error(tmp_path):

@@ -158,3 +158,27 @@ def _assert_every_note_ends(track: mido.MidiTrack) -> None:
         elif message.type in ("note_off", "note_on"):
             sounding.remove((message.channel, message.note))
     assert not sounding
+
+
+def _pedal_file(path):
+    """At 480 PPQ, 120 qpm: C4 0-1 beat, pedal down at 0.5 and up at 3, E4 1-1.5, C4 again at 2, G4 after: 4-5."""
+    track = mido.MidiTrack()
+    events = [(0, "note_on", 60), (240, "pedal", 127), (480, "note_off", 60), (480, "note_on", 64),
+              (720, "note_off", 64), (960, "note_on", 60), (1200, "note_off", 60), (1440, "pedal", 0),
+              (1920, "note_on", 67), (2400, "note_off", 67)]  # fmt: skip
+    now = 0
+    for tick, kind, value in events:
+        message = (mido.Message("control_change", control=64, value=value) if kind == "pedal"
+                   else mido.Message(kind, note=value, velocity=90 if kind == "note_on" else 0))  # fmt: skip
+        track.append(message.copy(time=tick - now))
+        now = tick
+    mido.MidiFile(tracks=[track], ticks_per_beat=480).save(path)
+    return path
+
+
+def test_sustain_pedal_holds_released_notes_until_it_lifts_or_the_key_is_struck_again(tmp_path):
+    path = _pedal_file(tmp_path / "pedal.mid")
+    held = sorted((n.start, n.end, n.pitch) for n in read_score(path).tracks[0].notes)
+    assert held == [(0.0, 2.0, 60), (1.0, 3.0, 64), (2.0, 3.0, 60), (4.0, 5.0, 67)]
+    dry = sorted((n.start, n.end, n.pitch) for n in read_score(path, sustain_pedal=False).tracks[0].notes)
+    assert dry == [(0.0, 1.0, 60), (1.0, 1.5, 64), (2.0, 2.5, 60), (4.0, 5.0, 67)]
