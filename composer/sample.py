@@ -228,6 +228,7 @@ class Generated:
 
 
 MAX_EVENTS_PER_PIECE = 200_000  # a safety net for --bars with a model that hardly moves time
+PRIMER_CONTEXT = 1024  # events of a primer the network reads: it trained on windows of about 128 from a zero state
 REPETITION_WINDOW = 64  # events (about 16 notes): what --repetition-penalty looks back on
 
 
@@ -295,7 +296,8 @@ def generate(
         for token in primer:
             grammar.observe(voice, token)
         voice.bars = 0  # bars are counted from where generation starts
-    logits, state = network.run(np.tile(np.array(primer)[None, :], (batch, 1)))
+    context = primer[-PRIMER_CONTEXT:]
+    logits, state = network.run(np.tile(np.array(context)[None, :], (batch, 1)))
     logits = logits[:, -1]
     pieces = [Generated(list(primer), 0) for _ in range(batch)]
     blockers = [_NgramBlocker(options.no_repeat_ngram, primer) for _ in range(batch)] if options.no_repeat_ngram else []

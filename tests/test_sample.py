@@ -158,3 +158,13 @@ def test_repetition_penalty_makes_recent_pitches_rarer():
 def test_bad_anti_repetition_settings_are_refused(options):
     with pytest.raises(ComposerError, match="--repetition-penalty"):
         SamplingOptions(**options)
+
+
+def test_a_very_long_primer_is_kept_whole_and_the_network_reads_its_last_events():
+    note = [IDS["Pitch", 60], IDS["Velocity", 80], IDS["Duration", 12], IDS["Shift", 12]]
+    primer = [START, IDS["Program", 0]] + note * 20_000
+    network = random_network()
+    piece = generate(network, CONFIG, num_events=20, primer=primer, seed=1)[0]
+    assert piece.tokens[: len(primer)] == primer and len(piece.tokens) == len(primer) + 20
+    tail = generate(network, CONFIG, num_events=20, primer=[START, IDS["Program", 0]] + note * 300, seed=1)[0]
+    assert piece.tokens[len(primer) :] == tail.tokens[-20:], "only the last 1,024 events reach the network"
