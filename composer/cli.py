@@ -221,15 +221,26 @@ def _format_training_summary(summary: dict) -> str:
 @click.option("--wav", is_flag=True,
               help="Also render each file to a WAV with FluidSynth (apt install fluidsynth fluid-soundfont-gm).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option("--from-sidecar", type=click.Path(path_type=Path), default=None,
+              help="Make the file a sidecar (FILE.json, written beside every file) describes again, byte for byte.")
 def generate(model, seed, primer, include_primer, tempo, time_signature, formats, plot, wav, force, num_events,
-             num_bars, num_files, out, **sampling) -> None:
-    """Compose new music with a trained model and write it as MIDI."""
+             num_bars, num_files, out, from_sidecar, **sampling) -> None:
+    """Compose new music with a trained model and write it as MIDI (with a JSON sidecar to make it again)."""
     import random
 
     from composer.artifacts import resolve_model
-    from composer.generate import GenerateRequest, generate_files
+    from composer.generate import GenerateRequest, generate_files, request_from_sidecar
     from composer.sample import Constraints, SamplingOptions
+    from composer.sidecar import read_sidecar
 
+    context = click.get_current_context()
+    if from_sidecar is not None:
+        _refuse_given(context, [name for name in context.params if name not in ("model", "out", "force", "from_sidecar")],
+                      "--from-sidecar makes the file exactly as recorded; only --model, --out and --force apply")  # fmt: skip
+        model_path = resolve_model(model or Path(read_sidecar(from_sidecar)["model"]["path"]))[0]
+        for path in generate_files(request_from_sidecar(from_sidecar, model_path, out=out, force=force), model_path):
+            click.echo(f"wrote {path}")
+        return
     model_path, origin = resolve_model(model)
     click.echo(f"model: {model_path} ({origin})")
     if seed is None:

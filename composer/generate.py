@@ -7,6 +7,7 @@ never TensorFlow, so a file is ready in well under a second.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -24,6 +25,7 @@ from composer.inference import NumpyLSTM
 from composer.midi_io import read_score, write_score
 from composer.sample import Constraints, SamplingOptions, generate
 from composer.score import Score, TempoChange, TimeSignature
+from composer.sidecar import read_sidecar, request_fields, sidecar
 
 
 DEBIAN_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")  # from the fluid-soundfont-gm package
@@ -47,6 +49,7 @@ class GenerateRequest:
     time_signature: tuple[int, int] | None = None
     force: bool = False
     formats: tuple[str, ...] = ("mid",)  # also "musicxml", "png" (a piano roll) and "wav" (FluidSynth audio)
+    piece: int | None = None  # write only this piece (from 1) of the batch: remaking one file from its sidecar
 
 
 def generate_files(request: GenerateRequest, model_path: Path) -> list[Path]:
@@ -54,8 +57,17 @@ def generate_files(request: GenerateRequest, model_path: Path) -> list[Path]:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     paths = []
     for index, score in enumerate(generate_scores(request, model_path), start=1):
-        paths += _write(score, _output_path(request, model_path, stamp, index), request)
+        if request.piece in (None, index):
+            written = _write(score, _output_path(request, model_path, stamp, index), request)
+            record = json.dumps(sidecar(request, model_path, index), indent=2).encode()
+            paths += written + [write_atomic(written[0].with_suffix(".json"), record, overwrite=request.force)]
     return paths
+
+
+def request_from_sidecar(path: Path, model_path: Path, **overrides) -> GenerateRequest:
+    """The request that made the file ``path`` describes, for its piece only; ``overrides`` such as out, force."""
+    data = read_sidecar(path)
+    return GenerateRequest(**request_fields(data, model_path), piece=data["piece"], **overrides)
 
 
 def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
@@ -167,7 +179,7 @@ def _output_path(request: GenerateRequest, model_path: Path, stamp: str, index: 
     """OUT.mid as given (numbered when several), or an informative unique name inside folder OUT."""
     out = request.out
     if out.suffix.lower() in (".mid", ".midi"):
-        return out if request.num_files == 1 else out.with_name(f"{out.stem}-{index}{out.suffix}")
+        return out if request.num_files == 1 or request.piece else out.with_name(f"{out.stem}-{index}{out.suffix}")
     name = model_path.parent.name if model_path.name == artifacts.MODEL_FILE else model_path.stem
     return out / f"{name}-{stamp}-seed{request.seed}-{index}.mid"
 

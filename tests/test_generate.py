@@ -202,3 +202,28 @@ def test_two_processes_writing_into_one_folder_at_once_keep_every_file(model, tm
     files = sorted(tmp_path.glob("*.mid"))
     assert len(files) == 8 and len({f.read_bytes() for f in files}) == 4, "same seed, same pieces, no file lost"
     assert all(pretty_midi.PrettyMIDI(str(f)).instruments for f in files)
+
+
+def test_a_sidecar_beside_each_file_makes_it_again_byte_for_byte(model, tmp_path):
+    import json
+
+    first = tmp_path / "first"
+    result = _generate("--model", model, "--num", 3, "--seed", 12, "--temperature", 0.9, "--top-p", 0.95,
+                       "--key", "D", "--scale", "minor", "--no-repeat-ngram", 12, "--out", first)
+    assert result.exit_code == 0, result.output
+    files = sorted(first.glob("*.mid"))
+    assert len(files) == 3 and all(f.with_suffix(".json").exists() for f in files)
+    record = json.loads(files[1].with_suffix(".json").read_text())
+    assert record["piece"] == 2 and record["request"]["seed"] == 12 and len(record["model"]["sha256"]) == 64
+    assert record["request"]["options"]["no_repeat_ngram"] == 12 and record["composer"]
+
+    again = tmp_path / "again.mid"
+    remade = _generate("--from-sidecar", files[1].with_suffix(".json"), "--out", again)
+    assert remade.exit_code == 0, remade.output
+    assert again.read_bytes() == files[1].read_bytes()
+    mixed = _generate("--from-sidecar", files[1].with_suffix(".json"), "--seed", 3, "--out", tmp_path / "x.mid")
+    assert mixed.exit_code == 2 and "--seed: --from-sidecar makes the file exactly as recorded" in mixed.output
+    other = tmp_path / "other.keras"
+    other.write_bytes(model.read_bytes() + b"\0")
+    wrong = _generate("--from-sidecar", files[1].with_suffix(".json"), "--model", other, "--out", tmp_path / "y.mid")
+    assert wrong.exit_code == 2 and "is not the model this file was made with" in wrong.output

@@ -36,8 +36,9 @@ CASES = {
 def test_every_generated_file_reads_cleanly_in_pretty_midi_mido_and_music21(tiny_model, tmp_path, name):
     request = CASES[name]
     written = generate_files(replace(request, num_events=300, out=tmp_path, num_files=3, seed=len(name)), tiny_model)
-    assert len(written) == 3
-    for path in written:
+    midi_files = [path for path in written if path.suffix == ".mid"]
+    assert len(midi_files) == 3 and len(written) == 6, "each file has its sidecar"
+    for path in midi_files:
         _check_pretty_midi(path, request)
         _check_mido(path, request)
         _check_music21(path)
@@ -96,7 +97,7 @@ _CAN_RENDER = shutil.which("fluidsynth") is not None and os.path.isfile(_SOUNDFO
 @pytest.mark.skipif(not _CAN_RENDER, reason="needs fluidsynth and fluid-soundfont-gm")
 def test_wav_is_rendered_beside_the_midi_and_is_not_silent(tiny_model, tmp_path):
     request = GenerateRequest(num_events=300, out=tmp_path / "x.mid", seed=3, formats=("mid", "wav"))
-    assert generate_files(request, tiny_model) == [tmp_path / "x.mid", tmp_path / "x.wav"]
+    assert generate_files(request, tiny_model) == [tmp_path / "x.mid", tmp_path / "x.wav", tmp_path / "x.json"]
     with wave.open(str(tmp_path / "x.wav")) as audio:
         assert (audio.getframerate(), audio.getsampwidth()) == (44100, 2)
         samples = np.frombuffer(audio.readframes(audio.getnframes()), np.int16)
@@ -104,6 +105,7 @@ def test_wav_is_rendered_beside_the_midi_and_is_not_silent(tiny_model, tmp_path)
     assert len(samples) / 44100 / audio.getnchannels() >= seconds
     assert np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > 30, "not silent"
     (tmp_path / "x.mid").unlink()
+    (tmp_path / "x.json").unlink()
     with pytest.raises(ComposerError, match="x.wav already exists"):
         generate_files(request, tiny_model)
     assert [p.name for p in tmp_path.iterdir()] == ["x.wav"], "nothing half-written is left behind"
