@@ -284,8 +284,12 @@ def _parse_time_signature(text: str | None) -> tuple[int, int] | None:
               help="The model's training folder, for the n-gram baseline [default: the folder recorded in the model].")
 @click.option("--reference", type=click.Path(path_type=Path), default=None,
               help="Compare the music itself with the pieces in this folder, instead of scoring DATA.")
+@click.option("--copy-check", is_flag=True,
+              help="Instead of scoring DATA: how much of the generated pieces also occurs in the training files.")
+@click.option("--copy-threshold", type=click.IntRange(min=1), default=64, show_default=True,
+              help="With --copy-check: flag pieces sharing this many events in a row (in any key) with training.")
 @click.option("--generated", type=click.Path(path_type=Path), default=None,
-              help="With --reference: the generated pieces [default: sample --samples pieces from the model].")
+              help="With --reference or --copy-check: the generated pieces [default: sample --samples from the model].")
 @click.option("--samples", type=click.IntRange(min=1, max=256), default=20, show_default=True,
               help="With --reference and no --generated: how many pieces to sample.")
 @click.option("--length", "num_events", type=click.IntRange(min=1), default=400, show_default=True,
@@ -297,14 +301,24 @@ def _parse_time_signature(text: str | None) -> tuple[int, int] | None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="As for `composer train`.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Encoding processes [default: all cores].")
-def evaluate(data, model, train_data, reference, generated, samples, num_events, seed, report_dir, force, as_json,
-             cache_dir, workers) -> None:
-    """How well a model predicts the MIDI files in DATA (NLL per event, perplexity, accuracy, n-gram baseline),
-    or with --reference, how close generated music is to real music (pitch, rhythm, polyphony statistics)."""
+def evaluate(data, model, train_data, reference, copy_check, copy_threshold, generated, samples, num_events, seed,
+             report_dir, force, as_json, cache_dir, workers) -> None:
+    """How well a model predicts the MIDI files in DATA (NLL per event, perplexity, accuracy, n-gram baseline);
+    with --reference, how close generated music is to real music (pitch, rhythm, polyphony statistics);
+    with --copy-check, whether generated music copies the training files."""
     from composer.artifacts import resolve_model
 
-    if (data is None) == (reference is None):
-        raise UserError("give DATA to score a model on, or --reference FOLDER to compare music (not both)")
+    if (data is not None) + (reference is not None) + copy_check != 1:
+        raise UserError("give one of: DATA to score a model on, --reference FOLDER to compare music, --copy-check")
+    if copy_check:
+        from composer.evaluate import copy_check as run_copy_check
+        from composer.evaluate import format_copy_report
+
+        result = run_copy_check(resolve_model(model)[0], generated_folder=generated, samples=samples,
+                                num_events=num_events, seed=seed, train_data=train_data, threshold=copy_threshold,
+                                cache_dir=cache_dir, workers=workers)  # fmt: skip
+        click.echo(json.dumps(result, indent=2) if as_json else format_copy_report(result))
+        return
     if reference is None:
         model_path, origin = resolve_model(model)
         _evaluate_likelihood(model_path, origin, data, train_data, as_json, cache_dir, workers)

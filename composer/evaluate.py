@@ -13,10 +13,12 @@ import numpy as np
 
 from composer.artifacts import model_encoding
 from composer.config import EncodingConfig, TrainConfig
-from composer.corpus import load_corpus, split_corpus
+from composer.corpus import find_midi_files, load_corpus, split_corpus
 from composer.errors import ComposerError
-from composer.events import PAD, vocabulary
+from composer.events import PAD, PITCH, encode, vocabulary
 from composer.ngram import fit_baseline
+
+COPY_THRESHOLD = 64  # events shared in a row (about 16 notes, 4 bars of a chorale) that flag a piece as copied
 
 
 def evaluate_folder(
@@ -60,14 +62,22 @@ def load_keras_model(path: Path):
         raise ComposerError(f"{path}: Keras refuses to load this model ({reason})") from None
 
 
+def _training_split(metadata: dict, config: EncodingConfig, train_data, cache_dir, workers):
+    """(folder, train files, validation files) of the model's training data, split as in training."""
+    folder = Path(train_data or metadata["data"]["folder"])
+    if not folder.is_dir():
+        raise ComposerError(f"the model's training folder {folder} is not here; point --train-data at it")
+    training = TrainConfig.from_dict(metadata["training"])
+    corpus = load_corpus(folder, config, cache_dir=cache_dir, workers=workers)
+    return folder, *split_corpus(corpus, training.valid_fraction)
+
+
 def _ngram_on(sequences, metadata: dict, config: EncodingConfig, train_data, cache_dir, workers) -> dict[str, Any]:
     """The baseline's NLL on ``sequences``, refitted on the files the model trained on (split as in training)."""
-    folder = train_data or Path(metadata["data"]["folder"])
-    if not folder.is_dir():
-        return {"unavailable": f"the model's training folder {folder} is not here; point --train-data at it"}
-    training = TrainConfig.from_dict(metadata["training"])
-    train_files, valid_files = split_corpus(load_corpus(folder, config, cache_dir=cache_dir, workers=workers),
-                                            training.valid_fraction)  # fmt: skip
+    try:
+        folder, train_files, valid_files = _training_split(metadata, config, train_data, cache_dir, workers)
+    except ComposerError as error:
+        return {"unavailable": str(error)}
     ngram, fitted = fit_baseline([f.tokens for f in train_files], [f.tokens for f in valid_files],
                                  len(vocabulary(config)))  # fmt: skip
     nll = ngram.nll_per_event(sequences, fitted["order"])
@@ -92,21 +102,102 @@ def compare_music(
     from composer.features import compare_sets, load_scores
 
     reference, skipped = load_scores(reference_folder)
-    if generated_folder is not None:
-        generated, generated_skipped = load_scores(generated_folder)
-        source = str(generated_folder)
-    else:
-        from composer.generate import GenerateRequest, generate_scores
-
-        request = GenerateRequest(num_events=num_events, num_files=samples, seed=seed)
-        generated, generated_skipped = generate_scores(request, model_path), {}
-        source = f"{samples} pieces of {num_events} events sampled from {model_path} with seed {seed}"
+    source, names, generated, generated_skipped = _generated_pieces(generated_folder, model_path, samples,
+                                                                    num_events, seed)  # fmt: skip
     return {
         "generated_from": source,
         "reference_from": str(reference_folder),
         **compare_sets(generated, reference),
         "skipped": {**generated_skipped, **skipped},
     }
+
+
+def _generated_pieces(folder, model_path: Path | None, samples: int, num_events: int, seed: int):
+    """(where from, names, scores, skipped files) of the pieces to judge: a folder's, or sampled now."""
+    from composer.features import load_scores
+
+    if folder is not None:
+        scores, skipped = load_scores(folder)
+        names = [str(path) for path in find_midi_files(folder) if str(path) not in skipped]
+        return str(folder), names, scores, skipped
+    from composer.generate import GenerateRequest, generate_scores
+
+    scores = generate_scores(GenerateRequest(num_events=num_events, num_files=samples, seed=seed), model_path)
+    source = f"{samples} pieces of {num_events} events sampled from {model_path} with seed {seed}"
+    return source, [f"sample {index}" for index in range(1, samples + 1)], scores, {}
+
+
+def copy_check(
+    model_path: Path,
+    *,
+    generated_folder: str | os.PathLike | None = None,
+    samples: int = 20,
+    num_events: int = 400,
+    seed: int = 0,
+    train_data: Path | None = None,
+    threshold: int = COPY_THRESHOLD,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """How much of each generated piece also occurs in the model's training files, beside the same figures
+    for real music the model never saw (its validation files), which shares some by nature."""
+    from composer.copycheck import CorpusIndex, copy_report, transposition_invariant
+
+    metadata, config = model_encoding(model_path)
+    folder, train_files, valid_files = _training_split(metadata, config, train_data, cache_dir, workers)
+    is_pitch = np.array(vocabulary(config).kinds) == PITCH
+    training = [f.tokens for f in train_files]
+    index = CorpusIndex(training)
+    invariant = CorpusIndex([transposition_invariant(tokens, is_pitch) for tokens in training])
+    source, names, scores, skipped = _generated_pieces(generated_folder, model_path, samples, num_events, seed)
+    pieces = [{"piece": name, **copy_report(index, invariant, np.array(encode(score, config)), is_pitch)}
+              for name, score in zip(names, scores)]  # fmt: skip
+    for piece in pieces:
+        piece["flagged"] = piece["longest_shared_run_transposed"] >= threshold
+    held_out = [copy_report(index, invariant, f.tokens, is_pitch) for f in valid_files]
+    return {
+        "generated_from": source,
+        "train_folder": str(folder),
+        "train_files": len(train_files),
+        "threshold": threshold,
+        "flagged": sum(piece["flagged"] for piece in pieces),
+        "generated": _copy_summary(pieces),
+        "held_out": _copy_summary(held_out),
+        "pieces": pieces,
+        "skipped": skipped,
+    }
+
+
+def _copy_summary(reports: list[dict]) -> dict[str, Any]:
+    """Medians over pieces: what a typical piece shares with the training files."""
+    def median(values):
+        values = [v for v in values if v is not None]
+        return float(np.median(values)) if values else None
+
+    return {
+        "pieces": len(reports),
+        "longest_shared_run": median(r["longest_shared_run"] for r in reports),
+        "longest_shared_run_transposed": median(r["longest_shared_run_transposed"] for r in reports),
+        "ngrams_found_transposed": {n: median(r["ngrams_found_transposed"][n] for r in reports)
+                                    for n in (reports[0]["ngrams_found_transposed"] if reports else {})},  # fmt: skip
+    }
+
+
+def format_copy_report(result: dict[str, Any]) -> str:
+    """One line per piece and the held-out baseline, in events (a note is about four)."""
+    def line(name: str, summary: dict) -> str:
+        found = ", ".join(f"{n}-grams {share:.0%}" for n, share in summary["ngrams_found_transposed"].items()
+                          if share is not None)  # fmt: skip
+        return (f"{name}: longest run shared with training {summary['longest_shared_run']:g} events "
+                f"({summary['longest_shared_run_transposed']:g} in any key); found in training: {found}")
+
+    lines = [f"copy check against {result['train_files']} training files of {result['train_folder']}",
+             line(f"generated, median of {result['generated']['pieces']}", result["generated"]),
+             line(f"held-out real music, median of {result['held_out']['pieces']}", result["held_out"])]  # fmt: skip
+    lines += [f"FLAGGED {piece['piece']}: {piece['longest_shared_run_transposed']} events in a row (in some key) "
+              f"are in the training files (threshold {result['threshold']})" for piece in result["pieces"]
+              if piece["flagged"]]  # fmt: skip
+    return "\n".join(lines)
 
 
 def write_music_report(result: dict[str, Any], folder: Path, *, force: bool = False) -> list[Path]:

@@ -1,5 +1,6 @@
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
@@ -7,10 +8,12 @@ from click.testing import CliRunner
 from composer.artifacts import read_metadata
 from composer.cli import main
 from composer.config import EncodingConfig, ModelConfig
+from composer.corpus import load_corpus, split_corpus
 from composer.events import encode
 from composer.midi_io import write_score
 from composer.evaluate import event_nlls, sequence_metrics
 from composer.model import build_model
+from composer.score import Note, Score, Track
 
 from midi_factory import toy_score
 
@@ -70,7 +73,7 @@ def test_evaluate_scores_a_folder_with_the_models_own_encoding_beside_the_ngram(
     missing = _evaluate(tmp_path / "none", "--model", tiny_model)
     assert missing.exit_code == 2 and "not a folder" in missing.output
     neither = _evaluate("--model", tiny_model)
-    assert neither.exit_code == 2 and "give DATA" in neither.output
+    assert neither.exit_code == 2 and "give one of: DATA" in neither.output
 
 
 def test_music_comparison_of_a_folder_with_itself_is_perfect_and_writes_a_report(tmp_path):
@@ -93,3 +96,25 @@ def test_music_comparison_samples_from_the_model_when_no_folder_is_given(tiny_mo
     result = _evaluate("--reference", folder, "--model", tiny_model, "--samples", 3, "--length", 200)
     assert result.exit_code == 0, result.output
     assert "| pitch_class_histogram |" in result.output and "3 generated and 3 reference pieces" in result.output
+
+
+def test_copy_check_flags_a_training_piece_and_passes_new_music(tiny_model, tmp_path):
+    trained_on = Path(read_metadata(tiny_model)["data"]["folder"])
+    corpus = load_corpus(trained_on, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
+    copied = Path(split_corpus(corpus, read_metadata(tiny_model)["training"]["valid_fraction"])[0][0].path)
+    pieces = tmp_path / "pieces"
+    (pieces / "copied.mid").parent.mkdir()
+    (pieces / "copied.mid").write_bytes(copied.read_bytes())
+    write_score(Score(tracks=(Track(0, notes=tuple(Note(i / 2, i / 2 + 0.5, 40 + (i * 7) % 30, 70)
+                                                   for i in range(120))),)), pieces / "new.mid")  # fmt: skip
+    result = _evaluate("--copy-check", "--generated", pieces, "--model", tiny_model, "--json", "--workers", 1,
+                       "--cache-dir", tmp_path / "cache")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    by_name = {Path(piece["piece"]).name: piece for piece in report["pieces"]}
+    assert by_name["copied.mid"]["flagged"] and by_name["copied.mid"]["ngrams_found"]["32"] == 1.0
+    assert not by_name["new.mid"]["flagged"] and by_name["new.mid"]["longest_shared_run_transposed"] < 64
+    assert report["flagged"] >= 1 and report["held_out"]["pieces"] >= 1
+    text = _evaluate("--copy-check", "--model", tiny_model, "--samples", 2, "--length", 200, "--workers", 1,
+                     "--cache-dir", tmp_path / "cache")  # fmt: skip
+    assert text.exit_code == 0 and "held-out real music, median of" in text.output
