@@ -205,8 +205,12 @@ def _format_training_summary(summary: dict) -> str:
 @click.option("--no-repeat-ngram", type=click.IntRange(min=0), default=0, show_default=True,
               help="Never repeat a run of this many events within a piece (0: off; 16 is about four notes).")
 @click.option("--primer", type=click.Path(path_type=Path), default=None, help="A MIDI file to continue.")
+@click.option("--primer-bars", type=click.IntRange(min=1), default=None, help="Use only the primer's first K bars.")
 @click.option("--include-primer/--no-include-primer", default=True, show_default=True,
               help="Keep the primer at the start of the output.")
+@click.option("--loop", is_flag=True,
+              help="End on the bar line after the last note starts (notes ended there, a rest fills the bar): "
+                   "whole bars for a DAW clip.")
 @click.option("--tempo", type=click.FloatRange(min=4, max=1000), default=None, help="Tempo in quarter notes per minute.")
 @click.option("--time-signature", default=None, help="For example 3/4.")
 @click.option("--program", "--instrument", "programs", multiple=True,
@@ -223,8 +227,8 @@ def _format_training_summary(summary: dict) -> str:
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--from-sidecar", type=click.Path(path_type=Path), default=None,
               help="Make the file a sidecar (FILE.json, written beside every file) describes again, byte for byte.")
-def generate(model, seed, primer, include_primer, tempo, time_signature, formats, plot, wav, force, num_events,
-             num_bars, num_files, out, from_sidecar, **sampling) -> None:
+def generate(model, seed, primer, primer_bars, include_primer, loop, tempo, time_signature, formats, plot, wav, force,
+             num_events, num_bars, num_files, out, from_sidecar, **sampling) -> None:
     """Compose new music with a trained model and write it as MIDI (with a JSON sidecar to make it again)."""
     import random
 
@@ -256,7 +260,7 @@ def generate(model, seed, primer, include_primer, tempo, time_signature, formats
             key=sampling["key"], scale=sampling["scale"], pitch_range=sampling["pitch_range"],
             programs=sampling["programs"], max_polyphony=sampling["max_polyphony"],
         ),
-        primer=primer, include_primer=include_primer, qpm=tempo,
+        primer=primer, primer_bars=primer_bars, include_primer=include_primer, loop=loop, qpm=tempo,
         time_signature=_parse_time_signature(time_signature), force=force,
         formats=tuple(dict.fromkeys(formats)) + (("png",) if plot else ()) + (("wav",) if wav else ()),
     )  # fmt: skip

@@ -44,7 +44,9 @@ class GenerateRequest:
     options: SamplingOptions = SamplingOptions()
     constraints: Constraints = Constraints()
     primer: Path | None = None
+    primer_bars: int | None = None  # use only the first bars of the primer
     include_primer: bool = True
+    loop: bool = False  # end on the bar line after the last onset: the file fills whole bars, for a DAW clip
     qpm: float | None = None
     time_signature: tuple[int, int] | None = None
     force: bool = False
@@ -89,14 +91,15 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
             score = _before(score, piece.end_step / config.steps_per_quarter)
         if primer is not None and not request.include_primer:
             score = _without_primer(score, primer, _steps_in(prompt, config) / config.steps_per_quarter)
-        scores.append(_with_requested_tempo_and_meter(score, request))
+        score = _with_requested_tempo_and_meter(score, request)
+        scores.append(_whole_bars(score) if request.loop else score)
     return scores
 
 
 def _prompt(request: GenerateRequest, config: EncodingConfig) -> tuple[list[int], Score | None]:
     """The events the model continues from (the primer's, or Start), ending with the tempo and meter
     the user asked for so that the model plays in them; and the primer as the model sees it."""
-    tokens = encode(read_score(request.primer), config)[:-1] if request.primer is not None else [START]
+    tokens = encode(_primer_score(request, config), config)[:-1] if request.primer is not None else [START]
     ids = vocabulary(config).ids
     if request.time_signature and config.use_time_signatures:
         if (TIME_SIGNATURE, request.time_signature) not in ids:
@@ -105,6 +108,22 @@ def _prompt(request: GenerateRequest, config: EncodingConfig) -> tuple[list[int]
     if request.qpm and config.use_tempo:
         tokens.append(ids[TEMPO, min(tempo_values(config), key=lambda q: abs(q - request.qpm))])
     return tokens, None if request.primer is None else decode(tokens + [END], config)
+
+
+def _primer_score(request: GenerateRequest, config: EncodingConfig) -> Score:
+    """The primer file, or its first --primer-bars bars."""
+    score = read_score(request.primer, sustain_pedal=config.sustain_pedal)
+    if request.primer_bars is None:
+        return score
+    lines = score.bar_lines(score.end_beat)
+    return _before(score, lines[request.primer_bars]) if request.primer_bars < len(lines) else score
+
+
+def _whole_bars(score: Score) -> Score:
+    """The score ended on the first bar line after its last onset: notes still sounding there end on it,
+    and a rest fills the bar, so a DAW loops it without a gap or an overhang."""
+    last_onset = max(note.start for track in score.tracks for note in track.notes)
+    return _before(score, score.bar_lines(last_onset + 1e-6)[-1])  # strictly after: a bar for the last note
 
 
 def _steps_in(tokens: list[int], config: EncodingConfig) -> int:

@@ -69,6 +69,20 @@ class Score:
         """The beat at which the last note stops sounding (0 for an empty score)."""
         return max((note.end for track in self.tracks for note in track.notes), default=0.0)
 
+    def bar_lines(self, until: float) -> list[float]:
+        """The beats where bars start, up to the first at or after ``until`` (4/4 before any time signature);
+        a change of meter starts a new bar where it is set."""
+        changes = sorted(self.time_signatures)
+        meter, lines = DEFAULT_TIME_SIGNATURE, [0.0]
+        while True:
+            while changes and changes[0].beat <= lines[-1]:
+                change = changes.pop(0)
+                meter = (change.numerator, change.denominator)
+            if lines[-1] >= until:
+                return lines
+            following = lines[-1] + meter[0] * 4 / meter[1]
+            lines.append(min(following, changes[0].beat) if changes else following)
+
     def beats_to_seconds(self, beat: float) -> float:
         """Wall-clock time of ``beat`` under the tempo map (MIDI's default before the first change)."""
         seconds, last_beat, qpm = 0.0, 0.0, DEFAULT_QPM

@@ -227,3 +227,24 @@ def test_a_sidecar_beside_each_file_makes_it_again_byte_for_byte(model, tmp_path
     other.write_bytes(model.read_bytes() + b"\0")
     wrong = _generate("--from-sidecar", files[1].with_suffix(".json"), "--model", other, "--out", tmp_path / "y.mid")
     assert wrong.exit_code == 2 and "is not the model this file was made with" in wrong.output
+
+
+def test_loop_fills_whole_bars_and_primer_bars_takes_the_first_bars(model, tmp_path):
+    from composer.midi_io import read_score, write_score
+
+    out = tmp_path / "loop.mid"
+    result = _generate("--model", model, "--seed", 2, "--length", 170, "--time-signature", "3/4", "--loop", "--out", out)
+    assert result.exit_code == 0, result.output
+    ticks = sum(message.time for message in mido.MidiFile(out).tracks[0])
+    notes = [n for t in read_score(out).tracks for n in t.notes]
+    assert ticks % (3 * 480) == 0 and max(n.end for n in notes) * 480 <= ticks
+    assert ticks - 3 * 480 <= max(n.start for n in notes) * 480 < ticks, "the last bar holds the last onset"
+
+    primer = write_score(toy_score(5, num_notes=40), tmp_path / "primer.mid")  # 4/4, 20 bars or so
+    two_bars = tmp_path / "two.mid"
+    result = _generate("--model", model, "--seed", 2, "--primer", primer, "--primer-bars", 2, "--length", 1,
+                       "--out", two_bars)
+    assert result.exit_code == 0, result.output
+    kept = {(round(n.start, 3), n.pitch) for t in read_score(two_bars).tracks for n in t.notes}
+    original = {(round(n.start, 3), n.pitch) for t in read_score(primer).tracks for n in t.notes}
+    assert kept & original == {(start, pitch) for start, pitch in original if start < 8}, "bars 1-2 only"
