@@ -20,10 +20,11 @@ _BASE_INVERSE = np.uint64(pow(int(_BASE), -1, 2**64))
 _INTERVAL_OFFSET = 1 << 20  # interval tokens live far above any event id
 
 
-def transposition_invariant(tokens: np.ndarray, is_pitch: np.ndarray) -> np.ndarray:
-    """Each pitch event becomes its interval from the previous pitch event (the first one: 0)."""
+def transposition_invariant(tokens: np.ndarray, pitched: np.ndarray) -> np.ndarray:
+    """Each pitched note's pitch event (``pitched``: True there; drums are not transposed, so not them)
+    becomes its interval from the previous one (the first one: 0)."""
     tokens = np.asarray(tokens, dtype=np.int64)
-    where = np.flatnonzero(is_pitch[tokens])
+    where = np.flatnonzero(pitched)
     intervals = np.diff(tokens[where], prepend=tokens[where[:1]])
     out = tokens.copy()
     out[where] = _INTERVAL_OFFSET + intervals
@@ -92,10 +93,10 @@ class CorpusIndex:
         return low
 
 
-def copy_report(index: CorpusIndex, invariant_index: CorpusIndex, tokens: np.ndarray, is_pitch: np.ndarray) -> dict:
+def copy_report(index: CorpusIndex, invariant_index: CorpusIndex, tokens: np.ndarray, pitched: np.ndarray) -> dict:
     """Longest shared run (as is and transposed) and the fraction of n-grams found, for one piece."""
     tokens = np.asarray(tokens)
-    invariant = transposition_invariant(tokens, is_pitch)
+    invariant = transposition_invariant(tokens, pitched)
     return {
         "events": int(len(tokens)),
         "longest_shared_run": index.longest_shared_run(tokens),

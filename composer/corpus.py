@@ -145,7 +145,8 @@ def split_corpus(corpus: Corpus, valid_fraction: float) -> tuple[list[EncodedFil
     valid = [f for f in corpus.files if _hash_fraction(f.digest) < valid_fraction]
     if not valid and corpus.files:  # a tiny corpus: still validate on one file (this one can move later)
         valid = [min(corpus.files, key=lambda f: f.digest)]
-    train = [f for f in corpus.files if f not in valid]
+    chosen = {id(f) for f in valid}
+    train = [f for f in corpus.files if id(f) not in chosen]
     valid_events = sum(len(f.tokens) for f in valid)
     if not train or valid_events < MIN_VALID_EVENTS:
         raise ComposerError(

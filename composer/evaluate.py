@@ -15,7 +15,7 @@ from composer.artifacts import model_encoding
 from composer.config import EncodingConfig, TrainConfig
 from composer.corpus import find_midi_files, load_corpus, split_corpus
 from composer.errors import ComposerError
-from composer.events import PAD, PITCH, encode, vocabulary
+from composer.events import PAD, encode, pitched_note_mask, vocabulary
 from composer.ngram import fit_baseline
 
 COPY_THRESHOLD = 64  # events shared in a row (about 16 notes, 4 bars of a chorale) that flag a piece as copied
@@ -145,16 +145,18 @@ def copy_check(
 
     metadata, config = model_encoding(model_path)
     folder, train_files, valid_files = _training_split(metadata, config, train_data, cache_dir, workers)
-    is_pitch = np.array(vocabulary(config).kinds) == PITCH
     training = [f.tokens for f in train_files]
     index = CorpusIndex(training)
-    invariant = CorpusIndex([transposition_invariant(tokens, is_pitch) for tokens in training])
+    invariant = CorpusIndex([transposition_invariant(t, pitched_note_mask(t, config)) for t in training])
+
+    def report(tokens: np.ndarray) -> dict:
+        return copy_report(index, invariant, tokens, pitched_note_mask(tokens, config))
+
     source, names, scores, skipped = _generated_pieces(generated_folder, model_path, samples, num_events, seed)
-    pieces = [{"piece": name, **copy_report(index, invariant, np.array(encode(score, config)), is_pitch)}
-              for name, score in zip(names, scores)]  # fmt: skip
+    pieces = [{"piece": name, **report(np.array(encode(score, config)))} for name, score in zip(names, scores)]
     for piece in pieces:
         piece["flagged"] = piece["longest_shared_run_transposed"] >= threshold
-    held_out = [copy_report(index, invariant, f.tokens, is_pitch) for f in valid_files]
+    held_out = [report(f.tokens) for f in valid_files]
     return {
         "generated_from": source,
         "train_folder": str(folder),

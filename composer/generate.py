@@ -69,7 +69,13 @@ def generate_files(request: GenerateRequest, model_path: Path) -> list[Path]:
 def request_from_sidecar(path: Path, model_path: Path, **overrides) -> GenerateRequest:
     """The request that made the file ``path`` describes, for its piece only; ``overrides`` such as out, force."""
     data = read_sidecar(path)
-    return GenerateRequest(**request_fields(data, model_path), piece=data["piece"], **overrides)
+    try:
+        request = GenerateRequest(**request_fields(data, model_path), piece=data["piece"], **overrides)
+    except TypeError as error:
+        raise ComposerError(f"{path}: this sidecar's request does not fit this composer ({error})") from None
+    if not isinstance(request.piece, int) or not 1 <= request.piece <= request.num_files:
+        raise ComposerError(f"{path}: names piece {request.piece!r} of a batch of {request.num_files}")
+    return request
 
 
 def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
@@ -159,18 +165,20 @@ def _with_requested_tempo_and_meter(score: Score, request: GenerateRequest) -> S
 
 
 def _without_primer(score: Score, primer: Score, beat: float) -> Score:
-    """The continuation alone, moved from ``beat`` to 0. The primer's own notes go, also those of its
-    last chord when it starts where the continuation does; the tempo and meter in force move along."""
+    """The continuation alone, from ``beat`` on. The primer's own notes go, also those of its last chord
+    when it starts where the continuation does. The rest moves to start at the bar line at or before
+    ``beat`` (so bar lines stay where the music has them), with the tempo and meter in force there."""
+    origin = max(line for line in score.bar_lines(beat) if line <= beat)
     own = {(t.program, t.is_drum, n.start, n.pitch) for t in primer.tracks for n in t.notes}
     continuation = _map_tracks(score, lambda track: tuple(
-        dataclasses.replace(n, start=n.start - beat, end=n.end - beat) for n in track.notes
+        dataclasses.replace(n, start=n.start - origin, end=n.end - origin) for n in track.notes
         if n.start >= beat and (track.program, track.is_drum, n.start, n.pitch) not in own
     ))  # fmt: skip
     return dataclasses.replace(
         continuation,
-        tempos=_shift_changes(score.tempos, beat),
-        time_signatures=_shift_changes(score.time_signatures, beat),
-        length=max(0.0, score.length - beat),
+        tempos=_shift_changes(score.tempos, origin),
+        time_signatures=_shift_changes(score.time_signatures, origin),
+        length=max(0.0, score.length - origin),
     )
 
 
@@ -203,14 +211,18 @@ def _output_path(request: GenerateRequest, model_path: Path, stamp: str, index: 
     return out / f"{name}-{stamp}-seed{request.seed}-{index}.mid"
 
 
-def _write_midi(score: Score, path: Path, request: GenerateRequest) -> Path:
-    """A name the user gave is theirs: replaced only with --force. A name we made up is
-    never replaced: when another run took it (same seed, same second), the next free variant is used."""
+def _write_midi(score: Score, path: Path, request: GenerateRequest, companions: list[str]) -> Path:
+    """A name the user gave is theirs: replaced only with --force (and it is checked, with the
+    files that go beside it, before anything is written). A name we made up is never replaced: when
+    another run took it (same seed, same second), the next variant free for every file is used."""
     if request.force or path.parent != request.out:
+        for companion in (path.with_suffix(suffix) for suffix in companions):
+            if not request.force and companion.exists():
+                raise ComposerError(f"{companion} already exists; pass --force to overwrite it")
         return write_score(score, path, overwrite=request.force)
     for variant in range(1, 1000):
         candidate = path if variant == 1 else path.with_name(f"{path.stem}-v{variant}{path.suffix}")
-        if not candidate.exists():
+        if not any(candidate.with_suffix(suffix).exists() for suffix in [path.suffix, *companions]):
             try:
                 return write_score(score, candidate)
             except ComposerError:
@@ -223,9 +235,7 @@ def _write(score: Score, path: Path, request: GenerateRequest) -> list[Path]:
     if not score.num_notes:
         raise ComposerError("the model generated no notes; try more events (--length) or another seed")
     renderer = _fluidsynth() if "wav" in request.formats else None
-    if renderer and not request.force and path.with_suffix(".wav").exists():  # found out before writing anything
-        raise ComposerError(f"{path.with_suffix('.wav')} already exists; pass --force to overwrite it")
-    path = _write_midi(score, path, request)
+    path = _write_midi(score, path, request, [".json"] + [f".{f}" for f in request.formats if f != "mid"])
     written = [path]
     if "musicxml" in request.formats:
         from composer.midi_io import write_musicxml

@@ -295,7 +295,7 @@ def generate(
     for voice in voices:
         for token in primer:
             grammar.observe(voice, token)
-        voice.bars = 0  # bars are counted from where generation starts
+        voice.bars = -1 if voice.now > voice.bar_start else 0  # whole bars from here on: a started one is not one
     context = primer[-PRIMER_CONTEXT:]
     logits, state = network.run(np.tile(np.array(context)[None, :], (batch, 1)))
     logits = logits[:, -1]

@@ -48,6 +48,13 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("sidecar_version") != SIDECAR_VERSION:
         raise ComposerError(f"{path}: not a composer sidecar this version can read (sidecar_version "
                             f"{data.get('sidecar_version') if isinstance(data, dict) else None!r})")  # fmt: skip
+    model, request = data.get("model"), data.get("request")
+    if not (isinstance(model, dict) and {"path", "sha256"} <= model.keys() and isinstance(request, dict)
+            and isinstance(request.get("options"), dict) and isinstance(request.get("constraints"), dict)):
+        raise ComposerError(f"{path}: this sidecar lacks the model or the request it records")
+    if data.get("composer") != __version__:
+        raise ComposerError(f"{path}: made by composer {data.get('composer')}, this is {__version__}; the sampler "
+                            "may differ, so the file cannot be promised again byte for byte: use that version")
     return data
 
 

@@ -28,6 +28,10 @@ from composer.events import token_names, vocabulary
 from composer.ngram import fit_baseline
 from composer.plot import plot_losses
 
+LEGACY_CHECKPOINT = "checkpoints/last.keras"  # runs started before checkpoints were named per epoch
+LEGACY_BEST_CHECKPOINT = "checkpoints/best.keras"
+
+
 @dataclass(frozen=True)
 class TrainRequest:
     """Everything `composer train` was asked to do."""
@@ -82,7 +86,7 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
 def _new_state(request: TrainRequest) -> dict[str, Any]:
     if request.data is None:
         raise ComposerError("give the folder of MIDI files to train on")
-    base = _fine_tuning_base(request.init_from, request.data) if request.init_from is not None else None
+    base = _fine_tuning_base(request.init_from, request.data, request.out) if request.init_from is not None else None
     return {
         "data": str(request.data.resolve()),  # absolute: --resume may run from another folder
         "init_from": base,
@@ -97,11 +101,14 @@ def _new_state(request: TrainRequest) -> dict[str, Any]:
     }
 
 
-def _fine_tuning_base(model_path: Path, data: Path) -> dict[str, Any]:
+def _fine_tuning_base(model_path: Path, data: Path, out: Path) -> dict[str, Any]:
     """What a fine-tuned model keeps of the one it starts from, once it is clear that suits the new data."""
     from composer.inference import check_layers
 
     check_layers(model_path)  # a foreign network is refused before its weights are read
+    if out.resolve() in model_path.resolve().parents:
+        raise ComposerError(f"--init-from {model_path} lies inside --out {out}, which a new run clears; "
+                            "copy the model elsewhere first, or choose another --out")  # fmt: skip
     metadata, config = artifacts.model_encoding(model_path)
     problems = representation_problems(data, config)
     if problems:
@@ -156,12 +163,12 @@ def _fit(out: Path, state: dict, train_seqs, valid_seqs, steps: int, report) -> 
     if state["epoch"] >= training.epochs or state["status"] == "finished":
         return "done"
     if state["epoch"] > 0:
-        model = keras.models.load_model(out / state["checkpoint"])
+        model = keras.models.load_model(out / state.get("checkpoint", LEGACY_CHECKPOINT))
         report(f"resuming after epoch {state['epoch']} of {training.epochs}")
     else:
         model = build_model(ModelConfig.from_dict(state["model"]), len(vocabulary(encoding)))
         if state.get("init_from"):
-            model.load_weights(state["init_from"]["path"])  # weights only: nothing in the file is run
+            _load_base_weights(model, Path(state["init_from"]["path"]))
             report(f"fine-tuning {state['init_from']['path']}")
         compile_model(model, training.learning_rate, training.warmup_steps, training.epochs * steps, training.clipnorm)
     callbacks = _callbacks(out, state, training.sequence_length * training.batch_size)
@@ -184,7 +191,8 @@ def _fit(out: Path, state: dict, train_seqs, valid_seqs, steps: int, report) -> 
         state["status"] = "failed"
         artifacts.write_json(out / artifacts.STATE_FILE, state)
         kept = (
-            f"the last good checkpoint (epoch {state['epoch']}) is kept in {out / state['checkpoint']}"
+            f"the last good checkpoint (epoch {state['epoch']}) is kept in "
+            f"{out / state.get('checkpoint', LEGACY_CHECKPOINT)}"
             if state["epoch"]
             else "no epoch had completed, so there is no checkpoint"
         )
@@ -193,6 +201,14 @@ def _fit(out: Path, state: dict, train_seqs, valid_seqs, steps: int, report) -> 
             f"{kept}. Lower --learning-rate and start again with --force"
         )
     return "done"
+
+
+def _load_base_weights(model, path: Path) -> None:
+    """The weights of the model being fine-tuned (only weights: nothing in the file is run)."""
+    try:
+        model.load_weights(path)
+    except (OSError, ValueError) as error:
+        raise ComposerError(f"cannot read the weights of --init-from {path} ({str(error).splitlines()[0]})") from None
 
 
 def _callbacks(out: Path, state: dict, tokens_per_step: int) -> list:
@@ -250,7 +266,7 @@ def _callbacks(out: Path, state: dict, tokens_per_step: int) -> list:
                 self.model.stop_training = True
                 state["status"] = "finished"
             artifacts.write_json(out / artifacts.STATE_FILE, state)
-            artifacts.remove_stale_checkpoints(out, keep={state["checkpoint"], state["best_checkpoint"]})
+            artifacts.remove_stale_checkpoints(out, keep={state["checkpoint"], state.get("best_checkpoint", LEGACY_BEST_CHECKPOINT)})
 
     guard = NaNGuard()
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(out / "logs"), write_graph=False)
@@ -259,7 +275,7 @@ def _callbacks(out: Path, state: dict, tokens_per_step: int) -> list:
 
 @contextmanager
 def _sigterm_as_interrupt():
-    """A scheduler's SIGTERM saves a checkpoint just like Ctrl-C does."""
+    """A scheduler's SIGTERM stops training just like Ctrl-C does: the completed epochs are kept."""
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt
@@ -281,7 +297,7 @@ def _finish(out: Path, state: dict, valid_seqs) -> dict[str, Any]:
 
     from composer.evaluate import sequence_metrics
 
-    best = keras.models.load_model(out / state["best_checkpoint"], compile=False)
+    best = keras.models.load_model(out / state.get("best_checkpoint", LEGACY_BEST_CHECKPOINT), compile=False)
     state["metrics"] = sequence_metrics(best, valid_seqs)
     state["status"] = "finished"
     metadata = _metadata(state)

@@ -248,3 +248,36 @@ def test_loop_fills_whole_bars_and_primer_bars_takes_the_first_bars(model, tmp_p
     kept = {(round(n.start, 3), n.pitch) for t in read_score(two_bars).tracks for n in t.notes}
     original = {(round(n.start, 3), n.pitch) for t in read_score(primer).tracks for n in t.notes}
     assert kept & original == {(start, pitch) for start, pitch in original if start < 8}, "bars 1-2 only"
+
+
+def test_bars_after_a_primer_that_ends_mid_bar_are_whole_and_on_the_file_grid(model, tmp_path):
+    from composer.midi_io import read_score, write_score
+    from composer.score import Note, Score, TimeSignature, Track
+
+    melody = tuple(Note(i * 1.0, i + 1.0, 60 + i % 5, 90) for i in range(10))  # last onset on beat 9: mid-bar
+    primer = write_score(Score((Track(0, notes=melody),), time_signatures=(TimeSignature(0, 4, 4),)),
+                         tmp_path / "primer.mid")  # fmt: skip
+    for bars in (1, 2):
+        out = tmp_path / f"{bars}.mid"
+        result = _generate("--model", model, "--seed", 3, "--primer", primer, "--bars", bars, "--no-include-primer",
+                           "--out", out)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        length = sum(message.time for message in mido.MidiFile(out).tracks[0]) / 480
+        assert length == 4 * bars + 4, "the primer's last bar (beats 8-12, from 0 here) and N whole bars"
+        assert min(n.start for t in read_score(out).tracks for n in t.notes) >= 1, "from beat 9 of the primer"
+
+
+def test_a_companion_file_in_the_way_stops_the_run_before_anything_is_written(model, tmp_path):
+    (tmp_path / "song.json").write_text("mine")
+    result = _generate("--model", model, "--seed", 1, "--out", tmp_path / "song.mid")
+    assert result.exit_code == 2 and "song.json already exists" in result.output
+    assert not (tmp_path / "song.mid").exists() and (tmp_path / "song.json").read_text() == "mine"
+
+
+@pytest.mark.parametrize("content", ['{"sidecar_version": 1}', "[]", "not json",
+                                     '{"sidecar_version": 1, "composer": "0.0.1", "model": {}, "request": {}}'])
+def test_a_broken_sidecar_is_a_one_line_error(model, tmp_path, content):
+    sidecar = tmp_path / "x.json"
+    sidecar.write_text(content)
+    result = _generate("--from-sidecar", sidecar, "--model", model, "--out", tmp_path / "y.mid")
+    assert result.exit_code == 2 and result.output.startswith("Error: ") and "Traceback" not in result.output

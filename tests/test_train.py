@@ -218,3 +218,13 @@ def test_init_from_refuses_music_the_model_cannot_represent_and_conflicting_opti
     assert "cannot represent the music" in result.output and "fall between its grid steps (1/12 beat)" in result.output
     conflicting = _fine_tune(tmp_path / "odd", tmp_path / "run", tiny_model, "--units", "64")
     assert conflicting.exit_code == 2 and "--units: a fine-tuned model keeps" in conflicting.output
+
+
+def test_init_from_a_model_inside_out_is_refused_before_anything_is_cleared(tiny_model, tmp_path):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(tiny_model.parent, out)
+    result = _fine_tune(tiny_model.parent.parent / "corpus", out, out / "model.keras", "--force")
+    assert result.exit_code == 2 and "lies inside --out" in result.output
+    assert (out / "model.keras").read_bytes() == tiny_model.read_bytes()
