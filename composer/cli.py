@@ -128,9 +128,10 @@ MODEL_OPTIONS = ("units", "layers", "embedding_dim", "dropout")
 
 def _refuse_given(ctx: click.Context, names: list[str], why: str) -> None:
     """Options that would be silently ignored are refused instead: ignoring them would mislead."""
-    given = [name for name in names if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+    flags = {param.name: param.opts[0] for param in ctx.command.params}
+    given = [flags[name] for name in names if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
     if given:
-        raise UserError(", ".join("--" + name.replace("_", "-") for name in given) + f": {why}")
+        raise UserError(", ".join(given) + f": {why}")
 
 
 def _train_configs(options: dict, seed: int) -> dict:
@@ -314,6 +315,13 @@ def evaluate(data, model, train_data, reference, copy_check, copy_threshold, gen
 
     if (data is not None) + (reference is not None) + copy_check != 1:
         raise UserError("give one of: DATA to score a model on, --reference FOLDER to compare music, --copy-check")
+    sampling = ["samples", "num_events", "seed"] if generated is None else ["samples", "num_events", "seed", "model"]
+    unused = {
+        "data": ["generated", "samples", "num_events", "seed", "report_dir", "force", "copy_threshold"],
+        "reference": ["train_data", "copy_threshold", *sampling] + ([] if report_dir else ["force"]),
+        "copy_check": ["report_dir", "force", *sampling[:3]] if generated is not None else ["report_dir", "force"],
+    }["data" if data is not None else "reference" if reference is not None else "copy_check"]
+    _refuse_given(click.get_current_context(), unused, "does not apply to this kind of evaluation")
     if copy_check:
         from composer.evaluate import copy_check as run_copy_check
         from composer.evaluate import format_copy_report

@@ -118,3 +118,10 @@ def test_copy_check_flags_a_training_piece_and_passes_new_music(tiny_model, tmp_
     text = _evaluate("--copy-check", "--model", tiny_model, "--samples", 2, "--length", 200, "--workers", 1,
                      "--cache-dir", tmp_path / "cache")  # fmt: skip
     assert text.exit_code == 0 and "held-out real music, median of" in text.output
+
+
+def test_options_that_do_not_apply_to_the_chosen_evaluation_are_refused(tmp_path):
+    for args, flag in [(["DATA", "--samples", "3"], "--samples"), (["--reference", "R", "--generated", "G", "--seed", "1"],
+                       "--seed"), (["--copy-check", "--report", "out"], "--report")]:  # fmt: skip
+        result = _evaluate(*[str(tmp_path / a) if a in ("DATA", "R", "G") else a for a in args])
+        assert result.exit_code == 2 and f"{flag}: does not apply to this kind of evaluation" in result.output
