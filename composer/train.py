@@ -170,7 +170,9 @@ def _fit(out: Path, state: dict, train_seqs, valid_seqs, steps: int, report) -> 
         if state.get("init_from"):
             _load_base_weights(model, Path(state["init_from"]["path"]))
             report(f"fine-tuning {state['init_from']['path']}")
-        compile_model(model, training.learning_rate, training.warmup_steps, training.epochs * steps, training.clipnorm)
+        total_steps = training.epochs * steps
+        warmup = min(training.warmup_steps, total_steps // 10)  # a small folder must not spend its run warming up
+        compile_model(model, training.learning_rate, warmup, total_steps, training.clipnorm)
     callbacks = _callbacks(out, state, training.sequence_length * training.batch_size)
     artifacts.write_json(out / artifacts.STATE_FILE, state)
     try:
