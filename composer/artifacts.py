@@ -128,7 +128,8 @@ def model_encoding(path: str | os.PathLike) -> tuple[dict[str, Any], EncodingCon
 
     metadata = read_metadata(path)
     try:
-        config = EncodingConfig.from_dict(metadata["encoding"])
+        # models saved before pedal folding existed were trained on the written key-up times
+        config = EncodingConfig.from_dict({"sustain_pedal": False, **metadata["encoding"]})
     except (KeyError, TypeError):
         raise ComposerError(f"{path}: the model's metadata has no usable encoding settings") from None
     if metadata.get("vocabulary") != token_names(range(len(vocabulary(config))), config):

@@ -116,7 +116,7 @@ def _fine_tuning_base(model_path: Path, data: Path, out: Path) -> dict[str, Any]
             f"{model_path} cannot represent the music in {data}: {'; '.join(problems)}. "
             "Train a new model on it instead (without --init-from)"
         )
-    return {"path": str(model_path.resolve()), "encoding": metadata["encoding"], "model": metadata["model"],
+    return {"path": str(model_path.resolve()), "encoding": config.to_dict(), "model": metadata["model"],
             "event_counts": metadata["event_counts"], "data": metadata["data"].get("folder")}  # fmt: skip
 
 

@@ -137,3 +137,11 @@ def test_a_model_file_with_a_lambda_layer_never_runs_its_code(tiny_model, tmp_pa
     assert not marker.exists()
     keras.models.load_model(crafted, safe_mode=False)  # the file really is armed: unsafe loading runs it
     assert marker.exists()
+
+
+def test_a_model_saved_before_pedal_folding_is_read_without_it(tiny_model, tmp_path):
+    assert model_encoding(tiny_model)[1].sustain_pedal
+    metadata = read_metadata(tiny_model)
+    del metadata["encoding"]["sustain_pedal"]
+    older = _copy_with(tiny_model, tmp_path / "old.keras", {METADATA_ENTRY: json.dumps(metadata)})
+    assert not model_encoding(older)[1].sustain_pedal
