@@ -315,11 +315,12 @@ def evaluate(data, model, train_data, reference, copy_check, copy_threshold, gen
 
     if (data is not None) + (reference is not None) + copy_check != 1:
         raise UserError("give one of: DATA to score a model on, --reference FOLDER to compare music, --copy-check")
-    sampling = ["samples", "num_events", "seed"] if generated is None else ["samples", "num_events", "seed", "model"]
+    sampling = ["samples", "num_events", "seed"]  # they make the pieces when no --generated folder is given
     unused = {
-        "data": ["generated", "samples", "num_events", "seed", "report_dir", "force", "copy_threshold"],
-        "reference": ["train_data", "copy_threshold", *sampling] + ([] if report_dir else ["force"]),
-        "copy_check": ["report_dir", "force", *sampling[:3]] if generated is not None else ["report_dir", "force"],
+        "data": ["generated", *sampling, "report_dir", "force", "copy_threshold"],
+        "reference": ["train_data", "copy_threshold"] + (["model", *sampling] if generated else [])
+        + ([] if report_dir else ["force"]),
+        "copy_check": ["report_dir", "force"] + (sampling if generated else []),
     }["data" if data is not None else "reference" if reference is not None else "copy_check"]
     _refuse_given(click.get_current_context(), unused, "does not apply to this kind of evaluation")
     if copy_check:
