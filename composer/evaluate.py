@@ -240,12 +240,16 @@ def event_nlls(model, sequences: Sequence[np.ndarray], batch_size: int = 8) -> l
     """For each sequence: the NLL (nats) of every event after the first, and whether it was the top guess."""
     from composer.tf_runtime import tf
 
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])  # one graph for every batch shape
+    def score(batch):
+        logits = tf.cast(model(batch[:, :-1], training=False), tf.float32)
+        targets = batch[:, 1:]
+        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)
+        return nll, tf.argmax(logits, axis=-1, output_type=tf.int32) == targets
+
     results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for indices, batch in _batches_by_length(sequences, batch_size):
-        logits = model(batch[:, :-1], training=False)
-        targets = batch[:, 1:]
-        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, tf.cast(logits, tf.float32)).numpy()
-        hits = (tf.argmax(logits, axis=-1, output_type=tf.int32) == targets).numpy()
+        nll, hits = (tensor.numpy() for tensor in score(batch))
         for row, index in enumerate(indices):
             length = len(sequences[index]) - 1
             results[index] = (nll[row, :length].astype(np.float64), hits[row, :length])
