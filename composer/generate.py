@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from composer import artifacts
+from composer.audio import find_renderer, render_wav
 from composer.atomic import write_atomic
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
@@ -26,10 +23,6 @@ from composer.midi_io import read_score, write_score
 from composer.sample import Constraints, SamplingOptions, generate
 from composer.score import Score, TempoChange, TimeSignature
 from composer.sidecar import read_sidecar, request_fields, sidecar
-
-
-DEBIAN_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")  # from the fluid-soundfont-gm package
-_INSTALL_FLUIDSYNTH = "install it with `apt install fluidsynth fluid-soundfont-gm`"
 
 
 @dataclass(frozen=True)
@@ -234,7 +227,7 @@ def _write_midi(score: Score, path: Path, request: GenerateRequest, companions: 
 def _write(score: Score, path: Path, request: GenerateRequest) -> list[Path]:
     if not score.num_notes:
         raise ComposerError("the model generated no notes; try more events (--length) or another seed")
-    renderer = _fluidsynth() if "wav" in request.formats else None
+    renderer = find_renderer() if "wav" in request.formats else None
     path = _write_midi(score, path, request, [".json"] + [f".{f}" for f in request.formats if f != "mid"])
     written = [path]
     if "musicxml" in request.formats:
@@ -246,34 +239,5 @@ def _write(score: Score, path: Path, request: GenerateRequest) -> list[Path]:
 
         written.append(plot_piano_roll(score, path.with_suffix(".png"), overwrite=request.force))
     if renderer is not None:
-        written.append(_render_wav(renderer, path, path.with_suffix(".wav"), overwrite=request.force))
+        written.append(render_wav(renderer, path, path.with_suffix(".wav"), overwrite=request.force))
     return written
-
-
-def _fluidsynth() -> tuple[str, Path]:
-    """The fluidsynth program and a General MIDI soundfont (COMPOSER_SOUNDFONT, else Debian's), or why not."""
-    program = shutil.which("fluidsynth")
-    soundfont = Path(os.environ.get("COMPOSER_SOUNDFONT") or DEBIAN_SOUNDFONT)
-    if program is None:
-        raise ComposerError(f"--wav needs the fluidsynth program: {_INSTALL_FLUIDSYNTH}")
-    if not soundfont.is_file():
-        raise ComposerError(f"--wav needs a soundfont, none at {soundfont}: {_INSTALL_FLUIDSYNTH}, "
-                            "or set COMPOSER_SOUNDFONT to a .sf2 file")  # fmt: skip
-    return program, soundfont
-
-
-def _render_wav(renderer: tuple[str, Path], midi: Path, wav: Path, *, overwrite: bool) -> Path:
-    """``midi`` played by FluidSynth into ``wav`` (44.1 kHz), for listening without a DAW.
-
-    FluidSynth writes into a private folder; the finished file is then published
-    atomically, so a failed render never leaves half a WAV or replaces an existing one.
-    """
-    program, soundfont = renderer
-    with tempfile.TemporaryDirectory() as folder:
-        staged = Path(folder) / "render.wav"
-        command = [program, "-ni", "-F", str(staged), "-r", "44100", str(soundfont), str(midi)]
-        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-        if done.returncode != 0 or not staged.is_file():
-            reason = (done.stderr.strip() or done.stdout.strip() or f"exit code {done.returncode}").splitlines()[-1]
-            raise ComposerError(f"fluidsynth could not render {midi}: {reason}")
-        return write_atomic(wav, staged.read_bytes(), overwrite=overwrite)

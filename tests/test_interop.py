@@ -10,8 +10,9 @@ import numpy as np
 import pretty_midi
 import pytest
 
+from composer.audio import DEBIAN_SOUNDFONT
 from composer.errors import ComposerError
-from composer.generate import DEBIAN_SOUNDFONT, GenerateRequest, generate_files
+from composer.generate import GenerateRequest, generate_files
 from composer.midi_io import OUTPUT_PPQ
 from composer.sample import Constraints, SamplingOptions
 
