@@ -323,25 +323,25 @@ def evaluate(data, model, train_data, reference, copy_check, copy_threshold, gen
         "copy_check": ["report_dir", "force"] + (sampling if generated else []),
     }["data" if data is not None else "reference" if reference is not None else "copy_check"]
     _refuse_given(click.get_current_context(), unused, "does not apply to this kind of evaluation")
+    pieces = {"generated_folder": generated, "samples": samples, "num_events": num_events, "seed": seed}
     if copy_check:
         from composer.evaluate import copy_check as run_copy_check
         from composer.evaluate import format_copy_report
 
-        result = run_copy_check(resolve_model(model)[0], generated_folder=generated, samples=samples,
-                                num_events=num_events, seed=seed, train_data=train_data, threshold=copy_threshold,
-                                cache_dir=cache_dir, workers=workers)  # fmt: skip
+        result = run_copy_check(resolve_model(model)[0], train_data=train_data, threshold=copy_threshold,
+                                cache_dir=cache_dir, workers=workers, **pieces)  # fmt: skip
         click.echo(json.dumps(result, indent=2) if as_json else format_copy_report(result))
-        return
-    if reference is None:
-        model_path, origin = resolve_model(model)
-        _evaluate_likelihood(model_path, origin, data, train_data, as_json, cache_dir, workers)
-        return
+    elif reference is None:
+        _evaluate_likelihood(*resolve_model(model), data, train_data, as_json, cache_dir, workers)
+    else:
+        _compare_music(reference, None if generated else resolve_model(model)[0], pieces, report_dir, force, as_json)
+
+
+def _compare_music(reference, model_path, pieces: dict, report_dir, force: bool, as_json: bool) -> None:
     from composer.evaluate import compare_music, write_music_report
     from composer.features import format_report
 
-    model_path = None if generated else resolve_model(model)[0]
-    result = compare_music(reference, generated_folder=generated, model_path=model_path, samples=samples,
-                           num_events=num_events, seed=seed)  # fmt: skip
+    result = compare_music(reference, model_path=model_path, **pieces)
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
     for path in write_music_report(result, report_dir, force=force) if report_dir else ():
         click.echo(f"wrote {path}", err=as_json)
