@@ -116,7 +116,7 @@ def representation_problems(folder: str | os.PathLike, config: EncodingConfig, m
     starts, pitches, drum_notes = [], [], 0
     for path in find_midi_files(folder)[:max_files]:
         try:
-            score = read_score(path)
+            score = read_score(path, sustain_pedal=config.sustain_pedal)
         except ComposerError:
             continue  # load_corpus reports it
         notes = [(note, track.is_drum) for track in score.tracks for note in track.notes]
