@@ -26,7 +26,7 @@ import numpy as np
 from composer.corpus import find_midi_files
 from composer.errors import ComposerError
 from composer.midi_io import OUTPUT_PPQ, read_score
-from composer.score import DEFAULT_TIME_SIGNATURE, Score, TimeSignature
+from composer.score import Score
 
 PITCH_CLASS_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 NOTE_VALUES_BEATS = 2.0 ** np.arange(-4, 3)  # 1/16 .. 4 beats, one bin per note value
@@ -60,7 +60,7 @@ def piece_features(score: Score) -> dict[str, np.ndarray]:
         "ioi_histogram": _note_value_histogram(np.diff(np.unique(all_starts))),
         "note_density": _note_density(all_starts, all_ends),
         "empty_beat_rate": _empty_beat_rate(all_starts, all_ends),
-        "repetition": _repetition(starts, pitches, score.time_signatures),
+        "repetition": _repetition(starts, pitches, score),
     }
     return {name: np.asarray(value, dtype=np.float64) for name, value in features.items()}
 
@@ -175,11 +175,11 @@ def _empty_beat_rate(starts: np.ndarray, ends: np.ndarray) -> float:
     return float(np.mean(_sounding_beats(starts, ends) == 0)) if len(starts) else math.nan
 
 
-def _repetition(starts: np.ndarray, pitches: np.ndarray, signatures: tuple[TimeSignature, ...]) -> float:
+def _repetition(starts: np.ndarray, pitches: np.ndarray, score: Score) -> float:
     """Fraction of the bars holding notes whose onsets and pitches repeat an earlier bar exactly."""
     if not len(starts):
         return math.nan
-    bar_starts = _bar_starts(signatures, float(starts.max()))
+    bar_starts = np.array(score.bar_lines(float(starts.max())))
     bars = np.searchsorted(bar_starts, starts, side="right") - 1
     steps = np.round((starts - bar_starts[bars]) * REPEAT_STEPS_PER_BEAT).astype(int)
     contents: dict[int, list[tuple[int, int]]] = {}
@@ -187,17 +187,6 @@ def _repetition(starts: np.ndarray, pitches: np.ndarray, signatures: tuple[TimeS
         contents.setdefault(bar, []).append((step, pitch))
     keys = [tuple(sorted(notes)) for _, notes in sorted(contents.items())]
     return 1.0 - len(set(keys)) / len(keys)
-
-
-def _bar_starts(signatures: tuple[TimeSignature, ...], last_beat: float) -> np.ndarray:
-    """Beats at which bars begin, up to ``last_beat``, following the time signatures (4/4 before the first)."""
-    signatures = sorted(signatures)
-    if not signatures or signatures[0].beat > 0:
-        signatures.insert(0, TimeSignature(0.0, *DEFAULT_TIME_SIGNATURE))
-    stops = [signature.beat for signature in signatures[1:]] + [last_beat + 1]
-    return np.concatenate(
-        [np.arange(sig.beat, stop, sig.numerator * 4 / sig.denominator) for sig, stop in zip(signatures, stops)]
-    )
 
 
 def _column(rows: list[dict[str, np.ndarray]], name: str) -> np.ndarray:
