@@ -81,7 +81,7 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
     pieces = generate(
         network, config, num_events=None if request.num_bars else request.num_events, num_bars=request.num_bars,
         primer=prompt, batch=request.num_files, options=request.options,
-        constraints=_model_constraints(request, metadata), seed=request.seed,
+        constraints=_model_constraints(request, metadata, config), seed=request.seed,
     )  # fmt: skip
     scores = []
     for piece in pieces:
@@ -130,10 +130,9 @@ def _steps_in(tokens: list[int], config: EncodingConfig) -> int:
     return sum(vocab.values[t] for t in tokens if vocab.kinds[t] == SHIFT)
 
 
-def _model_constraints(request: GenerateRequest, metadata: dict) -> Constraints:
+def _model_constraints(request: GenerateRequest, metadata: dict, config: EncodingConfig) -> Constraints:
     """The user's constraints, plus: keep the tempo and meter they set, and leave out instruments,
     tempos and meters the model never saw in training (it cannot have learned them), unless asked for."""
-    config = EncodingConfig.from_dict(metadata["encoding"])
     vocab = vocabulary(config)
     never_seen = frozenset(
         token for token, count in enumerate(metadata["event_counts"])
