@@ -15,6 +15,7 @@ from composer import __version__
 from composer.artifacts import DEFAULT_MODEL_DIR
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.errors import ComposerError
+from composer.distribute import MODES as DISTRIBUTE_MODES
 from composer.scales import SCALES
 
 # Light modules (no TensorFlow, no MIDI libraries): their defaults are shown in --help.
@@ -90,15 +91,22 @@ def inspect(file: Path, num_tokens: int, as_json: bool) -> None:
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Where encoded files are cached [default: $COMPOSER_CACHE_DIR or ~/.cache/composer].")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Encoding processes [default: all cores].")
-def train(data, out, force, resume, init_from, seed, cache_dir, workers, **options) -> None:
-    """Train the LSTM on the MIDI files in DATA (searched recursively)."""
+@click.option("--distribute", type=click.Choice(DISTRIBUTE_MODES), default="auto", show_default=True,
+              help="tf.distribute strategy: mirrored for several GPUs of one machine, multi-worker for the group "
+                   "that TF_CONFIG describes; auto picks one of these when it applies.")  # fmt: skip
+def train(data, out, force, resume, init_from, seed, cache_dir, workers, distribute, **options) -> None:
+    """Train the LSTM on the MIDI files in DATA (searched recursively), or on a cache made by `composer prepare`."""
     import random
 
     from composer.artifacts import resolve_model
+    from composer.prepare import is_cache
     from composer.train import TrainRequest
     from composer.train import train as run_training
 
     context = click.get_current_context()
+    if data is not None and is_cache(data):
+        _refuse_given(context, [*ENCODING_OPTIONS, "valid_fraction", "cache_dir", "workers"], "a prepared cache "
+                      "was encoded and split by `composer prepare`; give these options to it instead")  # fmt: skip
     if resume:
         _refuse_given(context, ["seed", "init_from", *options], "a resumed run keeps the settings it was started with; "
                       "drop these options, or start a new run with --force")  # fmt: skip
@@ -111,7 +119,7 @@ def train(data, out, force, resume, init_from, seed, cache_dir, workers, **optio
         click.echo(f"seed: {seed} (pass --seed {seed} to repeat this run)")
     request = TrainRequest(
         data=data, out=out, force=force, resume=resume, cache_dir=cache_dir, workers=workers, init_from=init_from,
-        **_train_configs(options, seed or 0),
+        distribute=distribute, **_train_configs(options, seed or 0),
     )  # fmt: skip
     with _FileProgress() as progress:
         summary = run_training(request, report=click.echo, on_file=progress)
@@ -119,7 +127,51 @@ def train(data, out, force, resume, init_from, seed, cache_dir, workers, **optio
         click.echo(f"Interrupted; {summary['epochs_done']} completed epochs are saved. "
                    f"Continue with: composer train --resume --out {summary['out']}", err=True)  # fmt: skip
         raise SystemExit(130)
+    if "worker" in summary:
+        click.echo(f"worker {summary['worker']} done after {summary['epochs']} epochs; the chief writes the model")
+        return
     click.echo(_format_training_summary(summary))
+
+
+@main.command()
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the prepared cache.")
+@click.option("--shards", type=click.IntRange(min=1), default=None,
+              help="Token files to write [default: one per 2,000 MIDI files]; at least one per training worker.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Encoding processes [default: all cores].")
+@click.option("--valid-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=TRAIN_DEFAULTS.valid_fraction, show_default=True)
+@click.option("--steps-per-quarter", type=click.IntRange(min=1), default=ENCODING_DEFAULTS.steps_per_quarter,
+              show_default=True, help="Time grid of the encoding.")
+@click.option("--velocity/--no-velocity", default=True, show_default=True, help="Encode note velocities.")
+@click.option("--duration/--no-duration", default=True, show_default=True, help="Encode note lengths.")
+@click.option("--sustain-pedal/--no-sustain-pedal", default=True, show_default=True,
+              help="Notes held by the sustain pedal (CC64) last until it lifts.")
+@click.option("--force", is_flag=True, help="Replace a cache prepared from other files or settings.")
+def prepare(data, out, shards, workers, valid_fraction, force, **encoding) -> None:
+    """Encode the MIDI files in DATA into a sharded cache that `composer train` streams from.
+
+    Memory stays bounded whatever the corpus size, and an interrupted run picks up
+    after the last finished shard when started again."""
+    from composer.prepare import PrepareRequest
+    from composer.prepare import prepare as run_prepare
+
+    request = PrepareRequest(data=data, out=out, encoding=_encoding_config(encoding), valid_fraction=valid_fraction,
+                             shards=shards, workers=workers, force=force)  # fmt: skip
+    with _FileProgress(list_skipped=False) as progress:
+        summary = run_prepare(request, on_file=progress)
+    click.echo(_format_prepare_summary(summary, out))
+
+
+def _format_prepare_summary(summary: dict, out: Path) -> str:
+    skipped = ", ".join(f"{count} {reason}" for reason, count in summary["skipped_by_reason"].items())
+    return (
+        f"{summary['files']} files in {summary['seconds']:.0f} s: {summary['files_used']} used "
+        f"({summary['split_files']['train']} train, {summary['split_files']['valid']} validation), "
+        f"{summary['files_skipped']} skipped{f' ({skipped})' if skipped else ''}, "
+        f"{summary['duplicates_dropped']} duplicates; {summary['tokens']} events in {summary['shards']} shards.\n"
+        f"Each file's status is listed in {out}/shards/*.json. Train with: composer train {out}"
+    )
 
 
 ENCODING_OPTIONS = ("steps_per_quarter", "velocity", "duration", "sustain_pedal")
@@ -134,10 +186,14 @@ def _refuse_given(ctx: click.Context, names: list[str], why: str) -> None:
         raise UserError(", ".join(given) + f": {why}")
 
 
+def _encoding_config(options: dict) -> EncodingConfig:
+    return EncodingConfig(steps_per_quarter=options["steps_per_quarter"], use_velocity=options["velocity"],
+                          use_duration=options["duration"], sustain_pedal=options["sustain_pedal"])  # fmt: skip
+
+
 def _train_configs(options: dict, seed: int) -> dict:
     return {
-        "encoding": EncodingConfig(steps_per_quarter=options["steps_per_quarter"], use_velocity=options["velocity"],
-                                   use_duration=options["duration"], sustain_pedal=options["sustain_pedal"]),
+        "encoding": _encoding_config(options),
         "model": ModelConfig(embedding_dim=options["embedding_dim"], units=options["units"], layers=options["layers"],
                              dropout=options["dropout"]),
         "training": TrainConfig(
@@ -150,16 +206,16 @@ def _train_configs(options: dict, seed: int) -> dict:
 
 
 class _FileProgress:
-    """A progress bar over the files being encoded, with one line per skipped file."""
+    """A progress bar over the files being encoded, with one line per skipped file if ``list_skipped``."""
 
-    def __init__(self) -> None:
-        self.bar = None
+    def __init__(self, list_skipped: bool = True) -> None:
+        self.bar, self.list_skipped = None, list_skipped
 
     def __call__(self, total: int, path: str, reason: str | None) -> None:
         if self.bar is None:
             self.bar = click.progressbar(length=total, label="encoding", file=sys.stderr)
             self.bar.__enter__()
-        if reason:
+        if reason and self.list_skipped:
             click.echo(f"\nskipped {path}: {reason}", err=True)
         self.bar.update(1)
 

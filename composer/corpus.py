@@ -89,25 +89,47 @@ def load_corpus(
     if not files:
         raise ComposerError(f"{folder}: no .mid or .midi files found")
     cache = _cache_folder(Path(cache_dir or default_cache_dir()), config)
-    jobs = [(str(path), config, str(cache)) for path in files]
     corpus = Corpus()
-    seen: set[str] = set()
-    for path, digest, tokens, reason, hit in _run(jobs, workers or os.cpu_count() or 1):
+    seen = Deduplicator()
+    for path, digest, tokens, reason, hit in encode_files(files, config, cache, workers):
         if on_file:
             on_file(len(files), path, reason)
         corpus.cache_hits += hit
         if reason is not None:
             corpus.skipped[path] = reason
-            continue
-        music = hashlib.sha256(tokens.tobytes()).hexdigest()  # the same notes in another file are a duplicate too
-        if digest in seen or music in seen:
-            corpus.duplicates += 1
-        else:
-            seen.update((digest, music))
+        elif seen.is_new(digest, tokens):
             corpus.files.append(EncodedFile(path, digest, tokens))
+        else:
+            corpus.duplicates += 1
     if not corpus.files:
         raise ComposerError(f"{folder}: none of the {len(files)} MIDI files could be used")
     return corpus
+
+
+class Deduplicator:
+    """Remembers every file seen, by its bytes and by its notes: the same notes in another file are a duplicate too."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def is_new(self, digest: str, tokens: np.ndarray) -> bool:
+        music = music_digest(tokens)
+        if digest in self.seen or music in self.seen:
+            return False
+        self.seen.update((digest, music))
+        return True
+
+
+def music_digest(tokens: np.ndarray) -> str:
+    return hashlib.sha256(np.asarray(tokens, dtype=np.int16).tobytes()).hexdigest()
+
+
+def encode_files(files: list[Path], config: EncodingConfig, cache: Path | None, workers: int | None):
+    """(path, digest, tokens, skip reason, cache hit) for each file, in order, encoded by ``workers`` processes.
+
+    ``cache`` None encodes without the per-file cache (a prepared corpus is its own cache)."""
+    jobs = [(str(path), config, cache and str(cache)) for path in files]
+    yield from _run(jobs, workers or os.cpu_count() or 1)
 
 
 def representation_problems(folder: str | os.PathLike, config: EncodingConfig, max_files: int = 50) -> list[str]:
@@ -142,7 +164,7 @@ def split_corpus(corpus: Corpus, valid_fraction: float) -> tuple[list[EncodedFil
     ``valid_fraction``: adding or removing other files never moves it, so a grown
     corpus (or a resumed run) never trains on what was validation before.
     """
-    valid = [f for f in corpus.files if _hash_fraction(f.digest) < valid_fraction]
+    valid = [f for f in corpus.files if is_validation(f.digest, valid_fraction)]
     if not valid and corpus.files:  # a tiny corpus: still validate on one file (this one can move later)
         valid = [min(corpus.files, key=lambda f: f.digest)]
     chosen = {id(f) for f in valid}
@@ -155,6 +177,11 @@ def split_corpus(corpus: Corpus, valid_fraction: float) -> tuple[list[EncodedFil
             f"or change --valid-fraction (now {valid_fraction:g})"
         )
     return train, valid
+
+
+def is_validation(digest: str, valid_fraction: float) -> bool:
+    """A file is for validation when its hash, read as a number in [0, 1), is below ``valid_fraction``."""
+    return _hash_fraction(digest) < valid_fraction
 
 
 def _hash_fraction(digest: str) -> float:
@@ -181,7 +208,7 @@ def _leave_ctrl_c_to_the_parent() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _encode_file(job: tuple[str, EncodingConfig, str]) -> tuple[str, str, np.ndarray | None, str | None, bool]:
+def _encode_file(job: tuple[str, EncodingConfig, str | None]) -> tuple[str, str, np.ndarray | None, str | None, bool]:
     """(path, digest, tokens, skip reason, cache hit) for one file; runs in a worker process."""
     path, config, cache = job
     try:
@@ -189,18 +216,20 @@ def _encode_file(job: tuple[str, EncodingConfig, str]) -> tuple[str, str, np.nda
     except ComposerError as error:
         return path, "", None, str(error).removeprefix(f"{path}: "), False
     digest = hashlib.sha256(data).hexdigest()
-    cached = Path(cache) / digest[:2] / digest
-    if cached.with_suffix(".npy").exists():
+    cached = Path(cache) / digest[:2] / digest if cache else None
+    if cached and cached.with_suffix(".npy").exists():
         return path, digest, np.load(cached.with_suffix(".npy")), None, True
-    if cached.with_suffix(".txt").exists():
+    if cached and cached.with_suffix(".txt").exists():
         return path, digest, None, cached.with_suffix(".txt").read_text(), True
     try:
         tokens = np.asarray(encode(parse_score(data, path, sustain_pedal=config.sustain_pedal), config), dtype=np.int16)
     except ComposerError as error:
         reason = str(error).removeprefix(f"{path}: ")
-        write_atomic(cached.with_suffix(".txt"), reason.encode(), overwrite=True)
+        if cached:
+            write_atomic(cached.with_suffix(".txt"), reason.encode(), overwrite=True)
         return path, digest, None, reason, False
-    buffer = io.BytesIO()
-    np.save(buffer, tokens)
-    write_atomic(cached.with_suffix(".npy"), buffer.getvalue(), overwrite=True)
+    if cached:
+        buffer = io.BytesIO()
+        np.save(buffer, tokens)
+        write_atomic(cached.with_suffix(".npy"), buffer.getvalue(), overwrite=True)
     return path, digest, tokens, None, False

@@ -15,6 +15,7 @@ from composer.tf_runtime import tf
 
 from composer.config import EncodingConfig, TrainConfig
 from composer.events import PITCH, TEMPO, VELOCITY, pitched_note_mask, vocabulary
+from composer.prepare import PITCHED_BIT
 
 
 class TokenStream:
@@ -104,3 +105,78 @@ def _transpose(events, pitched, first: int, last: int, semitones: int, seed):
     high = tf.where(has_pitches, tf.minimum(semitones, last - tf.reduce_max(pitches)), 0)
     shift = tf.random.stateless_uniform([], seed + 100, low, high + 1, dtype=tf.int32)
     return tf.where(pitched, events + shift, events)
+
+
+SHUFFLE_WINDOWS = 4096  # windows mixed across the shards being read; ~2 MB at 128 events
+SHARDS_READ_AT_ONCE = 4
+
+
+def shard_training_dataset(shards: list, steps: int, encoding: EncodingConfig, train: TrainConfig,
+                           initial_epoch: int = 0, context=None):  # fmt: skip
+    """Windows streamed from a prepared cache's shards: ``steps`` batches per epoch, never the whole corpus in memory.
+
+    Every input pipeline (one per worker under tf.distribute, see ``context``) reads its
+    own shards. Shard order, window offsets, window order and augmentation are stateless
+    functions of (seed, epoch, shard, window), like the in-memory pipeline's.
+    """
+    context = context or tf.distribute.InputContext()
+    own = list(enumerate(map(str, shards)))[context.input_pipeline_id :: context.num_input_pipelines]
+    indices, paths = tf.constant([i for i, _ in own], tf.int64), tf.constant([p for _, p in own])
+    augment, length = _augmenter(encoding, train), train.sequence_length
+
+    def shard_windows(epoch, index):
+        seed = tf.random.experimental.stateless_fold_in(tf.stack([tf.cast(train.seed, tf.int64), epoch]), indices[index])
+        tokens, pitched = _read_shard(paths[index])
+        jitter = tf.random.stateless_uniform([], seed, 0, length, dtype=tf.int32)
+        count = tf.maximum((tf.size(tokens) - 1 - jitter) // length, 0)
+        starts = tf.random.experimental.stateless_shuffle(jitter + tf.range(count) * length, seed)
+
+        def window(number):
+            window_seed = tf.random.experimental.stateless_fold_in(seed, number)
+            span = tf.range(starts[number], starts[number] + length + 1)
+            events = augment(tf.gather(tokens, span), tf.gather(pitched, span), window_seed)
+            return events[:-1], events[1:]
+
+        return tf.data.Dataset.range(tf.cast(count, tf.int64)).map(window)
+
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(tf.range(len(own), dtype=tf.int64), [train.seed, epoch])
+        return (
+            tf.data.Dataset.from_tensor_slices(order)
+            .interleave(lambda index: shard_windows(epoch, index), cycle_length=min(SHARDS_READ_AT_ONCE, len(own)),
+                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)  # fmt: skip
+            .shuffle(SHUFFLE_WINDOWS, seed=train.seed)
+            .batch(context.get_per_replica_batch_size(train.batch_size), drop_remainder=True)
+            .take(steps)
+        )
+
+    return tf.data.Dataset.range(initial_epoch, train.epochs).flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
+
+
+def shard_validation_dataset(shards: list, steps: int, train: TrainConfig, context=None):
+    """The cache's validation windows in order, unaugmented, split window by window between the input
+    pipelines: ``steps`` batches per epoch, repeated, since Keras keeps one iterator across epochs."""
+    context = context or tf.distribute.InputContext()
+    length, batch = train.sequence_length, context.get_per_replica_batch_size(train.batch_size)
+
+    def shard_windows(path):
+        tokens, _ = _read_shard(path)
+        count = (tf.size(tokens) - 1) // length
+        windows = tf.gather(tokens, tf.range(count)[:, None] * length + tf.range(length + 1)[None, :])
+        return tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:]))
+
+    return (
+        tf.data.Dataset.from_tensor_slices([str(path) for path in shards])
+        .flat_map(shard_windows)
+        .shard(context.num_input_pipelines, context.input_pipeline_id)
+        .take(steps * batch)
+        .batch(batch)
+        .repeat()
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def _read_shard(path):
+    """(tokens, pitched mask) of one shard file: uint16 events with the pitched flag in the top bit."""
+    packed = tf.cast(tf.io.decode_raw(tf.io.read_file(path), tf.uint16), tf.int32)
+    return packed % 2**PITCHED_BIT, packed >= 2**PITCHED_BIT

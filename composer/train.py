@@ -9,11 +9,12 @@ Ctrl-C). Every random choice derives from the recorded seed.
 from __future__ import annotations
 
 import math
+import shutil
 import signal
 import sys
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,17 @@ import numpy as np
 
 from composer import artifacts
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
-from composer.corpus import load_corpus, representation_problems, split_corpus
+from composer.corpus import MIN_VALID_EVENTS, load_corpus, representation_problems, split_corpus
+from composer.distribute import Cluster, cluster_from_env, make_strategy, ready_for_fit, weights_fingerprint
 from composer.errors import ComposerError
 from composer.events import token_names, vocabulary
 from composer.ngram import fit_baseline
 from composer.plot import plot_losses
+from composer.prepare import is_cache, read_manifest, read_pieces, shard_files
 
 LEGACY_CHECKPOINT = "checkpoints/last.keras"  # runs started before checkpoints were named per epoch
 LEGACY_BEST_CHECKPOINT = "checkpoints/best.keras"
+SAMPLE_EVENTS = 2_000_000  # of a prepared cache, read into memory for the n-gram baseline (a tenth for validation)
 
 
 @dataclass(frozen=True)
@@ -46,41 +50,96 @@ class TrainRequest:
     cache_dir: Path | None = None
     workers: int | None = None
     init_from: Path | None = None  # fine-tune this model: its encoding and network, new data and training
+    distribute: str = "none"  # see composer.distribute.MODES
 
 
 def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=None) -> dict[str, Any]:
     """Run (or resume) training; returns the final summary, or {"interrupted": True, ...}."""
     started = time.time()
-    out = request.out
+    cluster = cluster_from_env(request.distribute)
+    out = _work_dir(request.out, cluster)
     artifacts.check_output_dir(out, force=request.force, resume=request.resume)
-    state = _resumed_state(request, report) if request.resume else _new_state(request)
+    state = _resumed_state(request, out, report) if request.resume else _new_state(request)
     encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
-    corpus = load_corpus(state["data"], encoding, cache_dir=request.cache_dir, workers=request.workers, on_file=on_file)
-    state["data_summary"] = corpus.summary()
+    data = _load_data(state, request, on_file)
+    state["data_summary"], state["split"] = data.summary, data.split
     report(_describe_corpus(state["data_summary"]))
-    train_files, valid_files = split_corpus(corpus, training.valid_fraction)
-    train_seqs, valid_seqs = [f.tokens for f in train_files], [f.tokens for f in valid_files]
-    counts = np.bincount(np.concatenate(train_seqs), minlength=len(vocabulary(encoding)))
+    counts = data.event_counts.copy()
     if state.get("init_from"):  # the model has seen the events of its first training too
         counts += np.asarray(state["init_from"]["event_counts"])
     state["event_counts"] = counts.tolist()
-    state["split"] = {"train_files": len(train_files), "valid_files": len(valid_files),
-                      "train_events": sum(map(len, train_seqs)), "valid_events": sum(map(len, valid_seqs))}  # fmt: skip
-    steps = _steps_per_epoch(train_seqs, valid_seqs, training)
+    steps = _steps_per_epoch(data, training, cluster.workers)
     artifacts.prepare_output_dir(out, force=request.force, resume=request.resume)  # only now: the data is usable
     if "ngram" not in state:
-        state["ngram"] = fit_baseline(train_seqs, valid_seqs, len(vocabulary(encoding)))[1]
+        state["ngram"] = fit_baseline(data.train_pieces, data.valid_pieces, len(vocabulary(encoding)))[1]
         report(f"n-gram baseline (order {state['ngram']['order']}): "
                f"validation NLL {state['ngram']['nll_per_event']:.4f} nats/event")  # fmt: skip
-    result = _fit(out, state, train_seqs, valid_seqs, steps, report)
+    result = _fit(out, state, data, steps, report, cluster)
     if result == "interrupted":  # what is on disk, not in memory: Ctrl-C may have hit mid-checkpoint
         state = artifacts.read_json(out / artifacts.STATE_FILE)
     state["elapsed_seconds"] = state.get("elapsed_seconds", 0.0) + time.time() - started
     if result == "interrupted":
         state["status"] = "interrupted"
         artifacts.write_json(out / artifacts.STATE_FILE, state)
-        return {"interrupted": True, "epochs_done": state["epoch"], "out": str(out)}
-    return _finish(out, state, valid_seqs)
+        return {"interrupted": True, "epochs_done": state["epoch"], "out": str(request.out)}
+    return _finish(out, state, data.valid_pieces, cluster, report)
+
+
+@dataclass
+class TrainingData:
+    """A MIDI folder, held in memory, or a prepared cache, streamed shard by shard during training.
+
+    ``train_pieces``/``valid_pieces`` are every piece of a folder, and of a cache the
+    first pieces up to SAMPLE_EVENTS: what the n-gram baseline and the final
+    whole-piece evaluation read.
+    """
+
+    summary: dict[str, Any]
+    split: dict[str, Any]
+    event_counts: np.ndarray
+    train_pieces: list[np.ndarray]
+    valid_pieces: list[np.ndarray]
+    cache: Path | None = None
+    manifest: dict[str, Any] | None = None
+
+
+def _load_data(state: dict, request: TrainRequest, on_file) -> TrainingData:
+    encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
+    if is_cache(Path(state["data"])):
+        return _cache_data(Path(state["data"]), encoding)
+    corpus = load_corpus(state["data"], encoding, cache_dir=request.cache_dir, workers=request.workers, on_file=on_file)
+    train_files, valid_files = split_corpus(corpus, training.valid_fraction)
+    train_pieces, valid_pieces = [f.tokens for f in train_files], [f.tokens for f in valid_files]
+    split = {"train_files": len(train_files), "valid_files": len(valid_files),
+             "train_events": sum(map(len, train_pieces)), "valid_events": sum(map(len, valid_pieces))}  # fmt: skip
+    counts = np.bincount(np.concatenate(train_pieces), minlength=len(vocabulary(encoding)))
+    return TrainingData(corpus.summary(), split, counts, train_pieces, valid_pieces)
+
+
+def _cache_data(cache: Path, encoding: EncodingConfig) -> TrainingData:
+    manifest = read_manifest(cache)
+    differences = [f"{key} {value} (here {manifest['encoding'].get(key)})"
+                   for key, value in encoding.to_dict().items() if manifest["encoding"].get(key) != value]  # fmt: skip
+    if differences:
+        raise ComposerError(f"{cache} was prepared with another encoding than this run needs: "
+                            f"{', '.join(differences)}; prepare a cache with the needed settings")  # fmt: skip
+    tokens = {split: sum(manifest["shard_tokens"][split]) for split in ("train", "valid")}
+    if tokens["valid"] < MIN_VALID_EVENTS:
+        raise ComposerError(f"{cache}: validation set too small to mean anything ({tokens['valid']} events, "
+                            f"need {MIN_VALID_EVENTS}): prepare it with a larger --valid-fraction or more files")  # fmt: skip
+    summary = {key: manifest[key] for key in ("files_used", "files_skipped", "skipped_by_reason", "duplicates_dropped",
+                                              "tokens")} | {"cache_hits": manifest["files_used"]}  # fmt: skip
+    split = {"train_files": manifest["split_files"]["train"], "valid_files": manifest["split_files"]["valid"],
+             "train_events": tokens["train"], "valid_events": tokens["valid"], "shards": manifest["shards"]}  # fmt: skip
+    return TrainingData(summary, split, np.asarray(manifest["event_counts"]),
+                        read_pieces(cache, manifest, "train", SAMPLE_EVENTS), read_pieces(cache, manifest, "valid", SAMPLE_EVENTS // 10),
+                        cache, manifest)  # fmt: skip
+
+
+def _work_dir(out: Path, cluster: Cluster) -> Path:
+    """Where this worker keeps its state and checkpoints: --out for the chief, a folder of its own below it
+    for every other worker of a group (so a restarted group resumes on every worker)."""
+    return out if cluster.is_chief else out / artifacts.WORKERS_DIR / f"worker-{cluster.index}"
 
 
 def _new_state(request: TrainRequest) -> dict[str, Any]:
@@ -120,20 +179,33 @@ def _fine_tuning_base(model_path: Path, data: Path, out: Path) -> dict[str, Any]
             "event_counts": metadata["event_counts"], "data": metadata["data"].get("folder")}  # fmt: skip
 
 
-def _resumed_state(request: TrainRequest, report) -> dict[str, Any]:
+def _resumed_state(request: TrainRequest, out: Path, report) -> dict[str, Any]:
     """The saved run; DATA, when given again, replaces the recorded folder (for a corpus that moved)."""
-    state = artifacts.read_json(request.out / artifacts.STATE_FILE)
+    state = artifacts.read_json(out / artifacts.STATE_FILE)
     if request.data is not None and request.data.resolve() != Path(state["data"]):
         report(f"data: reading {request.data} instead of the recorded {state['data']}")
         state["data"] = str(request.data.resolve())
     return state
 
 
-def _steps_per_epoch(train_seqs, valid_seqs, training: TrainConfig) -> int:
-    """Batches per epoch; refuses data too small for one batch (windows as dataset.TokenStream cuts them)."""
-    length = training.sequence_length
-    steps = (sum(map(len, train_seqs)) - 1) // length // training.batch_size
-    if steps == 0 or (sum(map(len, valid_seqs)) - 1) // length == 0:
+def _steps_per_epoch(data: TrainingData, training: TrainConfig, pipelines: int) -> int:
+    """Batches per epoch; refuses data too small for one batch. Windows are counted as the datasets cut
+    them; from a cache, every worker reads its own shards, and the one with the fewest windows sets the pace."""
+    length, batch = training.sequence_length, training.batch_size
+    if data.cache is None:
+        steps = (data.split["train_events"] - 1) // length // batch
+        valid_windows = (data.split["valid_events"] - 1) // length
+    else:
+        shards = data.manifest["shard_tokens"]
+        if len(shards["train"]) < pipelines:
+            raise ComposerError(f"{data.cache} has {len(shards['train'])} shards for {pipelines} workers: prepare it "
+                                f"again with --shards {pipelines} or more")  # fmt: skip
+        if batch % pipelines:
+            raise ComposerError(f"--batch-size {batch} does not split evenly between {pipelines} workers")
+        windows = [max(tokens - length, 0) // length for tokens in shards["train"]]  # whatever the random offset
+        steps = min(sum(windows[worker::pipelines]) for worker in range(pipelines)) // (batch // pipelines)
+        valid_windows = sum((tokens - 1) // length for tokens in shards["valid"] if tokens)
+    if steps == 0 or valid_windows == 0:
         raise ComposerError(
             "too little data for one batch: lower --batch-size or --sequence-length, or add MIDI files"
         )
@@ -150,36 +222,28 @@ def _describe_corpus(summary: dict[str, Any]) -> str:
     )
 
 
-def _fit(out: Path, state: dict, train_seqs, valid_seqs, steps: int, report) -> str:
+def _fit(out: Path, state: dict, data: TrainingData, steps: int, report, cluster: Cluster) -> str:
     """Run the epochs still to do; 'done' or 'interrupted' (NaN raises)."""
     from composer.tf_runtime import keras
 
-    from composer.dataset import TokenStream, training_dataset, validation_dataset
-    from composer.model import build_model, compile_model
-
-    encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
+    strategy = make_strategy(cluster)  # first: a multi-worker strategy must exist before any other TensorFlow work
+    training = TrainConfig.from_dict(state["training"])
     keras.utils.set_random_seed(training.seed)
-    train_stream, valid_stream = TokenStream(train_seqs, encoding), TokenStream(valid_seqs, encoding)
     if state["epoch"] >= training.epochs or state["status"] == "finished":
         return "done"
-    if state["epoch"] > 0:
-        model = keras.models.load_model(out / state.get("checkpoint", LEGACY_CHECKPOINT))
-        report(f"resuming after epoch {state['epoch']} of {training.epochs}")
-    else:
-        model = build_model(ModelConfig.from_dict(state["model"]), len(vocabulary(encoding)))
-        if state.get("init_from"):
-            _load_base_weights(model, Path(state["init_from"]["path"]))
-            report(f"fine-tuning {state['init_from']['path']}")
-        total_steps = training.epochs * steps
-        warmup = min(training.warmup_steps, total_steps // 10)  # a small folder must not spend its run warming up
-        compile_model(model, training.learning_rate, warmup, total_steps, training.clipnorm)
+    scope = strategy.scope() if strategy else nullcontext()
+    with scope:
+        model = _model(out, state, steps, report)
+    ready_for_fit(model, strategy)
+    train_data, valid_data, valid_steps = _datasets(data, state, steps, strategy, cluster)
     callbacks = _callbacks(out, state, training.sequence_length * training.batch_size)
     artifacts.write_json(out / artifacts.STATE_FILE, state)
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), scope:
             model.fit(
-                training_dataset(train_stream, encoding, training, initial_epoch=state["epoch"]),
-                validation_data=validation_dataset(valid_stream, training),
+                train_data,
+                validation_data=valid_data,
+                validation_steps=valid_steps,
                 epochs=training.epochs,
                 initial_epoch=state["epoch"],
                 steps_per_epoch=steps,
@@ -203,6 +267,61 @@ def _fit(out: Path, state: dict, train_seqs, valid_seqs, steps: int, report) -> 
             f"{kept}. Lower --learning-rate and start again with --force"
         )
     return "done"
+
+
+def _model(out: Path, state: dict, steps: int, report):
+    """The checkpointed model of a resumed run, or a new (or fine-tuned) one, compiled."""
+    from composer.tf_runtime import keras
+
+    from composer.model import build_model, compile_model
+
+    encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
+    if state["epoch"] > 0:
+        report(f"resuming after epoch {state['epoch']} of {training.epochs}")
+        return keras.models.load_model(out / state.get("checkpoint", LEGACY_CHECKPOINT))
+    model = build_model(ModelConfig.from_dict(state["model"]), len(vocabulary(encoding)))
+    if state.get("init_from"):
+        _load_base_weights(model, Path(state["init_from"]["path"]))
+        report(f"fine-tuning {state['init_from']['path']}")
+    total_steps = training.epochs * steps
+    warmup = min(training.warmup_steps, total_steps // 10)  # a small folder must not spend its run warming up
+    compile_model(model, training.learning_rate, warmup, total_steps, training.clipnorm)
+    return model
+
+
+def _datasets(data: TrainingData, state: dict, steps: int, strategy, cluster: Cluster):
+    """(training batches, validation batches, validation steps or None for all) for this worker."""
+    from composer import dataset
+
+    encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
+    if data.cache is None:  # in memory; a strategy splits each global batch between its replicas
+        return (dataset.training_dataset(dataset.TokenStream(data.train_pieces, encoding), encoding, training,
+                                         initial_epoch=state["epoch"]),
+                dataset.validation_dataset(dataset.TokenStream(data.valid_pieces, encoding), training), None)  # fmt: skip
+    shards = {split: shard_files(data.cache, data.manifest, split) for split in ("train", "valid")}
+    valid_steps = _validation_steps(data.manifest, training, cluster.workers if strategy else 0)
+
+    def training_batches(context=None):
+        return dataset.shard_training_dataset(shards["train"], steps, encoding, training, state["epoch"], context)
+
+    def validation_batches(context=None):
+        return dataset.shard_validation_dataset(shards["valid"], valid_steps, training, context)
+
+    if strategy is None:
+        return training_batches(), validation_batches(), valid_steps
+    return (strategy.distribute_datasets_from_function(training_batches),
+            strategy.distribute_datasets_from_function(validation_batches), valid_steps)  # fmt: skip
+
+
+def _validation_steps(manifest: dict, training: TrainConfig, pipelines: int) -> int:
+    """Validation batches per epoch: all windows alone (``pipelines`` 0), else as many as every pipeline
+    has in full, so that all workers run the same number of steps."""
+    length, batch = training.sequence_length, training.batch_size
+    windows = sum((tokens - 1) // length for tokens in manifest["shard_tokens"]["valid"] if tokens)
+    steps = -(-windows // batch) if not pipelines else windows // pipelines // (batch // pipelines)
+    if steps == 0:
+        raise ComposerError(f"too little validation data for {pipelines} workers: lower --batch-size")
+    return steps
 
 
 def _load_base_weights(model, path: Path) -> None:
@@ -293,14 +412,20 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _finish(out: Path, state: dict, valid_seqs) -> dict[str, Any]:
-    """Evaluate the best checkpoint on whole validation pieces and publish it as OUT/model.keras."""
+def _finish(out: Path, state: dict, valid_pieces, cluster: Cluster, report) -> dict[str, Any]:
+    """Evaluate the best checkpoint on whole validation pieces and publish it as OUT/model.keras (the chief only)."""
     from composer.tf_runtime import keras
 
     from composer.evaluate import sequence_metrics
 
     best = keras.models.load_model(out / state.get("best_checkpoint", LEGACY_BEST_CHECKPOINT), compile=False)
-    state["metrics"] = sequence_metrics(best, valid_seqs)
+    if cluster.workers > 1:
+        report(f"worker {cluster.index}: weights fingerprint {weights_fingerprint(best)}")
+    if not cluster.is_chief:  # its checkpoints were only there to resume a restarted group
+        shutil.rmtree(out)
+        return {"worker": cluster.index, "epochs": state["epoch"], "fingerprint": weights_fingerprint(best)}
+    state["metrics"] = sequence_metrics(best, valid_pieces)
+    state["distribute"] = {"mode": cluster.mode, "workers": cluster.workers}
     state["status"] = "finished"
     metadata = _metadata(state)
     artifacts.save_model(best, out / artifacts.MODEL_FILE, metadata)
@@ -324,6 +449,7 @@ def _metadata(state: dict) -> dict[str, Any]:
         "encoding": state["encoding"],
         "model": state["model"],
         "training": state["training"],
+        "distribute": state.get("distribute"),
         "vocabulary": token_names(range(len(vocabulary(encoding))), encoding),
         "event_counts": state["event_counts"],
         "fine_tuned_from": state.get("init_from") and {"model": state["init_from"]["path"], "data": state["init_from"]["data"]},

@@ -1,0 +1,126 @@
+"""`composer train --distribute`: which tf.distribute strategy trains, and which worker writes the results.
+
+A worker group is described by the standard TF_CONFIG variable (what Kubernetes
+operators, Vertex AI and SageMaker set); every worker runs the same command and
+only the chief writes the model. Reading TF_CONFIG needs no TensorFlow, so the
+data is checked before any worker starts TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+
+from composer.errors import ComposerError
+
+MODES = ("auto", "none", "mirrored", "multi-worker")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """This process's place in the worker group: ``workers`` processes, this one numbered ``index`` (chief: 0)."""
+
+    mode: str = "none"
+    workers: int = 1
+    index: int = 0
+
+    @property
+    def is_chief(self) -> bool:
+        return self.index == 0
+
+
+def cluster_from_env(mode: str) -> Cluster:
+    """The worker group ``mode`` asks for; ``auto`` is multi-worker when TF_CONFIG names several workers,
+    mirrored when this machine has several GPUs, and none otherwise."""
+    raw = os.environ.get("TF_CONFIG", "")
+    if mode in ("auto", "multi-worker") and raw:
+        cluster = _parse_tf_config(raw)
+        if cluster.workers > 1 or mode == "multi-worker":
+            return cluster
+    if mode == "multi-worker":
+        raise ComposerError("--distribute multi-worker needs the TF_CONFIG environment variable that describes "
+                            "the worker group (see docs/distributed.md)")  # fmt: skip
+    if mode == "auto":
+        return Cluster("mirrored" if _local_gpus() > 1 else "none")
+    return Cluster(mode)
+
+
+def make_strategy(cluster: Cluster):
+    """The tf.distribute strategy for ``cluster``; None trains on the default (single-device) strategy.
+
+    Created before any other TensorFlow work, as MultiWorkerMirroredStrategy requires.
+    """
+    from composer.tf_runtime import tf
+
+    if cluster.mode == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if cluster.mode == "multi-worker":
+        _fix_keras_multi_worker_logs()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return None
+
+
+def ready_for_fit(model, strategy) -> None:
+    """Build the optimizer inside the strategy's scope and skip Keras' symbolic build, which
+    calls ``strategy.reduce`` on the (inputs, targets) pair and fails for multi-worker
+    strategies in Keras 3 (keras-team/keras#20585); fit then runs inside ``strategy.scope()``."""
+    if strategy is None:
+        return
+    with strategy.scope():
+        model.optimizer.build(model.trainable_variables)
+    model._distribute_strategy = None  # the scope fit runs in provides it
+
+
+def weights_fingerprint(model) -> str:
+    """A short hash of every weight: equal on every worker when training kept them in sync."""
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(weight.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _fix_keras_multi_worker_logs() -> None:
+    """Keras 3 averages each worker's scalar logs (loss, metrics) with ``strategy.reduce(..., axis=0)``,
+    which fails on scalars (keras-team/keras#20585); average them over all replicas instead,
+    so every worker sees the same loss and takes the same early-stopping decision."""
+    from keras.src.backend.tensorflow import trainer
+
+    from composer.tf_runtime import keras, tf
+
+    if getattr(trainer.reduce_per_replica, "composer_fix", False):
+        return
+    original = trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction not in ("auto", "mean") or not trainer._collective_all_reduce_multi_worker(strategy):
+            return original(values, strategy, reduction)
+        return keras.tree.map_structure(
+            lambda v: strategy.reduce("MEAN", v, axis=None) if isinstance(v, tf.distribute.DistributedValues) else v,
+            values,
+        )
+
+    reduce_per_replica.composer_fix = True
+    trainer.reduce_per_replica = reduce_per_replica
+
+
+def _parse_tf_config(raw: str) -> Cluster:
+    try:
+        config = json.loads(raw)
+        cluster, task = config["cluster"], config["task"]
+        chiefs, workers = list(cluster.get("chief", [])), list(cluster.get("worker", []))
+        offset = {"chief": 0, "worker": len(chiefs)}[task["type"]]
+        index = offset + int(task["index"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ComposerError(f"TF_CONFIG is not a valid worker-group description ({error!r}); "
+                            'expected {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}') from None  # fmt: skip
+    if not 0 <= index < len(chiefs) + len(workers):
+        raise ComposerError(f"TF_CONFIG: task {task['type']} {task['index']} is not in the cluster it describes")
+    return Cluster("multi-worker", len(chiefs) + len(workers), index)
+
+
+def _local_gpus() -> int:
+    from composer.tf_runtime import tf
+
+    return len(tf.config.list_physical_devices("GPU"))
