@@ -161,7 +161,7 @@ def shard_validation_dataset(shards: list, steps: int, train: TrainConfig, conte
 
     def shard_windows(path):
         tokens, _ = _read_shard(path)
-        count = (tf.size(tokens) - 1) // length
+        count = tf.maximum((tf.size(tokens) - 1) // length, 0)  # a shard may hold no validation piece
         windows = tf.gather(tokens, tf.range(count)[:, None] * length + tf.range(length + 1)[None, :])
         return tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:]))
 

@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -231,15 +231,15 @@ def _fit(out: Path, state: dict, data: TrainingData, steps: int, report, cluster
     keras.utils.set_random_seed(training.seed)
     if state["epoch"] >= training.epochs or state["status"] == "finished":
         return "done"
-    scope = strategy.scope() if strategy else nullcontext()
-    with scope:
+    scope = strategy.scope if strategy else nullcontext
+    with scope():
         model = _model(out, state, steps, report)
     ready_for_fit(model, strategy)
     train_data, valid_data, valid_steps = _datasets(data, state, steps, strategy, cluster)
     callbacks = _callbacks(out, state, training.sequence_length * training.batch_size)
     artifacts.write_json(out / artifacts.STATE_FILE, state)
     try:
-        with _sigterm_as_interrupt(), scope:
+        with _sigterm_as_interrupt(), scope():
             model.fit(
                 train_data,
                 validation_data=valid_data,
@@ -423,6 +423,8 @@ def _finish(out: Path, state: dict, valid_pieces, cluster: Cluster, report) -> d
         report(f"worker {cluster.index}: weights fingerprint {weights_fingerprint(best)}")
     if not cluster.is_chief:  # its checkpoints were only there to resume a restarted group
         shutil.rmtree(out)
+        with suppress(OSError):  # the last worker to finish removes the group's folder
+            out.parent.rmdir()
         return {"worker": cluster.index, "epochs": state["epoch"], "fingerprint": weights_fingerprint(best)}
     state["metrics"] = sequence_metrics(best, valid_pieces)
     state["distribute"] = {"mode": cluster.mode, "workers": cluster.workers}

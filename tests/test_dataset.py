@@ -98,3 +98,69 @@ def _drum_context(row):
 def _contains(haystack, needle):
     first = needle[0]
     return any(haystack[i : i + len(needle)] == needle for i, t in enumerate(haystack) if t == first)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    from composer.prepare import PrepareRequest, prepare
+
+    from midi_factory import write_toy_corpus
+
+    root = tmp_path_factory.mktemp("cache")
+    corpus = write_toy_corpus(root / "corpus", bad_files=False)
+    prepare(PrepareRequest(corpus, root / "cache", valid_fraction=0.5, shards=4, workers=1))
+    return root / "cache"
+
+
+def _shard_batches(cache, training, steps, initial_epoch=0, context=None):
+    from composer.dataset import shard_training_dataset
+    from composer.prepare import read_manifest, shard_files
+
+    shards = shard_files(cache, read_manifest(cache), "train")
+    batches = shard_training_dataset(shards, steps, ENCODING, training, initial_epoch, context)
+    return [(x.numpy(), y.numpy()) for x, y in batches]
+
+
+def test_streamed_windows_come_whole_from_the_shards_and_resume_exactly(cache):
+    from composer.prepare import read_manifest, read_pieces
+
+    training = TrainConfig(sequence_length=16, batch_size=4, epochs=3, transpose_semitones=0, seed=2)
+    batches = _shard_batches(cache, training, steps=5)
+    assert len(batches) == 15 and batches[0][0].shape == (4, 16)
+    stream = np.concatenate(read_pieces(cache, read_manifest(cache), "train"))
+    text = stream.astype(np.int16).tobytes()
+    for x, y in batches[::4]:
+        assert np.array_equal(x[:, 1:], y[:, :-1])
+        for inputs, targets in zip(x, y):
+            assert np.concatenate([inputs, targets[-1:]]).astype(np.int16).tobytes() in text
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(batches[5:], _shard_batches(cache, training, 5, 1)))
+    assert not np.array_equal(batches[0][0], batches[5][0])  # each epoch its own order
+
+
+def test_streamed_windows_are_transposed_like_in_memory_ones(cache):
+    training = TrainConfig(sequence_length=32, batch_size=4, epochs=1, transpose_semitones=6, seed=4)
+    plain = _shard_batches(cache, TrainConfig(**{**training.to_dict(), "transpose_semitones": 0}), 5)
+    moved = _shard_batches(cache, training, 5)
+    pitches = _tokens_of_kind(plain[0][0], PITCH)
+    assert np.array_equal(pitches, _tokens_of_kind(moved[0][0], PITCH))
+    assert not np.array_equal(plain[0][0][pitches], moved[0][0][pitches])
+    assert np.array_equal(plain[0][0][~pitches], moved[0][0][~pitches])  # only pitches move
+
+
+def test_each_input_pipeline_reads_its_own_shards(cache):
+    import tensorflow as tf
+
+    training = TrainConfig(sequence_length=16, batch_size=4, epochs=1, transpose_semitones=0)
+    shards = [np.fromfile(path, "<u2") % 2**15 for path in sorted((cache / "shards").glob("*.train.bin"))]
+    assert len(shards) == 4
+
+    def shards_holding(window):
+        return {index for index, tokens in enumerate(shards) if window.astype("<u2").tobytes() in tokens.astype("<u2").tobytes()}
+
+    for pipeline in range(2):
+        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline, num_replicas_in_sync=2)
+        windows = [window for x, _ in _shard_batches(cache, training, 3, context=context) for window in x]
+        assert len(windows) == 3 * 2  # each worker's share of the global batch
+        own = {pipeline, pipeline + 2}
+        assert all(shards_holding(window) & own for window in windows)
+        assert any(shards_holding(window) <= own for window in windows)  # the toy pieces repeat a lot

@@ -1,0 +1,118 @@
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from composer.cli import main
+from composer.distribute import Cluster, cluster_from_env
+from composer.errors import ComposerError
+
+from midi_factory import write_toy_corpus
+
+TINY = ["--units", "16", "--embedding-dim", "8", "--layers", "1", "--batch-size", "8", "--sequence-length", "32"]
+
+
+def _tf_config(ports, task_type="worker", index=0, chief=False):
+    addresses = [f"127.0.0.1:{port}" for port in ports]
+    cluster = {"chief": addresses[:1], "worker": addresses[1:]} if chief else {"worker": addresses}
+    return json.dumps({"cluster": cluster, "task": {"type": task_type, "index": index}})
+
+
+@pytest.mark.parametrize("tf_config, expected", [
+    (_tf_config([1, 2, 3], "worker", 0), Cluster("multi-worker", 3, 0)),
+    (_tf_config([1, 2, 3], "worker", 2), Cluster("multi-worker", 3, 2)),
+    (_tf_config([1, 2, 3], "chief", 0, chief=True), Cluster("multi-worker", 3, 0)),
+    (_tf_config([1, 2, 3], "worker", 0, chief=True), Cluster("multi-worker", 3, 1)),
+])  # fmt: skip
+def test_tf_config_names_the_group_and_the_chief(monkeypatch, tf_config, expected):
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    assert cluster_from_env("auto") == expected == cluster_from_env("multi-worker")
+    assert expected.is_chief == (expected.index == 0)
+
+
+def test_auto_trains_alone_without_a_group(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert cluster_from_env("auto") == Cluster("none")  # the CI machine has no GPU
+    monkeypatch.setenv("TF_CONFIG", _tf_config([1]))
+    assert cluster_from_env("auto") == Cluster("none")
+    assert cluster_from_env("none") == Cluster("none")
+
+
+@pytest.mark.parametrize("tf_config, message", [
+    (None, "needs the TF_CONFIG environment variable"),
+    ("{not json", "TF_CONFIG is not a valid worker-group description"),
+    (json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "ps", "index": 0}}), "not a valid"),
+    (_tf_config([1, 2], "worker", 5), "task worker 5 is not in the cluster"),
+])  # fmt: skip
+def test_a_missing_or_broken_tf_config_is_refused(monkeypatch, tf_config, message):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    if tf_config is not None:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    with pytest.raises(ComposerError, match=message):
+        cluster_from_env("multi-worker")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("distribute")
+    corpus = write_toy_corpus(root / "corpus", bad_files=False)
+    result = CliRunner().invoke(main, ["prepare", str(corpus), "--out", str(root / "cache"), "--shards", "4",
+                                       "--valid-fraction", "0.5", "--workers", "1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return root / "cache"
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _start_group(cache, out, *extra):
+    ports = _free_ports(2)
+    command = [sys.executable, "-m", "composer.cli", "train", str(cache), "--out", str(out), *TINY,
+               "--distribute", "multi-worker", "--seed", "7", *extra]  # fmt: skip
+    return [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         env={**os.environ, "TF_CONFIG": _tf_config(ports, "worker", index)})  # fmt: skip
+        for index in range(2)
+    ]
+
+
+def _finish(workers, timeout=300):
+    outputs = [worker.communicate(timeout=timeout)[0] for worker in workers]
+    for worker, output in zip(workers, outputs):
+        assert worker.returncode == 0, output
+    return outputs
+
+
+def _fingerprint(output):
+    return re.search(r"weights fingerprint (\w+)", output).group(1)
+
+
+def test_two_workers_train_in_step_and_only_the_chief_writes_the_model(cache, tmp_path):
+    from composer.tf_runtime import keras
+
+    from composer.artifacts import read_metadata
+    from composer.distribute import weights_fingerprint
+
+    out = tmp_path / "run"
+    chief, worker = _finish(_start_group(cache, out, "--epochs", "2"))
+    assert "the chief writes the model" in worker and "model:" in chief
+    assert _fingerprint(chief) == _fingerprint(worker)
+    assert weights_fingerprint(keras.models.load_model(out / "model.keras", compile=False)) == _fingerprint(chief)
+    # both workers saw the same (all-reduced) losses, so they took the same decisions
+    assert re.findall(r"val_loss: [\d.]+", chief) == re.findall(r"val_loss: [\d.]+", worker)
+    metadata = read_metadata(out / "model.keras")
+    assert metadata["distribute"] == {"mode": "multi-worker", "workers": 2}
+    assert metadata["data"]["folder"] == str(cache.resolve()) and metadata["data"]["shards"] == 4
+    assert not (out / "workers").exists()
