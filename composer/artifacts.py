@@ -37,7 +37,6 @@ METADATA_ENTRY = "composer.json"
 MODEL_FILE = "model.keras"
 STATE_FILE = "state.json"
 CHECKPOINT_DIR = Path("checkpoints")
-WORKERS_DIR = "workers"  # state and checkpoints of the other workers of a group, one folder each
 _OWN_ENTRIES = [MODEL_FILE, "metadata.json", STATE_FILE, "checkpoints", "logs", "loss.png"]
 
 
@@ -49,7 +48,7 @@ def check_output_dir(out: Path, *, force: bool, resume: bool) -> None:
         if not (out / STATE_FILE).exists():
             raise ComposerError(f"{out}: no training to resume here (no {STATE_FILE})")
         return
-    if out.exists() and any(entry.name != WORKERS_DIR for entry in out.iterdir()):  # the group's others start at once
+    if out.exists() and any(out.iterdir()):
         if not force:
             raise ComposerError(f"{out} already exists; pass --resume to continue it or --force to replace it")
         if not ((out / STATE_FILE).exists() or (out / MODEL_FILE).exists()):

@@ -6,6 +6,7 @@ Library modules are imported inside the commands so that `composer --help` stays
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -114,6 +115,9 @@ def train(data, out, force, resume, init_from, seed, cache_dir, workers, distrib
         _refuse_given(context, [*ENCODING_OPTIONS, *MODEL_OPTIONS], "a fine-tuned model keeps the encoding and "
                       "network of --init-from; drop these options")  # fmt: skip
         init_from = resolve_model(init_from)[0]
+    if seed is None and not resume and distribute in ("auto", "multi-worker") and os.environ.get("TF_CONFIG"):
+        raise UserError("--seed is needed to train as a worker group (TF_CONFIG is set): every worker must "
+                        "shuffle the data alike; give all of them the same --seed")  # fmt: skip
     if seed is None and not resume:
         seed = random.randrange(2**31)
         click.echo(f"seed: {seed} (pass --seed {seed} to repeat this run)")
@@ -128,7 +132,7 @@ def train(data, out, force, resume, init_from, seed, cache_dir, workers, distrib
                    f"Continue with: composer train --resume --out {summary['out']}", err=True)  # fmt: skip
         raise SystemExit(130)
     if "worker" in summary:
-        click.echo(f"worker {summary['worker']} done after {summary['epochs']} epochs; the chief writes the model")
+        click.echo(f"worker {summary['worker']} done after {summary['epochs']} epochs; the chief wrote the model")
         return
     click.echo(_format_training_summary(summary))
 

@@ -12,9 +12,10 @@ import math
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,35 +55,70 @@ class TrainRequest:
 
 
 def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=None) -> dict[str, Any]:
-    """Run (or resume) training; returns the final summary, or {"interrupted": True, ...}."""
+    """Run (or resume) training; returns the final summary, or {"interrupted": True, ...}.
+
+    In a worker group every worker runs this; only the chief writes to --out, which
+    every worker must be able to read (a shared folder) to resume a restarted group.
+    """
     started = time.time()
     cluster = cluster_from_env(request.distribute)
-    out = _work_dir(request.out, cluster)
-    artifacts.check_output_dir(out, force=request.force, resume=request.resume)
-    state = _resumed_state(request, out, report) if request.resume else _new_state(request)
+    out, writes = request.out, cluster.is_chief
+    resume = request.resume or _restarted_group(request, cluster)
+    if writes or resume:
+        artifacts.check_output_dir(out, force=request.force, resume=resume)
+    state = _resumed_state(request, report) if resume else _new_state(request)
     encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
     data = _load_data(state, request, on_file)
     state["data_summary"], state["split"] = data.summary, data.split
+    state["distribute"] = {"mode": cluster.mode, "workers": cluster.workers}
     report(_describe_corpus(state["data_summary"]))
     counts = data.event_counts.copy()
     if state.get("init_from"):  # the model has seen the events of its first training too
         counts += np.asarray(state["init_from"]["event_counts"])
     state["event_counts"] = counts.tolist()
     steps = _steps_per_epoch(data, training, cluster.workers)
-    artifacts.prepare_output_dir(out, force=request.force, resume=request.resume)  # only now: the data is usable
+    if writes:  # only now: the data is usable
+        artifacts.prepare_output_dir(out, force=request.force, resume=resume)
     if "ngram" not in state:
         state["ngram"] = fit_baseline(data.train_pieces, data.valid_pieces, len(vocabulary(encoding)))[1]
         report(f"n-gram baseline (order {state['ngram']['order']}): "
                f"validation NLL {state['ngram']['nll_per_event']:.4f} nats/event")  # fmt: skip
-    result = _fit(out, state, data, steps, report, cluster)
-    if result == "interrupted":  # what is on disk, not in memory: Ctrl-C may have hit mid-checkpoint
+    # Saving reads variables through collective ops, so every worker saves; the others into a folder of their own.
+    work = out if writes else Path(tempfile.mkdtemp(prefix=f"composer-worker-{cluster.index}-"))
+    try:
+        result = _fit(out, work, state, data, steps, report, cluster)
+    finally:
+        if not writes:
+            shutil.rmtree(work, ignore_errors=True)
+    if result == "interrupted" and writes:  # what is on disk, not in memory: Ctrl-C may have hit mid-checkpoint
         state = artifacts.read_json(out / artifacts.STATE_FILE)
     state["elapsed_seconds"] = state.get("elapsed_seconds", 0.0) + time.time() - started
     if result == "interrupted":
         state["status"] = "interrupted"
-        artifacts.write_json(out / artifacts.STATE_FILE, state)
-        return {"interrupted": True, "epochs_done": state["epoch"], "out": str(request.out)}
-    return _finish(out, state, data.valid_pieces, cluster, report)
+        if writes:
+            artifacts.write_json(out / artifacts.STATE_FILE, state)
+        return {"interrupted": True, "epochs_done": state["epoch"], "out": str(out)}
+    if not writes:
+        return {"worker": cluster.index, "epochs": state["epoch"]}
+    return _finish(out, state, data.valid_pieces)
+
+
+def _restarted_group(request: TrainRequest, cluster: Cluster) -> bool:
+    """Whether --out holds an unfinished run of this worker group to pick up without --resume.
+
+    A cluster restarts a failed group with the same command (a Kubernetes Job, say), so,
+    like Keras' BackupAndRestore, the run continues from its last completed epoch.
+    """
+    path = request.out / artifacts.STATE_FILE
+    if cluster.mode != "multi-worker" or request.force or not path.exists():
+        return False
+    state = artifacts.read_json(path)
+    if state.get("status") == "finished":
+        return False
+    if state["training"] != request.training.to_dict() or (not state.get("init_from") and state["model"] != request.model.to_dict()):
+        raise ComposerError(f"{request.out} holds an unfinished run with other settings: pass --resume to continue it "
+                            "as it was, or --force to start again")  # fmt: skip
+    return True
 
 
 @dataclass
@@ -136,12 +172,6 @@ def _cache_data(cache: Path, encoding: EncodingConfig) -> TrainingData:
                         cache, manifest)  # fmt: skip
 
 
-def _work_dir(out: Path, cluster: Cluster) -> Path:
-    """Where this worker keeps its state and checkpoints: --out for the chief, a folder of its own below it
-    for every other worker of a group (so a restarted group resumes on every worker)."""
-    return out if cluster.is_chief else out / artifacts.WORKERS_DIR / f"worker-{cluster.index}"
-
-
 def _new_state(request: TrainRequest) -> dict[str, Any]:
     if request.data is None:
         raise ComposerError("give the folder of MIDI files to train on")
@@ -179,9 +209,9 @@ def _fine_tuning_base(model_path: Path, data: Path, out: Path) -> dict[str, Any]
             "event_counts": metadata["event_counts"], "data": metadata["data"].get("folder")}  # fmt: skip
 
 
-def _resumed_state(request: TrainRequest, out: Path, report) -> dict[str, Any]:
+def _resumed_state(request: TrainRequest, report) -> dict[str, Any]:
     """The saved run; DATA, when given again, replaces the recorded folder (for a corpus that moved)."""
-    state = artifacts.read_json(out / artifacts.STATE_FILE)
+    state = artifacts.read_json(request.out / artifacts.STATE_FILE)
     if request.data is not None and request.data.resolve() != Path(state["data"]):
         report(f"data: reading {request.data} instead of the recorded {state['data']}")
         state["data"] = str(request.data.resolve())
@@ -222,8 +252,9 @@ def _describe_corpus(summary: dict[str, Any]) -> str:
     )
 
 
-def _fit(out: Path, state: dict, data: TrainingData, steps: int, report, cluster: Cluster) -> str:
-    """Run the epochs still to do; 'done' or 'interrupted' (NaN raises)."""
+def _fit(out: Path, work: Path, state: dict, data: TrainingData, steps: int, report, cluster: Cluster) -> str:
+    """Run the epochs still to do, resuming from ``out`` and checkpointing into ``work``;
+    'done' or 'interrupted' (NaN raises)."""
     from composer.tf_runtime import keras
 
     strategy = make_strategy(cluster)  # first: a multi-worker strategy must exist before any other TensorFlow work
@@ -236,8 +267,8 @@ def _fit(out: Path, state: dict, data: TrainingData, steps: int, report, cluster
         model = _model(out, state, steps, report)
     ready_for_fit(model, strategy)
     train_data, valid_data, valid_steps = _datasets(data, state, steps, strategy, cluster)
-    callbacks = _callbacks(out, state, training.sequence_length * training.batch_size)
-    artifacts.write_json(out / artifacts.STATE_FILE, state)
+    callbacks = _callbacks(work, state, training.sequence_length * training.batch_size)
+    artifacts.write_json(work / artifacts.STATE_FILE, state)
     try:
         with _sigterm_as_interrupt(), scope():
             model.fit(
@@ -253,9 +284,11 @@ def _fit(out: Path, state: dict, data: TrainingData, steps: int, report, cluster
             )
     except KeyboardInterrupt:  # the epoch in progress is dropped: the checkpoint and state.json agree
         return "interrupted"
+    if cluster.workers > 1:
+        report(f"worker {cluster.index}: final weights fingerprint {weights_fingerprint(model)}")
     if callbacks[1].failed_at:
         state["status"] = "failed"
-        artifacts.write_json(out / artifacts.STATE_FILE, state)
+        artifacts.write_json(work / artifacts.STATE_FILE, state)
         kept = (
             f"the last good checkpoint (epoch {state['epoch']}) is kept in "
             f"{out / state.get('checkpoint', LEGACY_CHECKPOINT)}"
@@ -412,22 +445,14 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _finish(out: Path, state: dict, valid_pieces, cluster: Cluster, report) -> dict[str, Any]:
-    """Evaluate the best checkpoint on whole validation pieces and publish it as OUT/model.keras (the chief only)."""
+def _finish(out: Path, state: dict, valid_pieces) -> dict[str, Any]:
+    """Evaluate the best checkpoint on whole validation pieces and publish it as OUT/model.keras."""
     from composer.tf_runtime import keras
 
     from composer.evaluate import sequence_metrics
 
     best = keras.models.load_model(out / state.get("best_checkpoint", LEGACY_BEST_CHECKPOINT), compile=False)
-    if cluster.workers > 1:
-        report(f"worker {cluster.index}: weights fingerprint {weights_fingerprint(best)}")
-    if not cluster.is_chief:  # its checkpoints were only there to resume a restarted group
-        shutil.rmtree(out)
-        with suppress(OSError):  # the last worker to finish removes the group's folder
-            out.parent.rmdir()
-        return {"worker": cluster.index, "epochs": state["epoch"], "fingerprint": weights_fingerprint(best)}
     state["metrics"] = sequence_metrics(best, valid_pieces)
-    state["distribute"] = {"mode": cluster.mode, "workers": cluster.workers}
     state["status"] = "finished"
     metadata = _metadata(state)
     artifacts.save_model(best, out / artifacts.MODEL_FILE, metadata)

@@ -4,6 +4,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -96,7 +97,7 @@ def _finish(workers, timeout=300):
 
 
 def _fingerprint(output):
-    return re.search(r"weights fingerprint (\w+)", output).group(1)
+    return re.search(r"final weights fingerprint (\w+)", output).group(1)
 
 
 def test_two_workers_train_in_step_and_only_the_chief_writes_the_model(cache, tmp_path):
@@ -107,12 +108,40 @@ def test_two_workers_train_in_step_and_only_the_chief_writes_the_model(cache, tm
 
     out = tmp_path / "run"
     chief, worker = _finish(_start_group(cache, out, "--epochs", "2"))
-    assert "the chief writes the model" in worker and "model:" in chief
+    assert "the chief wrote the model" in worker and "model:" in chief
     assert _fingerprint(chief) == _fingerprint(worker)
-    assert weights_fingerprint(keras.models.load_model(out / "model.keras", compile=False)) == _fingerprint(chief)
+    last = out / json.loads((out / "state.json").read_text())["checkpoint"]
+    assert weights_fingerprint(keras.models.load_model(last)) == _fingerprint(chief)
     # both workers saw the same (all-reduced) losses, so they took the same decisions
     assert re.findall(r"val_loss: [\d.]+", chief) == re.findall(r"val_loss: [\d.]+", worker)
     metadata = read_metadata(out / "model.keras")
     assert metadata["distribute"] == {"mode": "multi-worker", "workers": 2}
     assert metadata["data"]["folder"] == str(cache.resolve()) and metadata["data"]["shards"] == 4
-    assert not (out / "workers").exists()
+    assert sorted(path.name for path in out.iterdir()) == sorted(
+        ["checkpoints", "logs", "loss.png", "metadata.json", "model.keras", "state.json"]
+    )
+
+
+def test_a_killed_group_restarted_with_the_same_command_resumes(cache, tmp_path):
+    out = tmp_path / "run"
+    extra = ["--epochs", "4", "--patience", "4"]
+    group = _start_group(cache, out, *extra)
+    state_file, deadline = out / "state.json", time.time() + 240
+    while not (state_file.exists() and json.loads(state_file.read_text())["epoch"] >= 1):
+        assert time.time() < deadline and all(worker.poll() is None for worker in group), "the group stopped early"
+        time.sleep(0.2)
+    for worker in group:
+        worker.kill()
+        worker.wait()
+    done = json.loads(state_file.read_text())["epoch"]
+
+    chief, worker = _finish(_start_group(cache, out, *extra))  # no --resume: a cluster reruns the same command
+    assert f"resuming after epoch {done} of 4" in chief and f"resuming after epoch {done} of 4" in worker
+    assert _fingerprint(chief) == _fingerprint(worker)
+    assert len(json.loads(state_file.read_text())["history"]["val_loss"]) == 4
+
+
+def test_a_group_without_a_common_seed_is_refused(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", _tf_config(_free_ports(2)))
+    result = CliRunner().invoke(main, ["train", str(cache), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "--seed is needed to train as a worker group" in result.output
