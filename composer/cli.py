@@ -88,6 +88,9 @@ def inspect(file: Path, num_tokens: int, as_json: bool) -> None:
               help="Notes held by the sustain pedal (CC64) last until it lifts.")
 @click.option("--init-from", type=click.Path(path_type=Path), default=None,
               help="Fine-tune this model (.keras or model directory) on DATA: its encoding and network are kept.")
+@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None,
+              help="Cap an epoch (checkpoint, validation, early stopping) at this many steps: for big corpora.")
+@click.option("--mixed-precision", is_flag=True, help="Compute in float16 (GPUs with tensor cores); weights stay float32.")
 @click.option("--seed", type=int, default=None, help="Makes the run reproducible; a random one is printed if absent.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Where encoded files are cached [default: $COMPOSER_CACHE_DIR or ~/.cache/composer].")
@@ -205,6 +208,7 @@ def _train_configs(options: dict, seed: int) -> dict:
             learning_rate=options["learning_rate"], patience=options["patience"],
             valid_fraction=options["valid_fraction"], transpose_semitones=options["transpose"],
             velocity_jitter=options["velocity_jitter"], tempo_jitter=options["tempo_jitter"], seed=seed,
+            steps_per_epoch=options["steps_per_epoch"] or 0, mixed_precision=options["mixed_precision"],
         ),
     }  # fmt: skip
 

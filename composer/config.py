@@ -124,11 +124,13 @@ class TrainConfig(_Serializable):
     velocity_jitter: int = 0  # random shift of velocity levels per window; 0 = off
     tempo_jitter: int = 0  # random shift of tempo levels per window; 0 = off
     seed: int = 0
+    steps_per_epoch: int = 0  # 0: an epoch is one pass over the data; else at most this many steps (big corpora)
+    mixed_precision: bool = False  # float16 compute with float32 weights, for GPUs with tensor cores
 
     def __post_init__(self) -> None:
         for name in ("sequence_length", "batch_size", "epochs"):
             _require(getattr(self, name) >= 1, f"{name} must be at least 1", "training")
         _require(self.learning_rate > 0 and self.clipnorm > 0, "learning_rate and clipnorm must be positive", "training")
         _require(0 < self.valid_fraction < 1, "valid_fraction must be between 0 and 1", "training")
-        for name in ("warmup_steps", "patience", "transpose_semitones", "velocity_jitter", "tempo_jitter"):
+        for name in ("warmup_steps", "patience", "transpose_semitones", "velocity_jitter", "tempo_jitter", "steps_per_epoch"):
             _require(getattr(self, name) >= 0, f"{name} must not be negative", "training")

@@ -49,6 +49,7 @@ def training_dataset(stream: TokenStream, encoding: EncodingConfig, train: Train
             tf.data.Dataset.from_tensor_slices(order)
             .map(lambda index: window(epoch, index), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .batch(train.batch_size, drop_remainder=True)
+            .take(train.steps_per_epoch or -1)
         )
 
     return tf.data.Dataset.range(initial_epoch, train.epochs).flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)

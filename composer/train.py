@@ -239,7 +239,7 @@ def _steps_per_epoch(data: TrainingData, training: TrainConfig, pipelines: int) 
         raise ComposerError(
             "too little data for one batch: lower --batch-size or --sequence-length, or add MIDI files"
         )
-    return steps
+    return min(steps, training.steps_per_epoch or steps)
 
 
 def _describe_corpus(summary: dict[str, Any]) -> str:
@@ -263,7 +263,7 @@ def _fit(out: Path, work: Path, state: dict, data: TrainingData, steps: int, rep
     if state["epoch"] >= training.epochs or state["status"] == "finished":
         return "done"
     scope = strategy.scope if strategy else nullcontext
-    with scope():
+    with scope(), _compute_precision(training.mixed_precision, report):
         model = _model(out, state, steps, report)
     ready_for_fit(model, strategy)
     train_data, valid_data, valid_steps = _datasets(data, state, steps, strategy, cluster)
@@ -428,6 +428,34 @@ def _callbacks(out: Path, state: dict, tokens_per_step: int) -> list:
 
 
 @contextmanager
+def _compute_precision(mixed: bool, report):
+    """Layers built inside compute in float16 and keep float32 weights; Keras then scales the loss."""
+    from composer.tf_runtime import keras, tf
+
+    if not mixed:
+        yield
+        return
+    if not tf.config.list_logical_devices("GPU"):
+        report("note: --mixed-precision speeds up GPUs; on this CPU it makes training slower")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        yield
+    finally:  # the policy is process-wide
+        keras.config.set_dtype_policy(previous)
+
+
+def _in_float32(model, state: dict):
+    """The same weights in a float32 model: what generate and evaluate load, on any machine."""
+    from composer.model import build_model
+
+    encoding = EncodingConfig.from_dict(state["encoding"])
+    published = build_model(ModelConfig.from_dict(state["model"]), len(vocabulary(encoding)))
+    published.set_weights(model.get_weights())
+    return published
+
+
+@contextmanager
 def _sigterm_as_interrupt():
     """A scheduler's SIGTERM stops training just like Ctrl-C does: the completed epochs are kept."""
 
@@ -452,6 +480,8 @@ def _finish(out: Path, state: dict, valid_pieces) -> dict[str, Any]:
     from composer.evaluate import sequence_metrics
 
     best = keras.models.load_model(out / state.get("best_checkpoint", LEGACY_BEST_CHECKPOINT), compile=False)
+    if TrainConfig.from_dict(state["training"]).mixed_precision:
+        best = _in_float32(best, state)
     state["metrics"] = sequence_metrics(best, valid_pieces)
     state["status"] = "finished"
     metadata = _metadata(state)

@@ -250,3 +250,21 @@ def test_training_streams_a_prepared_cache(corpus, tmp_path):
                                         "--valid-fraction", "0.2"])  # fmt: skip
     assert refused.exit_code == 2
     assert "--steps-per-quarter, --valid-fraction: a prepared cache was encoded and split by `composer prepare`" in refused.output
+
+
+def test_mixed_precision_trains_in_float16_and_publishes_a_float32_model(corpus, tmp_path):
+    from composer.tf_runtime import keras
+
+    out = tmp_path / "run"
+    result = _train(corpus, out, "--epochs", "1", "--steps-per-epoch", "3", "--mixed-precision", "--seed", "2")
+    assert result.exit_code == 0, result.output
+    assert "3/3" in result.output  # --steps-per-epoch caps the epoch
+    assert "--mixed-precision speeds up GPUs; on this CPU it makes training slower" in result.output
+    checkpoint = keras.models.load_model(out / json.loads((out / "state.json").read_text())["checkpoint"], compile=False)
+    assert checkpoint.get_layer("lstm_0").dtype_policy.name == "mixed_float16"
+    published = keras.models.load_model(out / "model.keras")
+    assert {layer.dtype_policy.name for layer in published.layers} == {"float32"}
+    assert keras.config.dtype_policy().name == "float32"  # the process-wide policy is restored
+    assert read_metadata(out / "model.keras")["training"]["mixed_precision"] is True
+    generated = CliRunner().invoke(main, ["generate", "--model", str(out), "--length", "20", "--out", str(tmp_path / "a.mid")])
+    assert generated.exit_code == 0, generated.output
