@@ -16,7 +16,6 @@ No TensorFlow here.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections import Counter
 from collections.abc import Callable

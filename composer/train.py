@@ -24,17 +24,17 @@ import numpy as np
 
 from composer import artifacts
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
-from composer.corpus import MIN_VALID_EVENTS, load_corpus, representation_problems, split_corpus
+from composer.corpus import representation_problems
 from composer.distribute import Cluster, cluster_from_env, make_strategy, ready_for_fit, weights_fingerprint
 from composer.errors import ComposerError
 from composer.events import token_names, vocabulary
 from composer.ngram import fit_baseline
 from composer.plot import plot_losses
-from composer.prepare import is_cache, read_manifest, read_pieces, shard_files
+from composer.prepare import is_cache, shard_files
+from composer.training_data import TrainingData, load_training_data, steps_per_epoch, validation_steps
 
 LEGACY_CHECKPOINT = "checkpoints/last.keras"  # runs started before checkpoints were named per epoch
 LEGACY_BEST_CHECKPOINT = "checkpoints/best.keras"
-SAMPLE_EVENTS = 2_000_000  # of a prepared cache, read into memory for the n-gram baseline (a tenth for validation)
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,11 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
         artifacts.check_output_dir(out, force=request.force, resume=resume)
     state = _resumed_state(request, report) if resume else _new_state(request)
     encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
-    data = _load_data(state, request, on_file)
+    if cluster.mode == "multi-worker" and not is_cache(Path(state["data"])):
+        raise ComposerError("a worker group trains from a prepared cache, each worker on its own shards: "
+                            f"run `composer prepare {state['data']} --out CACHE` and train on CACHE")  # fmt: skip
+    data = load_training_data(Path(state["data"]), encoding, training, cache_dir=request.cache_dir,
+                              workers=request.workers, on_file=on_file)  # fmt: skip
     state["data_summary"], state["split"] = data.summary, data.split
     state["distribute"] = {"mode": cluster.mode, "workers": cluster.workers}
     report(_describe_corpus(state["data_summary"]))
@@ -76,7 +80,7 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
     if state.get("init_from"):  # the model has seen the events of its first training too
         counts += np.asarray(state["init_from"]["event_counts"])
     state["event_counts"] = counts.tolist()
-    steps = _steps_per_epoch(data, training, cluster.workers)
+    steps = steps_per_epoch(data, training, cluster.workers)
     if writes:  # only now: the data is usable
         artifacts.prepare_output_dir(out, force=request.force, resume=resume)
     if "ngram" not in state:
@@ -119,57 +123,6 @@ def _restarted_group(request: TrainRequest, cluster: Cluster) -> bool:
         raise ComposerError(f"{request.out} holds an unfinished run with other settings: pass --resume to continue it "
                             "as it was, or --force to start again")  # fmt: skip
     return True
-
-
-@dataclass
-class TrainingData:
-    """A MIDI folder, held in memory, or a prepared cache, streamed shard by shard during training.
-
-    ``train_pieces``/``valid_pieces`` are every piece of a folder, and of a cache the
-    first pieces up to SAMPLE_EVENTS: what the n-gram baseline and the final
-    whole-piece evaluation read.
-    """
-
-    summary: dict[str, Any]
-    split: dict[str, Any]
-    event_counts: np.ndarray
-    train_pieces: list[np.ndarray]
-    valid_pieces: list[np.ndarray]
-    cache: Path | None = None
-    manifest: dict[str, Any] | None = None
-
-
-def _load_data(state: dict, request: TrainRequest, on_file) -> TrainingData:
-    encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
-    if is_cache(Path(state["data"])):
-        return _cache_data(Path(state["data"]), encoding)
-    corpus = load_corpus(state["data"], encoding, cache_dir=request.cache_dir, workers=request.workers, on_file=on_file)
-    train_files, valid_files = split_corpus(corpus, training.valid_fraction)
-    train_pieces, valid_pieces = [f.tokens for f in train_files], [f.tokens for f in valid_files]
-    split = {"train_files": len(train_files), "valid_files": len(valid_files),
-             "train_events": sum(map(len, train_pieces)), "valid_events": sum(map(len, valid_pieces))}  # fmt: skip
-    counts = np.bincount(np.concatenate(train_pieces), minlength=len(vocabulary(encoding)))
-    return TrainingData(corpus.summary(), split, counts, train_pieces, valid_pieces)
-
-
-def _cache_data(cache: Path, encoding: EncodingConfig) -> TrainingData:
-    manifest = read_manifest(cache)
-    differences = [f"{key} {value} (here {manifest['encoding'].get(key)})"
-                   for key, value in encoding.to_dict().items() if manifest["encoding"].get(key) != value]  # fmt: skip
-    if differences:
-        raise ComposerError(f"{cache} was prepared with another encoding than this run needs: "
-                            f"{', '.join(differences)}; prepare a cache with the needed settings")  # fmt: skip
-    tokens = {split: sum(manifest["shard_tokens"][split]) for split in ("train", "valid")}
-    if tokens["valid"] < MIN_VALID_EVENTS:
-        raise ComposerError(f"{cache}: validation set too small to mean anything ({tokens['valid']} events, "
-                            f"need {MIN_VALID_EVENTS}): prepare it with a larger --valid-fraction or more files")  # fmt: skip
-    summary = {key: manifest[key] for key in ("files_used", "files_skipped", "skipped_by_reason", "duplicates_dropped",
-                                              "tokens")} | {"cache_hits": manifest["files_used"]}  # fmt: skip
-    split = {"train_files": manifest["split_files"]["train"], "valid_files": manifest["split_files"]["valid"],
-             "train_events": tokens["train"], "valid_events": tokens["valid"], "shards": manifest["shards"]}  # fmt: skip
-    return TrainingData(summary, split, np.asarray(manifest["event_counts"]),
-                        read_pieces(cache, manifest, "train", SAMPLE_EVENTS), read_pieces(cache, manifest, "valid", SAMPLE_EVENTS // 10),
-                        cache, manifest)  # fmt: skip
 
 
 def _new_state(request: TrainRequest) -> dict[str, Any]:
@@ -216,30 +169,6 @@ def _resumed_state(request: TrainRequest, report) -> dict[str, Any]:
         report(f"data: reading {request.data} instead of the recorded {state['data']}")
         state["data"] = str(request.data.resolve())
     return state
-
-
-def _steps_per_epoch(data: TrainingData, training: TrainConfig, pipelines: int) -> int:
-    """Batches per epoch; refuses data too small for one batch. Windows are counted as the datasets cut
-    them; from a cache, every worker reads its own shards, and the one with the fewest windows sets the pace."""
-    length, batch = training.sequence_length, training.batch_size
-    if data.cache is None:
-        steps = (data.split["train_events"] - 1) // length // batch
-        valid_windows = (data.split["valid_events"] - 1) // length
-    else:
-        shards = data.manifest["shard_tokens"]
-        if len(shards["train"]) < pipelines:
-            raise ComposerError(f"{data.cache} has {len(shards['train'])} shards for {pipelines} workers: prepare it "
-                                f"again with --shards {pipelines} or more")  # fmt: skip
-        if batch % pipelines:
-            raise ComposerError(f"--batch-size {batch} does not split evenly between {pipelines} workers")
-        windows = [max(tokens - length, 0) // length for tokens in shards["train"]]  # whatever the random offset
-        steps = min(sum(windows[worker::pipelines]) for worker in range(pipelines)) // (batch // pipelines)
-        valid_windows = sum((tokens - 1) // length for tokens in shards["valid"] if tokens)
-    if steps == 0 or valid_windows == 0:
-        raise ComposerError(
-            "too little data for one batch: lower --batch-size or --sequence-length, or add MIDI files"
-        )
-    return min(steps, training.steps_per_epoch or steps)
 
 
 def _describe_corpus(summary: dict[str, Any]) -> str:
@@ -332,7 +261,7 @@ def _datasets(data: TrainingData, state: dict, steps: int, strategy, cluster: Cl
                                          initial_epoch=state["epoch"]),
                 dataset.validation_dataset(dataset.TokenStream(data.valid_pieces, encoding), training), None)  # fmt: skip
     shards = {split: shard_files(data.cache, data.manifest, split) for split in ("train", "valid")}
-    valid_steps = _validation_steps(data.manifest, training, cluster.workers if strategy else 0)
+    valid_steps = validation_steps(data, training, cluster.workers if strategy else 0)
 
     def training_batches(context=None):
         return dataset.shard_training_dataset(shards["train"], steps, encoding, training, state["epoch"], context)
@@ -344,17 +273,6 @@ def _datasets(data: TrainingData, state: dict, steps: int, strategy, cluster: Cl
         return training_batches(), validation_batches(), valid_steps
     return (strategy.distribute_datasets_from_function(training_batches),
             strategy.distribute_datasets_from_function(validation_batches), valid_steps)  # fmt: skip
-
-
-def _validation_steps(manifest: dict, training: TrainConfig, pipelines: int) -> int:
-    """Validation batches per epoch: all windows alone (``pipelines`` 0), else as many as every pipeline
-    has in full, so that all workers run the same number of steps."""
-    length, batch = training.sequence_length, training.batch_size
-    windows = sum((tokens - 1) // length for tokens in manifest["shard_tokens"]["valid"] if tokens)
-    steps = -(-windows // batch) if not pipelines else windows // pipelines // (batch // pipelines)
-    if steps == 0:
-        raise ComposerError(f"too little validation data for {pipelines} workers: lower --batch-size")
-    return steps
 
 
 def _load_base_weights(model, path: Path) -> None:

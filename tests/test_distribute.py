@@ -145,3 +145,23 @@ def test_a_group_without_a_common_seed_is_refused(cache, tmp_path, monkeypatch):
     monkeypatch.setenv("TF_CONFIG", _tf_config(_free_ports(2)))
     result = CliRunner().invoke(main, ["train", str(cache), "--out", str(tmp_path / "run")])
     assert result.exit_code == 2 and "--seed is needed to train as a worker group" in result.output
+
+
+def test_a_restarted_group_with_other_settings_is_refused_not_resumed(cache, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    out.mkdir()
+    state = {"status": "running", "epoch": 3, "training": {"epochs": 99}, "model": {}, "data": str(cache)}
+    (out / "state.json").write_text(json.dumps(state))
+    monkeypatch.setenv("TF_CONFIG", _tf_config(_free_ports(2)))
+    result = CliRunner().invoke(main, ["train", str(cache), "--out", str(out), "--seed", "1", *TINY])
+    assert result.exit_code == 2
+    assert "holds an unfinished run with other settings: pass --resume to continue it as it was" in result.output
+    assert json.loads((out / "state.json").read_text()) == state
+
+
+def test_a_group_trains_from_a_prepared_cache_only(tmp_path, monkeypatch):
+    corpus = write_toy_corpus(tmp_path / "corpus", bad_files=False)
+    monkeypatch.setenv("TF_CONFIG", _tf_config(_free_ports(2)))
+    result = CliRunner().invoke(main, ["train", str(corpus), "--out", str(tmp_path / "run"), "--seed", "1"])
+    assert result.exit_code == 2 and "a worker group trains from a prepared cache" in result.output
+    assert not (tmp_path / "run").exists()
