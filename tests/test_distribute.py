@@ -165,3 +165,16 @@ def test_a_group_trains_from_a_prepared_cache_only(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["train", str(corpus), "--out", str(tmp_path / "run"), "--seed", "1"])
     assert result.exit_code == 2 and "a worker group trains from a prepared cache" in result.output
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("source", ["folder", "cache"])
+def test_mirrored_trains_from_a_folder_or_a_cache(cache, tmp_path, source):
+    from composer.artifacts import read_metadata
+
+    data = cache if source == "cache" else write_toy_corpus(tmp_path / "corpus", bad_files=False)
+    out = tmp_path / "run"
+    split = ["--valid-fraction", "0.5"] if source == "folder" else []  # a cache was split when it was prepared
+    result = CliRunner().invoke(main, ["train", str(data), "--out", str(out), "--distribute", "mirrored", *TINY,
+                                       "--epochs", "1", "--seed", "1", *split])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert read_metadata(out / "model.keras")["distribute"] == {"mode": "mirrored", "workers": 1}
