@@ -118,7 +118,7 @@ def train(data, out, force, resume, init_from, seed, cache_dir, workers, distrib
         _refuse_given(context, [*ENCODING_OPTIONS, *MODEL_OPTIONS], "a fine-tuned model keeps the encoding and "
                       "network of --init-from; drop these options")  # fmt: skip
         init_from = resolve_model(init_from)[0]
-    if seed is None and not resume and distribute in ("auto", "multi-worker") and os.environ.get("TF_CONFIG"):
+    if seed is None and not resume and _in_worker_group(distribute):
         raise UserError("--seed is needed to train as a worker group (TF_CONFIG is set): every worker must "
                         "shuffle the data alike; give all of them the same --seed")  # fmt: skip
     if seed is None and not resume:
@@ -179,6 +179,12 @@ def _format_prepare_summary(summary: dict, out: Path) -> str:
         f"{summary['duplicates_dropped']} duplicates; {summary['tokens']} events in {summary['shards']} shards.\n"
         f"Each file's status is listed in {out}/shards/*.json. Train with: composer train {out}"
     )
+
+
+def _in_worker_group(distribute: str) -> bool:
+    from composer.distribute import cluster_from_env
+
+    return bool(os.environ.get("TF_CONFIG")) and cluster_from_env(distribute).mode == "multi-worker"
 
 
 ENCODING_OPTIONS = ("steps_per_quarter", "velocity", "duration", "sustain_pedal")

@@ -51,11 +51,10 @@ class Corpus:
 
     def summary(self) -> dict:
         """Used / skipped by reason / tokens, for the user and for the model's metadata."""
-        reasons = Counter(reason.split(" (")[0] for reason in self.skipped.values())
         return {
             "files_used": len(self.files),
             "files_skipped": len(self.skipped),
-            "skipped_by_reason": dict(reasons.most_common()),
+            "skipped_by_reason": count_reasons(self.skipped.values()),
             "duplicates_dropped": self.duplicates,
             "tokens": self.num_tokens,
             "cache_hits": self.cache_hits,
@@ -106,6 +105,11 @@ def load_corpus(
     return corpus
 
 
+def count_reasons(reasons) -> dict[str, int]:
+    """Skip reasons without their details ("not a MIDI file (no MThd header)" counts as "not a MIDI file")."""
+    return dict(Counter(reason.split(" (")[0] for reason in reasons).most_common())
+
+
 class Deduplicator:
     """Remembers every file seen, by its bytes and by its notes: the same notes in another file are a duplicate too."""
 
@@ -116,8 +120,11 @@ class Deduplicator:
         music = music_digest(tokens)
         if digest in self.seen or music in self.seen:
             return False
-        self.seen.update((digest, music))
+        self.remember(digest, music)
         return True
+
+    def remember(self, digest: str, music: str) -> None:
+        self.seen.update((digest, music))
 
 
 def music_digest(tokens: np.ndarray) -> str:

@@ -114,7 +114,8 @@ SHARDS_READ_AT_ONCE = 4
 
 def shard_training_dataset(shards: list, steps: int, encoding: EncodingConfig, train: TrainConfig,
                            initial_epoch: int = 0, context=None):  # fmt: skip
-    """Windows streamed from a prepared cache's shards: ``steps`` batches per epoch, never the whole corpus in memory.
+    """Windows streamed from a prepared cache's shards: ``steps`` global batches per epoch, never the whole
+    corpus in memory.
 
     Every input pipeline (one per worker under tf.distribute, see ``context``) reads its
     own shards. Shard order, window offsets, window order and augmentation are stateless
@@ -148,7 +149,7 @@ def shard_training_dataset(shards: list, steps: int, encoding: EncodingConfig, t
                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)  # fmt: skip
             .shuffle(SHUFFLE_WINDOWS, seed=train.seed)
             .batch(context.get_per_replica_batch_size(train.batch_size), drop_remainder=True)
-            .take(steps)
+            .take(steps * _replicas_per_pipeline(context))  # a step takes a batch for each replica
         )
 
     return tf.data.Dataset.range(initial_epoch, train.epochs).flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
@@ -170,11 +171,15 @@ def shard_validation_dataset(shards: list, steps: int, train: TrainConfig, conte
         tf.data.Dataset.from_tensor_slices([str(path) for path in shards])
         .flat_map(shard_windows)
         .shard(context.num_input_pipelines, context.input_pipeline_id)
-        .take(steps * batch)
+        .take(steps * _replicas_per_pipeline(context) * batch)
         .batch(batch)
         .repeat()
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def _replicas_per_pipeline(context) -> int:
+    return max(1, context.num_replicas_in_sync // context.num_input_pipelines)
 
 
 def _read_shard(path):

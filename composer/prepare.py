@@ -16,6 +16,7 @@ No TensorFlow here.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -28,7 +29,7 @@ import numpy as np
 from composer.artifacts import read_json, write_json
 from composer.atomic import write_atomic
 from composer.config import EncodingConfig
-from composer.corpus import Deduplicator, encode_files, find_midi_files, is_validation, music_digest
+from composer.corpus import Deduplicator, count_reasons, encode_files, find_midi_files, is_validation, music_digest
 from composer.errors import ComposerError
 from composer.events import ENCODING_VERSION, pitched_note_mask, vocabulary
 
@@ -88,6 +89,10 @@ def read_manifest(cache: Path) -> dict[str, Any]:
         raise ComposerError(f"{cache} was prepared by another composer version: prepare it again with --force")
     if not manifest.get("complete"):
         raise ComposerError(f"{cache} is not complete: run the same `composer prepare` again to finish it")
+    missing = [path.name for split in SPLITS for path in shard_files(cache, manifest, split) if not path.is_file()]
+    if missing:
+        raise ComposerError(f"{cache} lacks {len(missing)} shard files ({missing[0]}, ...): "
+                            "copy the whole cache, or prepare it again with --force")  # fmt: skip
     return manifest
 
 
@@ -150,8 +155,8 @@ def _check_out(request: PrepareRequest, manifest: dict[str, Any]) -> None:
     if not request.force:
         raise ComposerError(f"{out} holds a cache prepared from other files or settings; "
                             "pass --force to replace it, or choose another --out")  # fmt: skip
-    for path in [out / MANIFEST, *sorted((out / SHARD_DIR).glob("*"))]:
-        path.unlink()
+    (out / MANIFEST).unlink()
+    shutil.rmtree(out / SHARD_DIR, ignore_errors=True)
 
 
 def _shard_bounds(num_files: int, shards: int) -> list[int]:
@@ -162,8 +167,9 @@ def _seen_in(cache: Path, shards: list[int]) -> Deduplicator:
     """Files already published, so a resumed run drops the same duplicates an uninterrupted one would."""
     seen = Deduplicator()
     for index in shards:
-        seen.seen.update(h for entry in _read_shard(cache, index) if entry["status"] == "used"
-                         for h in (entry["sha256"], entry["music_sha256"]))  # fmt: skip
+        for entry in _read_shard(cache, index):
+            if entry["status"] == "used":
+                seen.remember(entry["sha256"], entry["music_sha256"])
     return seen
 
 
@@ -194,11 +200,11 @@ def _pack(tokens: np.ndarray, encoding: EncodingConfig) -> np.ndarray:
 def _finish(cache: Path, manifest: dict[str, Any], seconds: float) -> dict[str, Any]:
     """Totals over every shard (also those of earlier runs), written into the now complete manifest."""
     counts = np.zeros(len(vocabulary(EncodingConfig.from_dict(manifest["encoding"]))), dtype=np.int64)
-    status, reasons, tokens, files = Counter(), Counter(), {split: [] for split in SPLITS}, {split: 0 for split in SPLITS}
+    status, reasons, tokens, files = Counter(), [], {split: [] for split in SPLITS}, {split: 0 for split in SPLITS}
     for index in range(manifest["shards"]):
         entries = _read_shard(cache, index)
         status.update(entry["status"] for entry in entries)
-        reasons.update(entry["reason"].split(" (")[0] for entry in entries if entry["status"] == "skipped")
+        reasons += [entry["reason"] for entry in entries if entry["status"] == "skipped"]
         for split in SPLITS:
             tokens[split].append(sum(entry["tokens"] for entry in entries if entry.get("split") == split))
             files[split] += sum(entry.get("split") == split for entry in entries)
@@ -207,7 +213,7 @@ def _finish(cache: Path, manifest: dict[str, Any], seconds: float) -> dict[str, 
         "complete": True,
         "files_used": status["used"],
         "files_skipped": status["skipped"],
-        "skipped_by_reason": dict(reasons.most_common()),
+        "skipped_by_reason": count_reasons(reasons),
         "duplicates_dropped": status["duplicate"],
         "split_files": files,
         "shard_tokens": tokens,  # per split, per shard: what training needs to plan its steps

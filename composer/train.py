@@ -30,7 +30,7 @@ from composer.errors import ComposerError
 from composer.events import token_names, vocabulary
 from composer.ngram import fit_baseline
 from composer.plot import plot_losses
-from composer.prepare import is_cache, shard_files
+from composer.prepare import is_cache, read_manifest, shard_files
 from composer.training_data import TrainingData, load_training_data, steps_per_epoch, validation_steps
 
 LEGACY_CHECKPOINT = "checkpoints/last.keras"  # runs started before checkpoints were named per epoch
@@ -66,6 +66,8 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
     resume = request.resume or _restarted_group(request, cluster)
     if writes or resume:
         artifacts.check_output_dir(out, force=request.force, resume=resume)
+    elif not request.force and _finished_run(out):  # as the chief refuses it: the others must not wait for it
+        raise ComposerError(f"{out} already holds a finished run; pass --force to replace it")
     state = _resumed_state(request, report) if resume else _new_state(request)
     encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
     if cluster.mode == "multi-worker" and not is_cache(Path(state["data"])):
@@ -83,7 +85,7 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
     steps = steps_per_epoch(data, training, cluster.workers)
     if writes:  # only now: the data is usable
         artifacts.prepare_output_dir(out, force=request.force, resume=resume)
-    if "ngram" not in state:
+    if "ngram" not in state and writes:  # only the chief reports it
         state["ngram"] = fit_baseline(data.train_pieces, data.valid_pieces, len(vocabulary(encoding)))[1]
         report(f"n-gram baseline (order {state['ngram']['order']}): "
                f"validation NLL {state['ngram']['nll_per_event']:.4f} nats/event")  # fmt: skip
@@ -107,6 +109,11 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
     return _finish(out, state, data.valid_pieces)
 
 
+def _finished_run(out: Path) -> bool:
+    path = out / artifacts.STATE_FILE
+    return path.exists() and artifacts.read_json(path).get("status") == "finished"
+
+
 def _restarted_group(request: TrainRequest, cluster: Cluster) -> bool:
     """Whether --out holds an unfinished run of this worker group to pick up without --resume.
 
@@ -114,11 +121,9 @@ def _restarted_group(request: TrainRequest, cluster: Cluster) -> bool:
     like Keras' BackupAndRestore, the run continues from its last completed epoch.
     """
     path = request.out / artifacts.STATE_FILE
-    if cluster.mode != "multi-worker" or request.force or not path.exists():
+    if cluster.mode != "multi-worker" or request.force or not path.exists() or _finished_run(request.out):
         return False
     state = artifacts.read_json(path)
-    if state.get("status") == "finished":
-        return False
     if state["training"] != request.training.to_dict() or (not state.get("init_from") and state["model"] != request.model.to_dict()):
         raise ComposerError(f"{request.out} holds an unfinished run with other settings: pass --resume to continue it "
                             "as it was, or --force to start again")  # fmt: skip
@@ -132,7 +137,7 @@ def _new_state(request: TrainRequest) -> dict[str, Any]:
     return {
         "data": str(request.data.resolve()),  # absolute: --resume may run from another folder
         "init_from": base,
-        "encoding": base["encoding"] if base else request.encoding.to_dict(),
+        "encoding": base["encoding"] if base else _encoding_of(request.data, request.encoding).to_dict(),
         "model": base["model"] if base else request.model.to_dict(),
         "training": request.training.to_dict(),
         "epoch": 0,
@@ -141,6 +146,11 @@ def _new_state(request: TrainRequest) -> dict[str, Any]:
         "epochs_since_best": 0,
         "status": "running",
     }
+
+
+def _encoding_of(data: Path, requested: EncodingConfig) -> EncodingConfig:
+    """A prepared cache was encoded once and for all: its encoding is the run's."""
+    return EncodingConfig.from_dict(read_manifest(data)["encoding"]) if is_cache(data) else requested
 
 
 def _fine_tuning_base(model_path: Path, data: Path, out: Path) -> dict[str, Any]:
@@ -177,7 +187,9 @@ def _describe_corpus(summary: dict[str, Any]) -> str:
         f"data: {summary['files_used']} files used, {summary['files_skipped']} skipped"
         + (f" ({skipped})" if skipped else "")
         + (f", {summary['duplicates_dropped']} duplicates dropped" if summary["duplicates_dropped"] else "")
-        + f", {summary['tokens']} events ({summary['cache_hits']} files from cache)"
+        + f", {summary['tokens']} events"
+        + (f" (a prepared cache of {summary['shards']} shards)" if "shards" in summary
+           else f" ({summary['cache_hits']} files from cache)")  # fmt: skip
     )
 
 
@@ -256,6 +268,9 @@ def _datasets(data: TrainingData, state: dict, steps: int, strategy, cluster: Cl
     from composer import dataset
 
     encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
+    if strategy and training.batch_size % strategy.num_replicas_in_sync:
+        raise ComposerError(f"--batch-size {training.batch_size} does not split evenly between "
+                            f"{strategy.num_replicas_in_sync} replicas (GPUs or workers)")  # fmt: skip
     if data.cache is None:  # in memory; a strategy splits each global batch between its replicas
         return (dataset.training_dataset(dataset.TokenStream(data.train_pieces, encoding), encoding, training,
                                          initial_epoch=state["epoch"]),

@@ -60,8 +60,7 @@ def validation_steps(data: TrainingData, training: TrainConfig, pipelines: int) 
     """Validation batches per epoch from a cache: all windows alone (``pipelines`` 0), else as many as every
     pipeline has in full, so that all workers run the same number of steps. An epoch capped by
     --steps-per-epoch validates on the same share of the windows (the same ones every epoch)."""
-    length, batch = training.sequence_length, training.batch_size
-    windows = sum((tokens - 1) // length for tokens in data.manifest["shard_tokens"]["valid"] if tokens)
+    windows, batch = _validation_windows(data.manifest, training.sequence_length), training.batch_size
     steps = -(-windows // batch) if not pipelines else windows // pipelines // (batch // pipelines)
     full_pass = _full_pass_steps(data, training, max(pipelines, 1))
     steps = -(-steps * steps_per_epoch(data, training, max(pipelines, 1)) // full_pass)
@@ -86,12 +85,17 @@ def _full_pass_steps(data: TrainingData, training: TrainConfig, pipelines: int) 
             raise ComposerError(f"--batch-size {batch} does not split evenly between {pipelines} workers")
         windows = [max(tokens - length, 0) // length for tokens in shards["train"]]  # whatever the random offset
         steps = min(sum(windows[worker::pipelines]) for worker in range(pipelines)) // (batch // pipelines)
-        valid_windows = sum((tokens - 1) // length for tokens in shards["valid"] if tokens)
+        valid_windows = _validation_windows(data.manifest, length)
     if steps == 0 or valid_windows == 0:
         raise ComposerError(
             "too little data for one batch: lower --batch-size or --sequence-length, or add MIDI files"
         )
     return steps
+
+
+def _validation_windows(manifest: dict[str, Any], length: int) -> int:
+    """As the validation dataset cuts them: from the start of each shard, without a random offset."""
+    return sum((tokens - 1) // length for tokens in manifest["shard_tokens"]["valid"] if tokens)
 
 
 def _cache_data(cache: Path, encoding: EncodingConfig) -> TrainingData:
@@ -106,7 +110,7 @@ def _cache_data(cache: Path, encoding: EncodingConfig) -> TrainingData:
         raise ComposerError(f"{cache}: validation set too small to mean anything ({tokens['valid']} events, "
                             f"need {MIN_VALID_EVENTS}): prepare it with a larger --valid-fraction or more files")  # fmt: skip
     summary = {key: manifest[key] for key in ("files_used", "files_skipped", "skipped_by_reason", "duplicates_dropped",
-                                              "tokens")} | {"cache_hits": manifest["files_used"]}  # fmt: skip
+                                              "tokens", "shards")}  # fmt: skip
     split = {"train_files": manifest["split_files"]["train"], "valid_files": manifest["split_files"]["valid"],
              "train_events": tokens["train"], "valid_events": tokens["valid"], "shards": manifest["shards"]}  # fmt: skip
     samples = [read_pieces(cache, manifest, split, limit) for split, limit in (("train", SAMPLE_EVENTS),

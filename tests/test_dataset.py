@@ -147,20 +147,46 @@ def test_streamed_windows_are_transposed_like_in_memory_ones(cache):
     assert np.array_equal(plain[0][0][~pitches], moved[0][0][~pitches])  # only pitches move
 
 
-def test_each_input_pipeline_reads_its_own_shards(cache):
+def _labelled_shards(folder, sizes):
+    """Shard files whose every event is the shard's own label (token 20 + its number): a window tells its shard."""
+    folder.mkdir()
+    paths = [folder / f"{index:05d}.train.bin" for index in range(len(sizes))]
+    for index, (path, size) in enumerate(zip(paths, sizes)):
+        np.full(size, 20 + index, dtype="<u2").tofile(path)
+    return paths
+
+
+def _labels(dataset):
+    return [set(np.unique(x.numpy()) - 20) for x, _ in dataset]
+
+
+@pytest.mark.parametrize("replicas_per_worker", [1, 2])
+def test_each_worker_reads_only_its_own_shards_and_a_batch_for_each_of_its_replicas(tmp_path, replicas_per_worker):
     import tensorflow as tf
 
-    training = TrainConfig(sequence_length=16, batch_size=4, epochs=1, transpose_semitones=0)
-    shards = [np.fromfile(path, "<u2") % 2**15 for path in sorted((cache / "shards").glob("*.train.bin"))]
-    assert len(shards) == 4
+    from composer.dataset import shard_training_dataset
 
-    def shards_holding(window):
-        return {index for index, tokens in enumerate(shards) if window.astype("<u2").tobytes() in tokens.astype("<u2").tobytes()}
+    shards = _labelled_shards(tmp_path / "shards", [2000] * 4)
+    training = TrainConfig(sequence_length=16, batch_size=8, epochs=2, transpose_semitones=0)
+    for worker in range(2):
+        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=worker,
+                                             num_replicas_in_sync=2 * replicas_per_worker)  # fmt: skip
+        batches = list(shard_training_dataset(shards, 3, ENCODING, training, context=context))
+        assert len(batches) == 2 * 3 * replicas_per_worker  # epochs x steps x this worker's replicas
+        assert all(len(x) == 8 // (2 * replicas_per_worker) for x, _ in batches)  # the global batch, split
+        assert set().union(*_labels(batches)) == {worker, worker + 2}
 
-    for pipeline in range(2):
-        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline, num_replicas_in_sync=2)
-        windows = [window for x, _ in _shard_batches(cache, training, 3, context=context) for window in x]
-        assert len(windows) == 3 * 2  # each worker's share of the global batch
-        own = {pipeline, pipeline + 2}
-        assert all(shards_holding(window) & own for window in windows)
-        assert any(shards_holding(window) <= own for window in windows)  # the toy pieces repeat a lot
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_validation_gives_the_same_windows_every_epoch(tmp_path, replicas):
+    import tensorflow as tf
+
+    from composer.dataset import shard_validation_dataset
+
+    shards = _labelled_shards(tmp_path / "shards", [170, 0, 340])  # 10, 0 and 20 windows of 16 events
+    training = TrainConfig(sequence_length=16, batch_size=4)
+    context = tf.distribute.InputContext(num_replicas_in_sync=replicas)
+    epochs = list(shard_validation_dataset(shards, 5, training, context).take(2 * 5 * replicas))
+    first, second = epochs[: 5 * replicas], epochs[5 * replicas :]
+    assert sum(len(x) for x, _ in first) == 5 * 4  # 5 global batches of 4 windows
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(first, second))

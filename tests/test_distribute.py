@@ -178,3 +178,19 @@ def test_mirrored_trains_from_a_folder_or_a_cache(cache, tmp_path, source):
                                        "--epochs", "1", "--seed", "1", *split])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert read_metadata(out / "model.keras")["distribute"] == {"mode": "mirrored", "workers": 1}
+
+
+def test_a_worker_refuses_a_finished_run_as_the_chief_does(cache, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "state.json").write_text(json.dumps({"status": "finished"}))
+    monkeypatch.setenv("TF_CONFIG", _tf_config(_free_ports(2), "worker", 1))
+    result = CliRunner().invoke(main, ["train", str(cache), "--out", str(out), "--seed", "1"])
+    assert result.exit_code == 2 and "already holds a finished run; pass --force to replace it" in result.output
+
+
+def test_a_single_worker_tf_config_needs_no_seed(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", _tf_config(_free_ports(1)))
+    result = CliRunner().invoke(main, ["train", str(cache), "--out", str(tmp_path / "run"), *TINY, "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "seed:" in result.output  # drawn and printed, as when training alone

@@ -21,7 +21,7 @@ VALID_FRACTION = 0.5  # the toy corpus is small: half of it keeps the validation
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     folder = write_toy_corpus(tmp_path_factory.mktemp("corpus"))
-    shutil.copy(folder / "set0" / "toy0.MID", folder / "copy of toy0.mid")
+    shutil.copy(folder / "set0" / "toy0.MID", folder / "zz copy of toy0.mid")  # sorts last: into the last shard
     return folder
 
 
@@ -53,7 +53,7 @@ def test_every_file_is_listed_with_its_status_and_reason(corpus, tmp_path):
     assert by_path["broken.mid"] == {"path": "broken.mid", "sha256": by_path["broken.mid"]["sha256"],
                                      "status": "skipped", "reason": "not a MIDI file (no MThd header)"}  # fmt: skip
     assert by_path["empty.mid"]["reason"] == "file is empty"
-    assert [by_path[name]["status"] for name in ("copy of toy0.mid", "set0/toy0.MID")] == ["used", "duplicate"]
+    assert [by_path[name]["status"] for name in ("set0/toy0.MID", "zz copy of toy0.mid")] == ["used", "duplicate"]
     assert {entry["split"] for entry in entries if entry["status"] == "used"} == {"train", "valid"}
 
 
@@ -89,7 +89,15 @@ def test_an_interrupted_run_resumes_after_its_last_published_shard(corpus, tmp_p
     monkeypatch.setattr(prepare_module, "encode_files", counting)
     summary = prepare(_request(corpus, out))
     assert {path.name: path.stat().st_mtime_ns for path in (out / "shards").glob("0000[01]*")} == done
-    assert len(encoded) == 5 and summary["files_used"] == 12 and summary["duplicates_dropped"] == 1
+    assert len(encoded) == 5 and summary["files_used"] == 12
+    assert summary["duplicates_dropped"] == 1  # the copy in the last shard, of a file in a shard done before the crash
+
+
+def test_a_cache_missing_shard_files_is_refused(corpus, tmp_path):
+    prepare(_request(corpus, tmp_path / "cache"))
+    (tmp_path / "cache" / "shards" / "00001.valid.bin").unlink()
+    with pytest.raises(ComposerError, match=r"lacks 1 shard files \(00001.valid.bin, ...\): copy the whole cache"):
+        read_manifest(tmp_path / "cache")
 
 
 def test_a_different_plan_or_a_foreign_folder_is_never_overwritten_silently(corpus, tmp_path):

@@ -233,15 +233,16 @@ def test_init_from_a_model_inside_out_is_refused_before_anything_is_cleared(tiny
 def test_training_streams_a_prepared_cache(corpus, tmp_path):
     cache = tmp_path / "cache"
     prepared = CliRunner().invoke(main, ["prepare", str(corpus), "--out", str(cache), "--shards", "3",
-                                         "--valid-fraction", "0.5", "--workers", "1"])  # fmt: skip
+                                         "--valid-fraction", "0.5", "--workers", "1", "--steps-per-quarter", "6"])  # fmt: skip
     assert prepared.exit_code == 0, prepared.output
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["train", str(cache), "--out", str(out), "--units", "16", "--embedding-dim", "8",
                                        "--batch-size", "8", "--sequence-length", "32", "--epochs", "1", "--seed", "3"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "data: 12 files used, 2 skipped" in result.output
+    assert "data: 12 files used, 2 skipped" in result.output and "(a prepared cache of 3 shards)" in result.output
     metadata = read_metadata(out / "model.keras")
     assert metadata["data"]["folder"] == str(cache.resolve()) and metadata["data"]["shards"] == 3
+    assert metadata["encoding"]["steps_per_quarter"] == 6  # the cache's encoding is the run's
     data = metadata["data"]
     assert metadata["metrics"]["validation"]["events"] == data["valid_events"] - data["valid_files"]  # all but Start
     assert metadata["distribute"] == {"mode": "none", "workers": 1}
