@@ -1,7 +1,6 @@
 import dataclasses
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -14,6 +13,7 @@ from composer.events import encode
 from composer.midi_io import read_score
 
 from midi_factory import toy_score, write_toy_corpus
+from subprocesses import start
 from composer.midi_io import write_score
 
 
@@ -119,8 +119,7 @@ def test_ctrl_c_while_encoding_stops_quietly(tmp_path):
     env = {**os.environ, "COMPOSER_CACHE_DIR": str(tmp_path / "cache")}
     command = [sys.executable, "-m", "composer.cli", "train", str(folder), "--out", str(tmp_path / "run"),
                "--workers", "2", "--seed", "1"]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                               start_new_session=True)  # fmt: skip
+    process = start(command, env=env, start_new_session=True)
     deadline = time.time() + 60
     while not (tmp_path / "cache").exists() and time.time() < deadline:
         time.sleep(0.05)

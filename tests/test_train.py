@@ -1,6 +1,5 @@
 import json
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from composer.midi_io import write_score
 from composer.score import Note, Score, Track
 
 from midi_factory import toy_score, write_toy_corpus
+from subprocesses import start
 
 TINY = ["--units", "16", "--embedding-dim", "8", "--batch-size", "8", "--sequence-length", "32",
         "--valid-fraction", "0.25", "--workers", "1"]  # fmt: skip
@@ -165,7 +165,7 @@ def test_kill_9_mid_epoch_loses_at_most_that_epoch(corpus, tmp_path):
 def _start_long_run(corpus, out):
     command = [sys.executable, "-m", "composer.cli", "train", str(corpus), "--out", str(out), *TINY,
                "--cache-dir", str(out.parent / "cache"), "--epochs", "40", "--patience", "40", "--seed", "5"]  # fmt: skip
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return start(command)
 
 
 def _wait_for_epochs(state_file, epochs, process, timeout=120):
