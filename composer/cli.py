@@ -37,6 +37,21 @@ class _Group(click.Group):
             raise UserError(str(error)) from None
 
 
+def _encoding_options(command):
+    """The options that shape the encoding, shared by `train` and `prepare`."""
+    for option in reversed([
+        click.option("--steps-per-quarter", type=click.IntRange(min=1), default=ENCODING_DEFAULTS.steps_per_quarter,
+                     show_default=True, help="Time grid of the encoding."),
+        click.option("--velocity/--no-velocity", default=True, show_default=True, help="Encode note velocities."),
+        click.option("--duration/--no-duration", default=True, show_default=True,
+                     help="Encode note lengths (off: a note lasts until its part's next note)."),
+        click.option("--sustain-pedal/--no-sustain-pedal", default=True, show_default=True,
+                     help="Notes held by the sustain pedal (CC64) last until it lifts."),
+    ]):  # fmt: skip
+        command = option(command)
+    return command
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="composer")
 def main() -> None:
@@ -79,13 +94,7 @@ def inspect(file: Path, num_tokens: int, as_json: bool) -> None:
 @click.option("--embedding-dim", type=click.IntRange(min=1), default=MODEL_DEFAULTS.embedding_dim, show_default=True)
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=MODEL_DEFAULTS.dropout,
               show_default=True)
-@click.option("--steps-per-quarter", type=click.IntRange(min=1), default=ENCODING_DEFAULTS.steps_per_quarter,
-              show_default=True, help="Time grid of the encoding.")
-@click.option("--velocity/--no-velocity", default=True, show_default=True, help="Encode note velocities.")
-@click.option("--duration/--no-duration", default=True, show_default=True,
-              help="Encode note lengths (off: a note lasts until its part's next note).")
-@click.option("--sustain-pedal/--no-sustain-pedal", default=True, show_default=True,
-              help="Notes held by the sustain pedal (CC64) last until it lifts.")
+@_encoding_options
 @click.option("--init-from", type=click.Path(path_type=Path), default=None,
               help="Fine-tune this model (.keras or model directory) on DATA: its encoding and network are kept.")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None,
@@ -148,12 +157,7 @@ def train(data, out, force, resume, init_from, seed, cache_dir, workers, distrib
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Encoding processes [default: all cores].")
 @click.option("--valid-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               default=TRAIN_DEFAULTS.valid_fraction, show_default=True)
-@click.option("--steps-per-quarter", type=click.IntRange(min=1), default=ENCODING_DEFAULTS.steps_per_quarter,
-              show_default=True, help="Time grid of the encoding.")
-@click.option("--velocity/--no-velocity", default=True, show_default=True, help="Encode note velocities.")
-@click.option("--duration/--no-duration", default=True, show_default=True, help="Encode note lengths.")
-@click.option("--sustain-pedal/--no-sustain-pedal", default=True, show_default=True,
-              help="Notes held by the sustain pedal (CC64) last until it lifts.")
+@_encoding_options
 @click.option("--force", is_flag=True, help="Replace a cache prepared from other files or settings.")
 def prepare(data, out, shards, workers, valid_fraction, force, **encoding) -> None:
     """Encode the MIDI files in DATA into a sharded cache that `composer train` streams from.
