@@ -33,7 +33,7 @@ class Cluster:
 
 def cluster_from_env(mode: str) -> Cluster:
     """The worker group ``mode`` asks for; ``auto`` is multi-worker when TF_CONFIG names several workers,
-    mirrored when this machine has several GPUs, and none otherwise."""
+    else it stays ``auto`` until ``make_strategy`` counts the GPUs (without TensorFlow until then)."""
     raw = os.environ.get("TF_CONFIG", "")
     if mode in ("auto", "multi-worker") and raw:
         cluster = _parse_tf_config(raw)
@@ -42,24 +42,24 @@ def cluster_from_env(mode: str) -> Cluster:
     if mode == "multi-worker":
         raise ComposerError("--distribute multi-worker needs the TF_CONFIG environment variable that describes "
                             "the worker group (see docs/distributed.md)")  # fmt: skip
-    if mode == "auto":
-        return Cluster("mirrored" if _local_gpus() > 1 else "none")
     return Cluster(mode)
 
 
 def make_strategy(cluster: Cluster):
-    """The tf.distribute strategy for ``cluster``; None trains on the default (single-device) strategy.
-
-    Created before any other TensorFlow work, as MultiWorkerMirroredStrategy requires.
+    """(the tf.distribute strategy for ``cluster``, the mode it stands for); None trains on the default
+    (single-device) strategy. Created before any other TensorFlow work, as MultiWorkerMirroredStrategy requires.
     """
     from composer.tf_runtime import tf
 
-    if cluster.mode == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if cluster.mode == "multi-worker":
+    mode = cluster.mode
+    if mode == "auto":
+        mode = "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "none"
+    if mode == "mirrored":
+        return tf.distribute.MirroredStrategy(), mode
+    if mode == "multi-worker":
         _fix_keras_multi_worker_logs()
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return None
+        return tf.distribute.MultiWorkerMirroredStrategy(), mode
+    return None, mode
 
 
 def ready_for_fit(model, strategy) -> None:
@@ -118,9 +118,3 @@ def _parse_tf_config(raw: str) -> Cluster:
     if not 0 <= index < len(chiefs) + len(workers):
         raise ComposerError(f"TF_CONFIG: task {task['type']} {task['index']} is not in the cluster it describes")
     return Cluster("multi-worker", len(chiefs) + len(workers), index)
-
-
-def _local_gpus() -> int:
-    from composer.tf_runtime import tf
-
-    return len(tf.config.list_physical_devices("GPU"))

@@ -198,7 +198,7 @@ def _fit(out: Path, work: Path, state: dict, data: TrainingData, steps: int, rep
     'done' or 'interrupted' (NaN raises)."""
     from composer.tf_runtime import keras
 
-    strategy = make_strategy(cluster)  # first: a multi-worker strategy must exist before any other TensorFlow work
+    strategy, state["distribute"]["mode"] = make_strategy(cluster)  # first: before any other TensorFlow work
     training = TrainConfig.from_dict(state["training"])
     keras.utils.set_random_seed(training.seed)
     if state["epoch"] >= training.epochs or state["status"] == "finished":

@@ -37,11 +37,14 @@ def test_tf_config_names_the_group_and_the_chief(monkeypatch, tf_config, expecte
 
 
 def test_auto_trains_alone_without_a_group(monkeypatch):
+    from composer.distribute import make_strategy
+
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    assert cluster_from_env("auto") == Cluster("none")  # the CI machine has no GPU
+    assert cluster_from_env("auto") == Cluster("auto")  # GPUs are counted only when training starts
     monkeypatch.setenv("TF_CONFIG", _tf_config([1]))
-    assert cluster_from_env("auto") == Cluster("none")
+    assert cluster_from_env("auto") == Cluster("auto")
     assert cluster_from_env("none") == Cluster("none")
+    assert make_strategy(Cluster("auto")) == (None, "none")  # the CI machine has no GPU
 
 
 @pytest.mark.parametrize("tf_config, message", [
