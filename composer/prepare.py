@@ -113,7 +113,7 @@ def read_pieces(cache: Path, manifest: dict[str, Any], split: str, max_events: i
         for piece in np.split(packed, np.cumsum(lengths)[:-1]) if lengths else []:
             if max_events is not None and total >= max_events:
                 return pieces
-            pieces.append((piece & (2**PITCHED_BIT - 1)).astype(np.int32))
+            pieces.append(_unpack(piece))
             total += len(piece)
     return pieces
 
@@ -197,6 +197,11 @@ def _pack(tokens: np.ndarray, encoding: EncodingConfig) -> np.ndarray:
     return (np.asarray(tokens, dtype=np.uint16) | pitched << PITCHED_BIT).astype("<u2")
 
 
+def _unpack(packed: np.ndarray) -> np.ndarray:
+    """The token ids of packed events (the inverse of ``_pack``, without the pitched flag)."""
+    return (packed & (2**PITCHED_BIT - 1)).astype(np.int32)
+
+
 def _finish(cache: Path, manifest: dict[str, Any], seconds: float) -> dict[str, Any]:
     """Totals over every shard (also those of earlier runs), written into the now complete manifest."""
     counts = np.zeros(len(vocabulary(EncodingConfig.from_dict(manifest["encoding"]))), dtype=np.int64)
@@ -225,7 +230,7 @@ def _finish(cache: Path, manifest: dict[str, Any], seconds: float) -> dict[str, 
 
 
 def _event_counts(path: Path, size: int) -> np.ndarray:
-    return np.bincount(np.fromfile(path, dtype="<u2") & (2**PITCHED_BIT - 1), minlength=size)
+    return np.bincount(_unpack(np.fromfile(path, dtype="<u2")), minlength=size)
 
 
 def _read_shard(cache: Path, index: int) -> list[dict[str, Any]]:
