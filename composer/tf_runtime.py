@@ -4,6 +4,12 @@ TensorFlow >= 2.18 prints start-up lines (CPU features, missing CUDA) from C++ b
 TF_CPP_MIN_LOG_LEVEL is read (tensorflow/tensorflow#100442); they are noise to a
 musician, so the import runs with the process's stderr pointed at /dev/null.
 Python errors raised by the import still reach the user once stderr is restored.
+
+oneDNN is switched on unless the user set TF_ENABLE_ONEDNN_OPTS. Since 2.9 TensorFlow's
+Linux x86 wheels enable it only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX (its
+release notes). Elsewhere (this project's AMD EPYC CI machine, for one) its Eigen
+kernels run the skinny matmuls of the LSTM's backward time loop at about half
+oneDNN's speed, and training ran 2x slower (docs/benchmarks.md). TensorFlow reads the variable when it loads; GPUs are unaffected.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ def _stderr_silenced():
         os.close(devnull)
 
 
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 with _stderr_silenced():
     import keras
     import tensorflow as tf

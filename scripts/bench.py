@@ -56,7 +56,7 @@ class Sizes:
     events: int = 400  # generated events per stream
     predict_events: int = 30  # the windowed model.predict loop is ~1000x slower
     generation_model: ModelConfig = ModelConfig(embedding_dim=256, units=512, layers=2)
-    train_steps: int = 10  # timed training steps of the default batch (sweeps time as many tokens)
+    train_steps: int = 20  # timed training steps of the default batch (sweeps time as many tokens)
     repeats: int = 1  # best of, for the training pair
     train_model: ModelConfig = ModelConfig()
     training: TrainConfig = TrainConfig(epochs=100)  # epochs only bound the dataset's length
@@ -186,11 +186,25 @@ def matmul_flops(m: int, k: int, n: int, seconds: float) -> float:
 
 
 def events_per_second(model, data, steps: int, events_per_step: int, **fit_args) -> float:
-    """Fit a short warm-up epoch (graph tracing), then time one epoch of ``steps`` steps."""
+    """Fit a short warm-up epoch (graph tracing), then time ``steps`` steps one by one.
+
+    The median step is what counts: on a shared machine a few steps run at half speed
+    while another process takes a core, and a total over all steps would swing with them.
+    """
+    from composer.tf_runtime import keras
+
+    class StepTimer(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            seconds.append(time.perf_counter() - self.started)
+
+    seconds: list[float] = []
     model.fit(data, epochs=1, steps_per_epoch=WARMUP_STEPS, verbose=0, shuffle=False, **fit_args)
-    started = time.perf_counter()
-    model.fit(data, epochs=2, initial_epoch=1, steps_per_epoch=steps, verbose=0, shuffle=False, **fit_args)
-    return steps * events_per_step / (time.perf_counter() - started)
+    model.fit(data, epochs=2, initial_epoch=1, steps_per_epoch=steps, verbose=0, shuffle=False,
+              callbacks=[StepTimer()], **fit_args)  # fmt: skip
+    return events_per_step / float(np.median(seconds))
 
 
 def fresh_model(config: ModelConfig, training: TrainConfig, vocab_size: int, total_steps: int):
@@ -225,6 +239,19 @@ def plain_and_pipeline_rates(stream, sizes: Sizes) -> dict[str, float]:
     return best
 
 
+def pipeline_rate_without_onednn(args) -> float:
+    """composer's pipeline in a child process with oneDNN off, as TensorFlow ships on CPUs without AVX-512.
+
+    TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it loads, hence the second process.
+    """
+    command = [sys.executable, __file__, "--only", "training", "--json", "-", "--data", str(args.data),
+               "--tf-threads", str(args.tf_threads), *(["--quick"] if args.quick else [])]  # fmt: skip
+    child = subprocess.run(command, env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}, capture_output=True,
+                           text=True, check=True)  # fmt: skip
+    rows = json.loads(child.stdout)["sections"]["training"]["rows"]
+    return next(row["value"] for row in rows if row["name"] == "composer pipeline")
+
+
 def add_flop_rows(section: Section, name: str, tokens_per_s: float, config: ModelConfig, seconds: float) -> None:
     """Achieved FLOP/s against NumPy's square matmul of the model's size (2 x units) and the 2048^3 peak."""
     references = {}
@@ -252,6 +279,9 @@ def bench_training(sizes: Sizes, args) -> Section:
     rates = plain_and_pipeline_rates(stream, sizes)
     section.add("plain model.fit", rates["plain"], "tokens/s")
     section.add("composer pipeline", rates["ours"], "tokens/s", vs="plain model.fit")
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0":  # composer switches oneDNN on (composer/tf_runtime.py)
+        section.add("composer pipeline, oneDNN off", pipeline_rate_without_onednn(args), "tokens/s",
+                    vs="composer pipeline")  # fmt: skip
     add_flop_rows(section, "composer training, achieved", rates["ours"], config, sizes.matmul_seconds)
     # h @ U, the recurrent matmul Keras' time loop runs at every step: skinny, so far below the square one
     m, k, n = training.batch_size, config.units, 4 * config.units
