@@ -13,7 +13,7 @@ import numpy as np
 
 from composer.artifacts import model_encoding
 from composer.config import EncodingConfig, TrainConfig
-from composer.corpus import find_midi_files, load_corpus, split_corpus
+from composer.corpus import load_corpus, split_corpus
 from composer.errors import ComposerError
 from composer.events import PAD, encode, pitched_note_mask, vocabulary
 from composer.ngram import fit_baseline
@@ -107,7 +107,7 @@ def compare_music(
     return {
         "generated_from": source,
         "reference_from": str(reference_folder),
-        **compare_sets(generated, reference),
+        **compare_sets(generated, list(reference.values())),
         "skipped": {**generated_skipped, **skipped},
     }
 
@@ -118,8 +118,7 @@ def _generated_pieces(folder, model_path: Path | None, samples: int, num_events:
 
     if folder is not None:
         scores, skipped = load_scores(folder)
-        names = [str(path) for path in find_midi_files(folder) if str(path) not in skipped]
-        return str(folder), names, scores, skipped
+        return str(folder), list(scores), list(scores.values()), skipped
     from composer.generate import GenerateRequest, generate_scores
 
     scores = generate_scores(GenerateRequest(num_events=num_events, num_files=samples, seed=seed), model_path)

@@ -79,15 +79,18 @@ def compare_sets(generated: list[Score], reference: list[Score]) -> dict:
     }
 
 
-def load_scores(folder: str | os.PathLike) -> tuple[list[Score], dict[str, str]]:
-    """The scores of every usable MIDI file below ``folder``, and the skipped files with the reason."""
+def load_scores(folder: str | os.PathLike) -> tuple[dict[str, Score], dict[str, str]]:
+    """The scores of every usable MIDI file below ``folder`` by path, and the skipped files with the reason.
+
+    One listing of the folder names both, so a file added meanwhile cannot pair a name with another's score.
+    """
     paths = find_midi_files(folder)
     if not paths:
         raise ComposerError(f"{folder}: no .mid or .midi files found; give the folder that holds the pieces")
-    scores, skipped = [], {}
+    scores, skipped = {}, {}
     for path in paths:
         try:
-            scores.append(read_score(path))
+            scores[str(path)] = read_score(path)
         except ComposerError as error:
             skipped[str(path)] = str(error).removeprefix(f"{path}: ")
     if not scores:

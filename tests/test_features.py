@@ -112,7 +112,7 @@ def test_load_scores_skips_unreadable_files(tmp_path):
     write_score(melody(C_MAJOR_SCALE), tmp_path / "good.mid")
     (tmp_path / "garbage.mid").write_bytes(b"not MIDI at all")
     scores, skipped = load_scores(tmp_path)
-    assert [score.num_notes for score in scores] == [8]
+    assert {path: score.num_notes for path, score in scores.items()} == {str(tmp_path / "good.mid"): 8}
     assert skipped == {str(tmp_path / "garbage.mid"): "not a MIDI file (no MThd header)"}
 
 
