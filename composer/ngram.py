@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+
+BASELINE_EVENTS = 500_000  # training events the baseline is fitted on at most (a tenth as many for validation)
 
 
 class KneserNey:
@@ -84,7 +86,23 @@ def _ney_discount(table: dict[tuple, Counter]) -> float:
 
 
 def fit_baseline(train_seqs, valid_seqs, vocab_size: int, max_order: int = 8) -> tuple[KneserNey, dict[str, float]]:
-    """The baseline as every report shows it: fitted on the training split, order chosen on validation."""
-    model = KneserNey(vocab_size, max_order=max_order).fit(train_seqs)
-    order, nll = model.best_order(valid_seqs)
+    """The baseline as every report shows it: fitted on the training split, order chosen on validation.
+
+    A large corpus lends its first pieces, up to BASELINE_EVENTS: the counts are Python dicts
+    that take about 2 GB and a minute per million events (3.7 GB and 117 s for 2 million).
+    """
+    model = KneserNey(vocab_size, max_order=max_order).fit(first_pieces(train_seqs, BASELINE_EVENTS))
+    order, nll = model.best_order(first_pieces(valid_seqs, BASELINE_EVENTS // 10))
     return model, {"order": order, "nll_per_event": nll, "perplexity": math.exp(nll)}
+
+
+def first_pieces(sequences: Iterable[Sequence[int]], max_events: int) -> list[Sequence[int]]:
+    """The leading sequences until ``max_events`` events are reached (the one that crosses it included);
+    reads a lazy iterable no further than that."""
+    taken, total = [], 0
+    for sequence in sequences:
+        if total >= max_events:
+            break
+        taken.append(sequence)
+        total += len(sequence)
+    return taken

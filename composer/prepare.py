@@ -19,7 +19,7 @@ import hashlib
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,18 +104,13 @@ def shard_files(cache: Path, manifest: dict[str, Any], split: str) -> list[Path]
     return [_shard_path(cache, index, f".{split}.bin") for index in range(manifest["shards"])]
 
 
-def read_pieces(cache: Path, manifest: dict[str, Any], split: str, max_events: int | None = None) -> list[np.ndarray]:
-    """Whole pieces of one split as token arrays, shard by shard, up to about ``max_events`` events."""
-    pieces, total = [], 0
+def iter_pieces(cache: Path, manifest: dict[str, Any], split: str) -> Iterator[np.ndarray]:
+    """Whole pieces of one split as token arrays, read shard by shard as they are asked for."""
     for index in range(manifest["shards"]):
         lengths = [entry["tokens"] for entry in _read_shard(cache, index) if entry.get("split") == split]
         packed = np.fromfile(_shard_path(cache, index, f".{split}.bin"), dtype="<u2")
         for piece in np.split(packed, np.cumsum(lengths)[:-1]) if lengths else []:
-            if max_events is not None and total >= max_events:
-                return pieces
-            pieces.append(_unpack(piece))
-            total += len(piece)
-    return pieces
+            yield _unpack(piece)
 
 
 def _plan(request: PrepareRequest, files: list[Path]) -> dict[str, Any]:

@@ -18,15 +18,15 @@ from composer.config import EncodingConfig, TrainConfig
 from composer.corpus import MIN_VALID_EVENTS, load_corpus, split_corpus
 from composer.errors import ComposerError
 from composer.events import vocabulary
-from composer.prepare import is_cache, read_manifest, read_pieces
-
-SAMPLE_EVENTS = 500_000  # of a prepared cache, read for the n-gram baseline (a tenth for validation): ~1 GB, 30 s
+from composer.ngram import BASELINE_EVENTS, first_pieces
+from composer.prepare import is_cache, iter_pieces, read_manifest
 
 
 @dataclass
 class TrainingData:
-    """``train_pieces``/``valid_pieces`` are every piece of a folder, and of a cache the first
-    pieces up to SAMPLE_EVENTS: what the n-gram baseline and the final whole-piece evaluation read."""
+    """``train_pieces``/``valid_pieces`` are every piece of a folder, and of a cache only the first
+    pieces the n-gram baseline reads (BASELINE_EVENTS, a tenth for validation), which the final
+    whole-piece evaluation reads too."""
 
     summary: dict[str, Any]
     split: dict[str, Any]
@@ -113,6 +113,6 @@ def _cache_data(cache: Path, encoding: EncodingConfig) -> TrainingData:
                                               "tokens", "shards")}  # fmt: skip
     split = {"train_files": manifest["split_files"]["train"], "valid_files": manifest["split_files"]["valid"],
              "train_events": tokens["train"], "valid_events": tokens["valid"], "shards": manifest["shards"]}  # fmt: skip
-    samples = [read_pieces(cache, manifest, split, limit) for split, limit in (("train", SAMPLE_EVENTS),
-                                                                              ("valid", SAMPLE_EVENTS // 10))]  # fmt: skip
+    samples = [first_pieces(iter_pieces(cache, manifest, split), limit)
+               for split, limit in (("train", BASELINE_EVENTS), ("valid", BASELINE_EVENTS // 10))]  # fmt: skip
     return TrainingData(summary, split, np.asarray(manifest["event_counts"]), *samples, cache, manifest)

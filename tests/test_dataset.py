@@ -122,12 +122,12 @@ def _shard_batches(cache, training, steps, initial_epoch=0, context=None):
 
 
 def test_streamed_windows_come_whole_from_the_shards_and_resume_exactly(cache):
-    from composer.prepare import read_manifest, read_pieces
+    from composer.prepare import iter_pieces, read_manifest
 
     training = TrainConfig(sequence_length=16, batch_size=4, epochs=3, transpose_semitones=0, seed=2)
     batches = _shard_batches(cache, training, steps=5)
     assert len(batches) == 15 and batches[0][0].shape == (4, 16)
-    stream = np.concatenate(read_pieces(cache, read_manifest(cache), "train"))
+    stream = np.concatenate(list(iter_pieces(cache, read_manifest(cache), "train")))
     text = stream.astype(np.int16).tobytes()
     for x, y in batches[::4]:
         assert np.array_equal(x[:, 1:], y[:, :-1])

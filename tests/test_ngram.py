@@ -2,7 +2,8 @@ import math
 
 import numpy as np
 
-from composer.ngram import KneserNey
+from composer import ngram
+from composer.ngram import KneserNey, first_pieces, fit_baseline
 
 
 def _markov_chain(rng, transition, length):
@@ -37,3 +38,23 @@ def test_probabilities_sum_to_one_over_the_vocabulary():
 def test_unseen_events_keep_a_nonzero_probability():
     model = KneserNey(vocab_size=10, max_order=3).fit([[1, 2, 3, 2]])
     assert all(math.isfinite(lp) for lp in model.log_probs([1, 9, 8, 7]))
+
+
+def test_first_pieces_stops_reading_once_it_has_enough_events():
+    def pieces():
+        yield from ([1, 2, 3], [4, 5], [6, 7, 8])
+        raise AssertionError("read past the limit")
+
+    assert first_pieces(pieces(), 4) == [[1, 2, 3], [4, 5]]
+    assert first_pieces([[1, 2]], 10) == [[1, 2]]
+
+
+def test_the_baseline_of_a_large_corpus_is_fitted_on_its_first_pieces(monkeypatch):
+    rng = np.random.default_rng(1)
+    chains = [_markov_chain(rng, rng.dirichlet(np.full(6, 0.3), size=6), 300) for _ in range(8)]
+    monkeypatch.setattr(ngram, "BASELINE_EVENTS", 1000)  # of training events; a tenth for validation
+    _, capped = fit_baseline(chains[:6], chains[6:], vocab_size=6)
+    _, direct = fit_baseline(chains[:4], chains[6:7], vocab_size=6)  # 4 x 300 crosses 1000; 300 crosses 100
+    assert capped == direct
+    monkeypatch.setattr(ngram, "BASELINE_EVENTS", 10_000)
+    assert fit_baseline(chains[:6], chains[6:], vocab_size=6)[1] != capped

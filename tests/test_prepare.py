@@ -11,7 +11,7 @@ from composer.config import EncodingConfig
 from composer.corpus import load_corpus, split_corpus
 from composer.errors import ComposerError
 from composer.events import pitched_note_mask
-from composer.prepare import PrepareRequest, prepare, read_manifest, read_pieces
+from composer.prepare import PrepareRequest, iter_pieces, prepare, read_manifest
 
 from midi_factory import write_toy_corpus
 
@@ -38,7 +38,7 @@ def test_prepared_cache_holds_what_the_in_memory_corpus_holds(corpus, tmp_path):
 
     train, valid = split_corpus(load_corpus(corpus, EncodingConfig(), cache_dir=tmp_path / "c"), VALID_FRACTION)
     for split, files in (("train", train), ("valid", valid)):
-        pieces = read_pieces(tmp_path / "cache", manifest, split)
+        pieces = list(iter_pieces(tmp_path / "cache", manifest, split))
         assert [p.tolist() for p in pieces] == [f.tokens.tolist() for f in files]
         assert sum(manifest["shard_tokens"][split]) == sum(len(f.tokens) for f in files)
     counts = np.bincount(np.concatenate([f.tokens for f in train]), minlength=len(manifest["event_counts"]))
