@@ -81,8 +81,8 @@ def _ngram_on(sequences, metadata: dict, config: EncodingConfig, train_data, cac
     ngram, fitted = fit_baseline([f.tokens for f in train_files], [f.tokens for f in valid_files],
                                  len(vocabulary(config)))  # fmt: skip
     nll = ngram.nll_per_event(sequences, fitted["order"])
-    return {"order": fitted["order"], "nll_per_event": nll, "perplexity": math.exp(nll),
-            "train_folder": str(folder), "train_files": len(train_files)}  # fmt: skip
+    return {"order": fitted["order"], "nll_per_event": nll, "perplexity": math.exp(nll), "train_folder": str(folder),
+            "train_files": fitted["train_pieces"], "train_events": fitted["train_events"]}  # fmt: skip
 
 
 def compare_music(

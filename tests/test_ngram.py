@@ -56,5 +56,6 @@ def test_the_baseline_of_a_large_corpus_is_fitted_on_its_first_pieces(monkeypatc
     _, capped = fit_baseline(chains[:6], chains[6:], vocab_size=6)
     _, direct = fit_baseline(chains[:4], chains[6:7], vocab_size=6)  # 4 x 300 crosses 1000; 300 crosses 100
     assert capped == direct
+    assert (capped["train_pieces"], capped["train_events"]) == (4, 1200)
     monkeypatch.setattr(ngram, "BASELINE_EVENTS", 10_000)
     assert fit_baseline(chains[:6], chains[6:], vocab_size=6)[1] != capped
