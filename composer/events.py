@@ -283,7 +283,7 @@ def _grid_to_tokens(grid: _Grid, config: EncodingConfig) -> list[int]:
     )
     tokens, now, current_instrument = [START], 0, None
     for step, order, instrument, _, payload in timeline:
-        tokens += _shift_tokens(step - now, config)
+        tokens += shift_tokens(step - now, config)
         now = step
         if order < 2:
             tokens.append(payload)
@@ -293,7 +293,7 @@ def _grid_to_tokens(grid: _Grid, config: EncodingConfig) -> list[int]:
             tokens.append(ids[PROGRAM, instrument])
         tokens += _note_tokens(payload, ids, config)
     if not config.use_duration:
-        tokens += _shift_tokens(grid.end - now, config)
+        tokens += shift_tokens(grid.end - now, config)
     tokens.append(END)
     return tokens
 
@@ -308,7 +308,8 @@ def _note_tokens(note: GridNote, ids: dict, config: EncodingConfig) -> list[int]
     return tokens
 
 
-def _shift_tokens(steps: int, config: EncodingConfig) -> list[int]:
+def shift_tokens(steps: int, config: EncodingConfig) -> list[int]:
+    """The Shift events that move time on by ``steps`` (longest first)."""
     ids = vocabulary(config).ids
     full, rest = divmod(steps, config.max_shift_steps)
     return [ids[SHIFT, config.max_shift_steps]] * full + ([ids[SHIFT, rest]] if rest else [])

@@ -17,11 +17,12 @@ from composer.audio import find_renderer, render_wav
 from composer.atomic import write_atomic
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
-from composer.events import END, PROGRAM, SHIFT, START, TEMPO, TIME_SIGNATURE, decode, encode, tempo_values, vocabulary
+from composer.events import (END, PROGRAM, SHIFT, START, TEMPO, TIME_SIGNATURE, decode, encode, shift_tokens,
+                             tempo_values, vocabulary)
 from composer.inference import NumpyLSTM
 from composer.midi_io import read_score, write_score
 from composer.sample import Constraints, SamplingOptions, generate
-from composer.score import Score, TempoChange, TimeSignature
+from composer.score import DEFAULT_TIME_SIGNATURE, Score, TempoChange, TimeSignature
 from composer.sidecar import read_sidecar, request_fields, sidecar
 
 
@@ -82,15 +83,19 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
         network, config, num_events=None if request.num_bars else request.num_events, num_bars=request.num_bars,
         primer=prompt, batch=request.num_files, options=request.options,
         constraints=_model_constraints(request, metadata, config), seed=request.seed,
+        meter=request.time_signature if request.time_signature and not config.use_time_signatures
+        else DEFAULT_TIME_SIGNATURE,
     )  # fmt: skip
+    continuation = _steps_in(prompt, config) / config.steps_per_quarter
     scores = []
     for piece in pieces:
         score = decode(piece.tokens, config)
         if request.num_bars:
             score = _before(score, piece.end_step / config.steps_per_quarter)
         if primer is not None and not request.include_primer:
-            score = _without_primer(score, primer, _steps_in(prompt, config) / config.steps_per_quarter)
-        score = _with_requested_tempo_and_meter(score, request)
+            score = _without_primer(score, primer, continuation)
+        score = _with_requested_tempo_and_meter(score, request, config,
+                                                continuation if primer is not None and request.include_primer else 0.0)  # fmt: skip
         scores.append(_whole_bars(score) if request.loop else score)
     return scores
 
@@ -103,10 +108,22 @@ def _prompt(request: GenerateRequest, config: EncodingConfig) -> tuple[list[int]
     if request.time_signature and config.use_time_signatures:
         if (TIME_SIGNATURE, request.time_signature) not in ids:
             raise ComposerError(f"this model cannot write {request.time_signature[0]}/{request.time_signature[1]} time")
+        tokens += _rest_to_bar_line_for(request.time_signature, tokens, config)
         tokens.append(ids[TIME_SIGNATURE, request.time_signature])
     if request.qpm and config.use_tempo:
         tokens.append(ids[TEMPO, min(tempo_values(config), key=lambda q: abs(q - request.qpm))])
     return tokens, None if request.primer is None else decode(tokens + [END], config)
+
+
+def _rest_to_bar_line_for(meter: tuple[int, int], tokens: list[int], config: EncodingConfig) -> list[int]:
+    """Shifts to the primer's next bar line when ``meter`` is new there: a meter changes on a bar line,
+    not mid-bar, and the primer's last bar stays whole. Nothing when the primer ends on one, or
+    when its meter is already ``meter`` (the continuation then fills its started bar)."""
+    primer, now = decode(tokens + [END], config), _steps_in(tokens, config) / config.steps_per_quarter
+    in_force = [(c.numerator, c.denominator) for c in sorted(primer.time_signatures) if c.beat <= now]
+    if (in_force or [DEFAULT_TIME_SIGNATURE])[-1] == meter:
+        return []
+    return shift_tokens(round((primer.bar_lines(now)[-1] - now) * config.steps_per_quarter), config)
 
 
 def _primer_score(request: GenerateRequest, config: EncodingConfig) -> Score:
@@ -147,13 +164,24 @@ def _model_constraints(request: GenerateRequest, metadata: dict, config: Encodin
     )
 
 
-def _with_requested_tempo_and_meter(score: Score, request: GenerateRequest) -> Score:
-    """The exact tempo and meter the user gave (the model's tempo events only approximate --tempo)."""
+def _with_requested_tempo_and_meter(score: Score, request: GenerateRequest, config: EncodingConfig,
+                                    start: float) -> Score:  # fmt: skip
+    """The exact tempo and meter the user gave (the model's tempo events only approximate --tempo) from
+    ``start``, where the continuation begins: a primer kept in the file keeps its own before it, so its
+    bars stay where the model counted them. A model without tempo or meter events has no primer map
+    to keep, and its file gets the requested ones from the first beat."""
     if request.qpm:
-        score = dataclasses.replace(score, tempos=(TempoChange(0.0, float(request.qpm)),))
+        change = TempoChange(start if config.use_tempo else 0.0, float(request.qpm))
+        score = dataclasses.replace(score, tempos=_changed_at(score.tempos, change))
     if request.time_signature:
-        score = dataclasses.replace(score, time_signatures=(TimeSignature(0.0, *request.time_signature),))
+        change = TimeSignature(start if config.use_time_signatures else 0.0, *request.time_signature)
+        score = dataclasses.replace(score, time_signatures=_changed_at(score.time_signatures, change))
     return score
+
+
+def _changed_at(changes: tuple, change) -> tuple:
+    """A tempo or meter map that switches to ``change`` at its beat, in place of what it set from there on."""
+    return tuple(c for c in changes if c.beat < change.beat) + (change,)
 
 
 def _without_primer(score: Score, primer: Score, beat: float) -> Score:

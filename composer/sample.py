@@ -155,6 +155,12 @@ class Grammar:
             return False
         return limit is None or sum(end > voice.now for end in voice.note_ends) < limit
 
+    def set_meter(self, voice: _Voice, meter: tuple[int, int]) -> None:
+        """Bars of ``meter`` from where ``voice`` stands: a new meter starts a new bar."""
+        numerator, denominator = voice.meter = meter
+        voice.bar_steps = max(1, numerator * 4 * self.config.steps_per_quarter // denominator)
+        voice.bar_start = voice.now
+
     def observe(self, voice: _Voice, token: int) -> None:
         """Advance ``voice`` past ``token`` (mirrors what ``events.decode`` will make of it)."""
         kind, value = self.kinds[token], self.values[token]
@@ -165,9 +171,7 @@ class Grammar:
                 voice.bar_start += voice.bar_steps
                 voice.bars += 1
         elif kind == TIME_SIGNATURE and value != voice.meter:  # decode drops a repeated meter: so must we
-            numerator, denominator = voice.meter = value
-            voice.bar_steps = max(1, numerator * 4 * self.config.steps_per_quarter // denominator)
-            voice.bar_start = voice.now  # a new meter starts a new bar
+            self.set_meter(voice, value)
         elif kind == PROGRAM:
             voice.instrument = value
         elif kind == PITCH:
@@ -284,15 +288,17 @@ def generate(
     options: SamplingOptions = SamplingOptions(),
     constraints: Constraints = Constraints(),
     seed: int = 0,
+    meter: tuple[int, int] = DEFAULT_TIME_SIGNATURE,
 ) -> list[Generated]:
     """``batch`` pieces: the primer (at least Start), then ``num_events`` events, or events up to the
-    bar line that ends ``num_bars`` bars."""
+    bar line that ends ``num_bars`` bars. Bars are of ``meter`` until a time-signature event says otherwise
+    (a model without those events counts in the meter its file will be given)."""
     grammar = Grammar(config, constraints)
     rng = np.random.default_rng(seed)
     primer = list(primer or [START])
-    voices = [_Voice(instrument=None if config.use_programs else 0, bar_steps=4 * config.steps_per_quarter)
-              for _ in range(batch)]  # fmt: skip
+    voices = [_Voice(instrument=None if config.use_programs else 0) for _ in range(batch)]
     for voice in voices:
+        grammar.set_meter(voice, meter)
         for token in primer:
             grammar.observe(voice, token)
         voice.bars = -1 if voice.now > voice.bar_start else 0  # whole bars from here on: a started one is not one

@@ -267,6 +267,27 @@ def test_bars_after_a_primer_that_ends_mid_bar_are_whole_and_on_the_file_grid(mo
         assert min(n.start for t in read_score(out).tracks for n in t.notes) >= 1, "from beat 9 of the primer"
 
 
+def test_a_new_meter_after_a_primer_starts_on_its_next_bar_line_and_bars_follow_it(model, tmp_path):
+    from composer.midi_io import write_score
+    from composer.score import Note, Score, TimeSignature, Track
+
+    melody = tuple(Note(i * 1.0, i + 1.0, 60 + i % 5, 90) for i in range(10))  # 4/4, last onset on beat 9
+    primer = write_score(Score((Track(0, notes=melody),), time_signatures=(TimeSignature(0, 4, 4),)),
+                         tmp_path / "primer.mid")  # fmt: skip
+    for include, length, meters in (("--include-primer", 18, [(0, 4), (12, 3)]), ("--no-include-primer", 6, [(0, 3)])):
+        out = tmp_path / f"{include}.mid"
+        result = _generate("--model", model, "--seed", 3, "--primer", primer, "--bars", 2, "--time-signature", "3/4",
+                           include, "--out", out)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        conductor, now, changes = mido.MidiFile(out).tracks[0], 0, []
+        for message in conductor:
+            now += message.time
+            if message.type == "time_signature":
+                changes.append((now // 480, message.numerator))
+        assert changes == meters, "the primer's 4/4 bars 1-3 whole, then 3/4 from the bar line after beat 9"
+        assert now == length * 480, "and exactly 2 bars of 3/4 after them"
+
+
 def test_a_companion_file_in_the_way_stops_the_run_before_anything_is_written(model, tmp_path):
     (tmp_path / "song.json").write_text("mine")
     result = _generate("--model", model, "--seed", 1, "--out", tmp_path / "song.mid")

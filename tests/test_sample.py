@@ -168,3 +168,10 @@ def test_a_very_long_primer_is_kept_whole_and_the_network_reads_its_last_events(
     assert piece.tokens[: len(primer)] == primer and len(piece.tokens) == len(primer) + 20
     tail = generate(network, CONFIG, num_events=20, primer=[START, IDS["Program", 0]] + note * 300, seed=1)[0]
     assert piece.tokens[len(primer) :] == tail.tokens[-20:], "only the last 1,024 events reach the network"
+
+
+def test_a_model_without_meter_events_counts_bars_in_the_meter_it_is_given():
+    config = EncodingConfig(use_time_signatures=False)
+    pieces = generate(random_network(vocab_size=len(vocabulary(config))), config, num_bars=2, batch=2, seed=1,
+                      meter=(3, 4))  # fmt: skip
+    assert [piece.end_step for piece in pieces] == [2 * 3 * config.steps_per_quarter] * 2
