@@ -90,12 +90,15 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
     scores = []
     for piece in pieces:
         score = decode(piece.tokens, config)
+        if request.time_signature and not config.use_time_signatures:  # the sampler counted bars in it
+            score = dataclasses.replace(score, time_signatures=(TimeSignature(0.0, *request.time_signature),))
         if request.num_bars:
             score = _before(score, piece.end_step / config.steps_per_quarter)
         if primer is not None and not request.include_primer:
             score = _without_primer(score, primer, continuation)
-        score = _with_requested_tempo_and_meter(score, request, config,
-                                                continuation if primer is not None and request.include_primer else 0.0)  # fmt: skip
+        if request.qpm:
+            kept_primer = primer is not None and request.include_primer and config.use_tempo
+            score = _with_exact_tempo(score, request.qpm, continuation if kept_primer else 0.0)
         scores.append(_whole_bars(score) if request.loop else score)
     return scores
 
@@ -120,8 +123,7 @@ def _rest_to_bar_line_for(meter: tuple[int, int], tokens: list[int], config: Enc
     not mid-bar, and the primer's last bar stays whole. Nothing when the primer ends on one, or
     when its meter is already ``meter`` (the continuation then fills its started bar)."""
     primer, now = decode(tokens + [END], config), _steps_in(tokens, config) / config.steps_per_quarter
-    in_force = [(c.numerator, c.denominator) for c in sorted(primer.time_signatures) if c.beat <= now]
-    if (in_force or [DEFAULT_TIME_SIGNATURE])[-1] == meter:
+    if primer.meter_at(now) == meter:
         return []
     return shift_tokens(round((primer.bar_lines(now)[-1] - now) * config.steps_per_quarter), config)
 
@@ -164,24 +166,12 @@ def _model_constraints(request: GenerateRequest, metadata: dict, config: Encodin
     )
 
 
-def _with_requested_tempo_and_meter(score: Score, request: GenerateRequest, config: EncodingConfig,
-                                    start: float) -> Score:  # fmt: skip
-    """The exact tempo and meter the user gave (the model's tempo events only approximate --tempo) from
-    ``start``, where the continuation begins: a primer kept in the file keeps its own before it, so its
-    bars stay where the model counted them. A model without tempo or meter events has no primer map
-    to keep, and its file gets the requested ones from the first beat."""
-    if request.qpm:
-        change = TempoChange(start if config.use_tempo else 0.0, float(request.qpm))
-        score = dataclasses.replace(score, tempos=_changed_at(score.tempos, change))
-    if request.time_signature:
-        change = TimeSignature(start if config.use_time_signatures else 0.0, *request.time_signature)
-        score = dataclasses.replace(score, time_signatures=_changed_at(score.time_signatures, change))
-    return score
-
-
-def _changed_at(changes: tuple, change) -> tuple:
-    """A tempo or meter map that switches to ``change`` at its beat, in place of what it set from there on."""
-    return tuple(c for c in changes if c.beat < change.beat) + (change,)
+def _with_exact_tempo(score: Score, qpm: float, start: float) -> Score:
+    """The tempo the user gave, exactly (the model's tempo events only approximate --tempo), from
+    ``start``, where the continuation begins: a primer kept in the file keeps its own tempo map before it.
+    The meter needs no such step: the model was told it, and time-signature events stay blocked."""
+    kept = tuple(change for change in score.tempos if change.beat < start)
+    return dataclasses.replace(score, tempos=kept + (TempoChange(start, float(qpm)),))
 
 
 def _without_primer(score: Score, primer: Score, beat: float) -> Score:

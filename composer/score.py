@@ -69,6 +69,11 @@ class Score:
         """The beat at which the last note stops sounding (0 for an empty score)."""
         return max((note.end for track in self.tracks for note in track.notes), default=0.0)
 
+    def meter_at(self, beat: float) -> tuple[int, int]:
+        """The meter in force at ``beat`` (4/4 before any time signature, as in MIDI)."""
+        in_force = [(c.numerator, c.denominator) for c in sorted(self.time_signatures) if c.beat <= beat]
+        return (in_force or [DEFAULT_TIME_SIGNATURE])[-1]
+
     def bar_lines(self, until: float) -> list[float]:
         """The beats where bars start, up to the first at or after ``until`` (4/4 before any time signature);
         a change of meter starts a new bar where it is set."""

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from composer.cli import main
 
-from midi_factory import toy_score
+from midi_factory import toy_score, write_toy_corpus
 from test_midi_io import _assert_every_note_ends
 
 
@@ -286,6 +286,58 @@ def test_a_new_meter_after_a_primer_starts_on_its_next_bar_line_and_bars_follow_
                 changes.append((now // 480, message.numerator))
         assert changes == meters, "the primer's 4/4 bars 1-3 whole, then 3/4 from the bar line after beat 9"
         assert now == length * 480, "and exactly 2 bars of 3/4 after them"
+
+
+def _conductor_map(path):
+    """(beat, numerator) of each time signature, (beat, qpm) of each tempo, and the length in beats."""
+    now, meters, tempos = 0, [], []
+    for message in mido.MidiFile(path).tracks[0]:
+        now += message.time
+        if message.type == "time_signature":
+            meters.append((now / 480, message.numerator))
+        elif message.type == "set_tempo":
+            tempos.append((now / 480, round(mido.tempo2bpm(message.tempo))))
+    return meters, tempos, now / 480
+
+
+def test_the_same_meter_after_a_primer_ending_mid_bar_keeps_its_bars_and_its_tempo_map(model, tmp_path):
+    from composer.midi_io import write_score
+    from composer.score import Note, Score, TempoChange, TimeSignature, Track
+
+    melody = tuple(Note(i * 1.0, i + 1.0, 60 + i % 5, 90) for i in range(10))  # last onset on beat 9
+    primer = write_score(Score((Track(0, notes=melody),), tempos=(TempoChange(0, 120), TempoChange(4, 100)),
+                               time_signatures=(TimeSignature(0, 4, 4),)), tmp_path / "primer.mid")  # fmt: skip
+    out = tmp_path / "out.mid"
+    result = _generate("--model", model, "--seed", 3, "--primer", primer, "--bars", 2, "--time-signature", "4/4",
+                       "--tempo", 90, "--out", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    meters, tempos, length = _conductor_map(out)
+    assert meters == [(0, 4)], "no second 4/4 mid-bar, which would start a new bar there"
+    assert length == 20, "the primer's started bar (8-12) filled, then 2 bars"
+    assert tempos == [(0, 120), (4, 100), (9, 90)], "the primer's tempo map, then --tempo where it ends"
+
+
+def test_a_model_without_meter_events_writes_bars_of_the_requested_meter(tmp_path):
+    from composer.config import EncodingConfig, ModelConfig, TrainConfig
+    from composer.midi_io import write_score
+    from composer.score import Note, Score, Track
+    from composer.train import TrainRequest, train
+
+    corpus = write_toy_corpus(tmp_path / "corpus", bad_files=False)
+    trained = train(TrainRequest(corpus, tmp_path / "run", EncodingConfig(use_time_signatures=False),
+                                 ModelConfig(embedding_dim=8, units=16), TrainConfig(epochs=1, batch_size=8,
+                                 sequence_length=32, valid_fraction=0.25, seed=1), cache_dir=tmp_path / "c", workers=1),
+                    report=lambda line: None)  # fmt: skip
+    melody = tuple(Note(i * 1.0, i + 1.0, 60 + i % 5, 90) for i in range(10))  # last onset on beat 9
+    primer = write_score(Score((Track(0, notes=melody),)), tmp_path / "primer.mid")
+    for include, length in (("--include-primer", 15), ("--no-include-primer", 6)):
+        out = tmp_path / f"{include}.mid"
+        result = _generate("--model", trained["model"], "--seed", 2, "--primer", primer, "--bars", 2,
+                           "--time-signature", "3/4", include, "--out", out)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        meters, _, beats = _conductor_map(out)
+        assert meters == [(0, 3)]
+        assert beats == length, "two 3/4 bars after beat 9, on a grid from the first beat"
 
 
 def test_a_companion_file_in_the_way_stops_the_run_before_anything_is_written(model, tmp_path):
