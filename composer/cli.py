@@ -434,8 +434,13 @@ def _evaluate_likelihood(model_path, origin, data, train_data, as_json, cache_di
     click.echo(f"model: {model_path} ({origin})")
     click.echo(f"{result['data']['files_used']} files, {result['events']} events: {result['nll_per_event']:.4f} "
                f"nats/event, perplexity {result['perplexity']:.3f}, accuracy {result['accuracy']:.1%}")  # fmt: skip
-    click.echo(f"n-gram baseline: {ngram['unavailable']}" if "unavailable" in ngram else
-               f"n-gram baseline (order {ngram['order']}, fitted on {ngram['train_files']} training files): "
+    if "unavailable" in ngram:
+        click.echo(f"n-gram baseline: {ngram['unavailable']}")
+        return
+    fitted = f"{ngram['train_files']} training files"
+    if ngram["fitted_files"] < ngram["train_files"]:
+        fitted = f"the first {ngram['fitted_files']} of {fitted} ({ngram['fitted_events']} events)"
+    click.echo(f"n-gram baseline (order {ngram['order']}, fitted on {fitted}): "
                f"{ngram['nll_per_event']:.4f} nats/event, perplexity {ngram['perplexity']:.3f}")  # fmt: skip
 
 

@@ -82,7 +82,8 @@ def _ngram_on(sequences, metadata: dict, config: EncodingConfig, train_data, cac
                                  len(vocabulary(config)))  # fmt: skip
     nll = ngram.nll_per_event(sequences, fitted["order"])
     return {"order": fitted["order"], "nll_per_event": nll, "perplexity": math.exp(nll), "train_folder": str(folder),
-            "train_files": fitted["train_pieces"], "train_events": fitted["train_events"]}  # fmt: skip
+            "train_files": len(train_files), "fitted_files": fitted["fitted_pieces"],
+            "fitted_events": fitted["fitted_events"]}  # fmt: skip
 
 
 def compare_music(

@@ -68,6 +68,8 @@ def test_evaluate_scores_a_folder_with_the_models_own_encoding_beside_the_ngram(
     assert report["ngram"]["train_files"] == trained["data"]["train_files"]
     assert 0 < report["ngram"]["nll_per_event"] < math.log(len(trained["vocabulary"]))
 
+    assert report["ngram"]["fitted_files"] == report["ngram"]["train_files"], "a small corpus is fitted whole"
+
     text = _evaluate(folder, "--model", tiny_model, "--workers", 1, "--train-data", tmp_path / "gone")
     assert text.exit_code == 0 and "n-gram baseline: the model's training folder" in text.output
     missing = _evaluate(tmp_path / "none", "--model", tiny_model)
@@ -125,3 +127,14 @@ def test_options_that_do_not_apply_to_the_chosen_evaluation_are_refused(tmp_path
                        "--seed"), (["--copy-check", "--report", "out"], "--report")]:  # fmt: skip
         result = _evaluate(*[str(tmp_path / a) if a in ("DATA", "R", "G") else a for a in args])
         assert result.exit_code == 2 and f"{flag}: does not apply to this kind of evaluation" in result.output
+
+
+def test_evaluate_says_when_the_baseline_was_fitted_on_part_of_a_large_corpus(tiny_model, tmp_path, monkeypatch):
+    from composer import ngram
+
+    monkeypatch.setattr(ngram, "BASELINE_EVENTS", 1)  # as a corpus of millions of events would be
+    _held_out(tmp_path / "held-out")
+    result = _evaluate(tmp_path / "held-out", "--model", tiny_model, "--workers", 1, "--cache-dir", tmp_path / "c")
+    trained = read_metadata(tiny_model)
+    assert result.exit_code == 0, result.output
+    assert f"fitted on the first 1 of {trained['data']['train_files']} training files (" in result.output

@@ -54,8 +54,9 @@ def test_the_baseline_of_a_large_corpus_is_fitted_on_its_first_pieces(monkeypatc
     chains = [_markov_chain(rng, rng.dirichlet(np.full(6, 0.3), size=6), 300) for _ in range(8)]
     monkeypatch.setattr(ngram, "BASELINE_EVENTS", 1000)  # of training events; a tenth for validation
     _, capped = fit_baseline(chains[:6], chains[6:], vocab_size=6)
-    _, direct = fit_baseline(chains[:4], chains[6:7], vocab_size=6)  # 4 x 300 crosses 1000; 300 crosses 100
-    assert capped == direct
-    assert (capped["train_pieces"], capped["train_events"]) == (4, 1200)
+    direct = KneserNey(vocab_size=6, max_order=8).fit(chains[:4])  # 4 x 300 crosses 1000
+    assert capped["order"] == direct.best_order(chains[6:7])[0], "the order is chosen on 300 events (over 100)"
+    assert capped["nll_per_event"] == direct.nll_per_event(chains[6:], capped["order"]), "scored on all of them"
+    assert (capped["fitted_pieces"], capped["fitted_events"]) == (4, 1200)
     monkeypatch.setattr(ngram, "BASELINE_EVENTS", 10_000)
-    assert fit_baseline(chains[:6], chains[6:], vocab_size=6)[1] != capped
+    assert fit_baseline(chains[:6], chains[6:], vocab_size=6)[1]["fitted_pieces"] == 6
