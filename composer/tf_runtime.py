@@ -7,9 +7,10 @@ Python errors raised by the import still reach the user once stderr is restored.
 
 oneDNN is switched on unless the user set TF_ENABLE_ONEDNN_OPTS. Since 2.9 TensorFlow's
 Linux x86 wheels enable it only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX (its
-release notes). Elsewhere (this project's AMD EPYC CI machine, for one) its Eigen
+release notes). Elsewhere (the AMD EPYC of docs/benchmarks.md, for one) its Eigen
 kernels run the skinny matmuls of the LSTM's backward time loop at about half
-oneDNN's speed, and training ran 2x slower (docs/benchmarks.md). TensorFlow reads the variable when it loads; GPUs are unaffected.
+oneDNN's speed, and training ran 1.9x slower. TensorFlow reads the variable when
+it loads; GPU kernels are unaffected.
 """
 
 from __future__ import annotations
