@@ -79,19 +79,20 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
     if network.vocab_size != len(vocabulary(config)):
         raise ComposerError(f"{model_path}: the network's vocabulary does not match its encoding settings")
     prompt, primer = _prompt(request, config)
+    # a model without meter events is not told the meter: bars are counted, and written, in it from the start
+    untold_meter = request.time_signature if not config.use_time_signatures else None
     pieces = generate(
         network, config, num_events=None if request.num_bars else request.num_events, num_bars=request.num_bars,
         primer=prompt, batch=request.num_files, options=request.options,
         constraints=_model_constraints(request, metadata, config), seed=request.seed,
-        meter=request.time_signature if request.time_signature and not config.use_time_signatures
-        else DEFAULT_TIME_SIGNATURE,
+        meter=untold_meter or DEFAULT_TIME_SIGNATURE,
     )  # fmt: skip
     continuation = _steps_in(prompt, config) / config.steps_per_quarter
     scores = []
     for piece in pieces:
         score = decode(piece.tokens, config)
-        if request.time_signature and not config.use_time_signatures:  # the sampler counted bars in it
-            score = dataclasses.replace(score, time_signatures=(TimeSignature(0.0, *request.time_signature),))
+        if untold_meter:
+            score = dataclasses.replace(score, time_signatures=(TimeSignature(0.0, *untold_meter),))
         if request.num_bars:
             score = _before(score, piece.end_step / config.steps_per_quarter)
         if primer is not None and not request.include_primer:

@@ -250,44 +250,6 @@ def test_loop_fills_whole_bars_and_primer_bars_takes_the_first_bars(model, tmp_p
     assert kept & original == {(start, pitch) for start, pitch in original if start < 8}, "bars 1-2 only"
 
 
-def test_bars_after_a_primer_that_ends_mid_bar_are_whole_and_on_the_file_grid(model, tmp_path):
-    from composer.midi_io import read_score, write_score
-    from composer.score import Note, Score, TimeSignature, Track
-
-    melody = tuple(Note(i * 1.0, i + 1.0, 60 + i % 5, 90) for i in range(10))  # last onset on beat 9: mid-bar
-    primer = write_score(Score((Track(0, notes=melody),), time_signatures=(TimeSignature(0, 4, 4),)),
-                         tmp_path / "primer.mid")  # fmt: skip
-    for bars in (1, 2):
-        out = tmp_path / f"{bars}.mid"
-        result = _generate("--model", model, "--seed", 3, "--primer", primer, "--bars", bars, "--no-include-primer",
-                           "--out", out)  # fmt: skip
-        assert result.exit_code == 0, result.output
-        length = sum(message.time for message in mido.MidiFile(out).tracks[0]) / 480
-        assert length == 4 * bars + 4, "the primer's last bar (beats 8-12, from 0 here) and N whole bars"
-        assert min(n.start for t in read_score(out).tracks for n in t.notes) >= 1, "from beat 9 of the primer"
-
-
-def test_a_new_meter_after_a_primer_starts_on_its_next_bar_line_and_bars_follow_it(model, tmp_path):
-    from composer.midi_io import write_score
-    from composer.score import Note, Score, TimeSignature, Track
-
-    melody = tuple(Note(i * 1.0, i + 1.0, 60 + i % 5, 90) for i in range(10))  # 4/4, last onset on beat 9
-    primer = write_score(Score((Track(0, notes=melody),), time_signatures=(TimeSignature(0, 4, 4),)),
-                         tmp_path / "primer.mid")  # fmt: skip
-    for include, length, meters in (("--include-primer", 18, [(0, 4), (12, 3)]), ("--no-include-primer", 6, [(0, 3)])):
-        out = tmp_path / f"{include}.mid"
-        result = _generate("--model", model, "--seed", 3, "--primer", primer, "--bars", 2, "--time-signature", "3/4",
-                           include, "--out", out)  # fmt: skip
-        assert result.exit_code == 0, result.output
-        conductor, now, changes = mido.MidiFile(out).tracks[0], 0, []
-        for message in conductor:
-            now += message.time
-            if message.type == "time_signature":
-                changes.append((now // 480, message.numerator))
-        assert changes == meters, "the primer's 4/4 bars 1-3 whole, then 3/4 from the bar line after beat 9"
-        assert now == length * 480, "and exactly 2 bars of 3/4 after them"
-
-
 def _conductor_map(path):
     """(beat, numerator) of each time signature, (beat, qpm) of each tempo, and the length in beats."""
     now, meters, tempos = 0, [], []
@@ -300,13 +262,49 @@ def _conductor_map(path):
     return meters, tempos, now / 480
 
 
-def test_the_same_meter_after_a_primer_ending_mid_bar_keeps_its_bars_and_its_tempo_map(model, tmp_path):
+def _ten_note_primer(path, **score_fields):
+    """A melody of ten one-beat notes: its last onset, beat 9, falls mid-bar in 4/4 and on a bar line in 3/4."""
     from composer.midi_io import write_score
-    from composer.score import Note, Score, TempoChange, TimeSignature, Track
+    from composer.score import Note, Score, Track
 
-    melody = tuple(Note(i * 1.0, i + 1.0, 60 + i % 5, 90) for i in range(10))  # last onset on beat 9
-    primer = write_score(Score((Track(0, notes=melody),), tempos=(TempoChange(0, 120), TempoChange(4, 100)),
-                               time_signatures=(TimeSignature(0, 4, 4),)), tmp_path / "primer.mid")  # fmt: skip
+    melody = tuple(Note(i * 1.0, i + 1.0, 60 + i % 5, 90) for i in range(10))
+    return write_score(Score((Track(0, notes=melody),), **score_fields), path)
+
+
+def test_bars_after_a_primer_that_ends_mid_bar_are_whole_and_on_the_file_grid(model, tmp_path):
+    from composer.midi_io import read_score
+    from composer.score import TimeSignature
+
+    primer = _ten_note_primer(tmp_path / "primer.mid", time_signatures=(TimeSignature(0, 4, 4),))
+    for bars in (1, 2):
+        out = tmp_path / f"{bars}.mid"
+        result = _generate("--model", model, "--seed", 3, "--primer", primer, "--bars", bars, "--no-include-primer",
+                           "--out", out)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        length = sum(message.time for message in mido.MidiFile(out).tracks[0]) / 480
+        assert length == 4 * bars + 4, "the primer's last bar (beats 8-12, from 0 here) and N whole bars"
+        assert min(n.start for t in read_score(out).tracks for n in t.notes) >= 1, "from beat 9 of the primer"
+
+
+def test_a_new_meter_after_a_primer_starts_on_its_next_bar_line_and_bars_follow_it(model, tmp_path):
+    from composer.score import TimeSignature
+
+    primer = _ten_note_primer(tmp_path / "primer.mid", time_signatures=(TimeSignature(0, 4, 4),))
+    for include, length, meters in (("--include-primer", 18, [(0, 4), (12, 3)]), ("--no-include-primer", 6, [(0, 3)])):
+        out = tmp_path / f"{include}.mid"
+        result = _generate("--model", model, "--seed", 3, "--primer", primer, "--bars", 2, "--time-signature", "3/4",
+                           include, "--out", out)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        changes, _, beats = _conductor_map(out)
+        assert changes == meters, "the primer's 4/4 bars 1-3 whole, then 3/4 from the bar line after beat 9"
+        assert beats == length, "and exactly 2 bars of 3/4 after them"
+
+
+def test_the_same_meter_after_a_primer_ending_mid_bar_keeps_its_bars_and_its_tempo_map(model, tmp_path):
+    from composer.score import TempoChange, TimeSignature
+
+    primer = _ten_note_primer(tmp_path / "primer.mid", tempos=(TempoChange(0, 120), TempoChange(4, 100)),
+                              time_signatures=(TimeSignature(0, 4, 4),))  # fmt: skip
     out = tmp_path / "out.mid"
     result = _generate("--model", model, "--seed", 3, "--primer", primer, "--bars", 2, "--time-signature", "4/4",
                        "--tempo", 90, "--out", out)  # fmt: skip
@@ -319,8 +317,6 @@ def test_the_same_meter_after_a_primer_ending_mid_bar_keeps_its_bars_and_its_tem
 
 def test_a_model_without_meter_events_writes_bars_of_the_requested_meter(tmp_path):
     from composer.config import EncodingConfig, ModelConfig, TrainConfig
-    from composer.midi_io import write_score
-    from composer.score import Note, Score, Track
     from composer.train import TrainRequest, train
 
     corpus = write_toy_corpus(tmp_path / "corpus", bad_files=False)
@@ -328,8 +324,7 @@ def test_a_model_without_meter_events_writes_bars_of_the_requested_meter(tmp_pat
                                  ModelConfig(embedding_dim=8, units=16), TrainConfig(epochs=1, batch_size=8,
                                  sequence_length=32, valid_fraction=0.25, seed=1), cache_dir=tmp_path / "c", workers=1),
                     report=lambda line: None)  # fmt: skip
-    melody = tuple(Note(i * 1.0, i + 1.0, 60 + i % 5, 90) for i in range(10))  # last onset on beat 9
-    primer = write_score(Score((Track(0, notes=melody),)), tmp_path / "primer.mid")
+    primer = _ten_note_primer(tmp_path / "primer.mid")
     for include, length in (("--include-primer", 15), ("--no-include-primer", 6)):
         out = tmp_path / f"{include}.mid"
         result = _generate("--model", trained["model"], "--seed", 2, "--primer", primer, "--bars", 2,
