@@ -12,6 +12,8 @@ from composer.atomic import write_atomic
 from composer.midi_io import program_name
 from composer.score import Score
 
+MAX_PANEL_BINS = 12  # bins a feature panel can label side by side
+
 
 def plot_losses(history: dict[str, list[float]], path: Path) -> Path:
     figure, axes = _figure((6, 4))
@@ -56,17 +58,24 @@ def plot_feature_comparison(result: dict, path: Path, *, overwrite: bool = False
     for axes in list(grid.flat)[len(features) :]:
         axes.set_visible(False)
     figure.legend(*grid.flat[0].get_legend_handles_labels(), loc="upper center", ncols=2)
-    # Fixed margins, not tight_layout or a tight bounding box: each would draw the nine panels once more.
-    figure.subplots_adjust(left=0.05, right=0.98, bottom=0.05, top=1 - 0.25 / rows, hspace=0.4, wspace=0.3)
+    # Fixed margins, not tight_layout or a tight bounding box: each would draw every panel once more.
+    # The bottom inch and a half holds the last row's instrument names, written upwards.
+    figure.subplots_adjust(left=0.05, right=0.98, bottom=1.5 / (3 * rows), top=1 - 0.25 / rows, hspace=0.4, wspace=0.3)
     return _save(figure, path, overwrite=overwrite, trim=False)
 
 
 def _draw_histograms(axes, feature: dict) -> None:
-    """The two mean histograms as side-by-side bars over the feature's bins."""
-    positions = np.arange(len(feature["bins"]))
-    for offset, side in ((-0.2, "generated"), (0.2, "reference")):
-        axes.bar(positions + offset, feature[side]["mean"] or np.zeros(len(positions)), 0.4, label=side)
-    axes.set_xticks(positions, feature["bins"], fontsize="small")
+    """The two mean histograms as side-by-side bars over the feature's bins; of a histogram with more bins than
+    a panel can label (instruments), only the bins either set uses, their names written upwards."""
+    bins = feature["bins"]
+    means = [np.asarray(feature[side]["mean"] or np.zeros(len(bins))) for side in ("generated", "reference")]
+    many = len(bins) > MAX_PANEL_BINS
+    shown = np.flatnonzero(means[0] + means[1] > 0) if many else np.arange(len(bins))
+    positions = np.arange(len(shown))
+    for offset, side, mean in ((-0.2, "generated", means[0]), (0.2, "reference", means[1])):
+        axes.bar(positions + offset, mean[shown], 0.4, label=side)
+    axes.set_xticks(positions, [bins[b] for b in shown], fontsize="x-small" if many else "small",
+                    rotation=90 if many else 0)  # fmt: skip
 
 
 def _draw_values(axes, feature: dict) -> None:

@@ -86,6 +86,10 @@ def test_music_comparison_of_a_folder_with_itself_is_perfect_and_writes_a_report
     report = json.loads(result.stdout)
     assert report["pieces"] == {"generated": 4, "reference": 4}
     assert math.isclose(report["mean_overlap"], 1.0)
+    assert {"consonance", "onsets_on_beat", "parts", "instruments"} <= set(report["features"])
+    assert report["rare_instruments"] == [] and 0 <= report["two_sample_accuracy"] <= 1
+    assert report["two_sample_control"] is None  # two reference pieces a side are too few
+    assert "Two-sample test" in (tmp_path / "report" / "report.md").read_text()
     assert {p.name for p in (tmp_path / "report").iterdir()} == {"report.md", "report.json", "features.png"}
     assert (tmp_path / "report" / "features.png").read_bytes().startswith(b"\x89PNG")
     again = _evaluate("--reference", folder, "--generated", folder, "--report", tmp_path / "report")
@@ -98,6 +102,7 @@ def test_music_comparison_samples_from_the_model_when_no_folder_is_given(tiny_mo
     result = _evaluate("--reference", folder, "--model", tiny_model, "--samples", 3, "--length", 200)
     assert result.exit_code == 0, result.output
     assert "| pitch_class_histogram |" in result.output and "3 generated and 3 reference pieces" in result.output
+    assert "| consonance |" in result.output and "generated vs reference accuracy" in result.output
 
 
 def test_copy_check_flags_a_training_piece_and_passes_new_music(tiny_model, tmp_path):
