@@ -382,8 +382,9 @@ def _parse_time_signature(text: str | None) -> tuple[int, int] | None:
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Encoding processes [default: all cores].")
 def evaluate(data, model, train_data, reference, copy_check, copy_threshold, generated, samples, num_events, seed,
              report_dir, force, as_json, cache_dir, workers) -> None:
-    """How well a model predicts the MIDI files in DATA (NLL per event, perplexity, accuracy, n-gram baseline);
-    with --reference, how close generated music is to real music (pitch, rhythm, polyphony statistics);
+    """How well a model predicts the MIDI files in DATA (NLL per event and per note, by kind of event, perplexity,
+    accuracy, n-gram baseline); with --reference, how close generated music is to real music (pitch, harmony,
+    rhythm, texture and instrument statistics, and whether a classifier can tell the two apart);
     with --copy-check, whether generated music copies the training files."""
     from composer.artifacts import resolve_model
 
@@ -434,6 +435,7 @@ def _evaluate_likelihood(model_path, origin, data, train_data, as_json, cache_di
     click.echo(f"model: {model_path} ({origin})")
     click.echo(f"{result['data']['files_used']} files, {result['events']} events: {result['nll_per_event']:.4f} "
                f"nats/event, perplexity {result['perplexity']:.3f}, accuracy {result['accuracy']:.1%}")  # fmt: skip
+    _echo_nll_by_kind(result)
     if "unavailable" in ngram:
         click.echo(f"n-gram baseline: {ngram['unavailable']}")
         return
@@ -442,6 +444,15 @@ def _evaluate_likelihood(model_path, origin, data, train_data, as_json, cache_di
         fitted = f"the first {ngram['fitted_files']} of {fitted} ({ngram['fitted_events']} events)"
     click.echo(f"n-gram baseline (order {ngram['order']}, fitted on {fitted}): "
                f"{ngram['nll_per_event']:.4f} nats/event, perplexity {ngram['perplexity']:.3f}")  # fmt: skip
+
+
+def _echo_nll_by_kind(result: dict) -> None:
+    """NLL per note, then one line per kind of event, the kind that costs the most first."""
+    per_note = "n/a" if result["nll_per_note"] is None else f"{result['nll_per_note']:.4f}"
+    click.echo(f"NLL per note: {per_note} nats ({result['notes']} notes); by kind of event predicted:")
+    for kind, part in result["nll_by_kind"].items():
+        share = "n/a" if part["share"] is None else f"{part['share']:.1%}"
+        click.echo(f"  {kind}: {part['nll']:.4f} nats/event over {part['events']} events, {share} of the NLL")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from composer.artifacts import model_encoding
 from composer.config import EncodingConfig, TrainConfig
 from composer.corpus import load_corpus, split_corpus
 from composer.errors import ComposerError
-from composer.events import PAD, encode, pitched_note_mask, vocabulary
+from composer.events import PAD, PITCH, encode, pitched_note_mask, vocabulary
 from composer.ngram import fit_baseline
 
 COPY_THRESHOLD = 64  # events shared in a row (about 16 notes, 4 bars of a chorale) that flag a piece as copied
@@ -39,7 +39,7 @@ def evaluate_folder(
     return {
         "model": str(model_path),
         "data": corpus.summary(),
-        **sequence_metrics(model, sequences),
+        **sequence_metrics(model, sequences, config=config),
         "ngram": _ngram_on(sequences, metadata, config, train_data, cache_dir, workers),
     }
 
@@ -219,8 +219,11 @@ def write_music_report(result: dict[str, Any], folder: Path, *, force: bool = Fa
     ]
 
 
-def sequence_metrics(model, sequences: Sequence[np.ndarray], batch_size: int = 8) -> dict[str, float]:
-    """NLL per event (nats), perplexity and top-1 accuracy over whole pieces, each from its Start.
+def sequence_metrics(
+    model, sequences: Sequence[np.ndarray], batch_size: int = 8, *, config: EncodingConfig | None = None
+) -> dict[str, Any]:
+    """NLL per event (nats), perplexity and top-1 accuracy over whole pieces, each from its Start; given the
+    encoding ``config``, also the NLL by kind of event and per note (see ``_nll_by_kind``).
 
     Unlike the windowed validation loss, every event is predicted with the full
     history of its piece, which is how a sampler uses the model.
@@ -228,11 +231,39 @@ def sequence_metrics(model, sequences: Sequence[np.ndarray], batch_size: int = 8
     scored = event_nlls(model, sequences, batch_size)
     count = sum(len(nll) for nll, _ in scored)
     nll_per_event = sum(float(nll.sum()) for nll, _ in scored) / max(count, 1)
-    return {
+    metrics = {
         "nll_per_event": nll_per_event,
         "perplexity": math.exp(nll_per_event) if nll_per_event < 700 else math.inf,
         "accuracy": sum(int(hits.sum()) for _, hits in scored) / max(count, 1),
         "events": count,
+    }
+    if config is None:
+        return metrics
+    empty = [np.zeros(0, dtype=np.int64)]  # np.concatenate refuses an empty list
+    targets = np.concatenate([np.asarray(sequence[1:], dtype=np.int64) for sequence in sequences] + empty)
+    nlls = np.concatenate([nll for nll, _ in scored] + empty)
+    return metrics | _nll_by_kind(nlls, np.array(vocabulary(config).kinds)[targets])
+
+
+def _nll_by_kind(nlls: np.ndarray, kinds: np.ndarray) -> dict[str, Any]:
+    """The NLL of each predicted event (nats) split by the kind of event it is, and per note.
+
+    ``nll_by_kind`` maps each kind (Pitch, Duration, Shift, ...; whatever the vocabulary has) to its mean NLL,
+    its number of events and its share of the total NLL, the largest share first. ``nll_per_note`` is the total
+    NLL over the number of notes, counted as Pitch events (drum hits too): encodings that spend a different
+    number of events on a note compare on it, where NLL per event does not. None without notes.
+    """
+    total = float(nlls.sum())
+    by_kind = {}
+    for kind in np.unique(kinds).tolist():
+        chosen = nlls[kinds == kind]
+        by_kind[kind] = {"nll": float(chosen.mean()), "events": len(chosen),
+                         "share": float(chosen.sum()) / total if total > 0 else None}  # fmt: skip
+    notes = int(np.sum(kinds == PITCH))
+    return {
+        "nll_by_kind": dict(sorted(by_kind.items(), key=lambda item: -(item[1]["share"] or 0))),
+        "nll_per_note": total / notes if notes else None,
+        "notes": notes,
     }
 
 

@@ -9,7 +9,7 @@ from composer.artifacts import read_metadata
 from composer.cli import main
 from composer.config import EncodingConfig, ModelConfig
 from composer.corpus import load_corpus, split_corpus
-from composer.events import encode
+from composer.events import PITCH, encode, vocabulary
 from composer.midi_io import write_score
 from composer.evaluate import event_nlls, sequence_metrics
 from composer.model import build_model
@@ -18,12 +18,17 @@ from composer.score import Note, Score, Track
 from midi_factory import toy_score
 
 
+def _fixed_logits_model(logits):
+    """The same logits after every history: event i has probability softmax(logits)[i]."""
+    model = build_model(ModelConfig(4, 8, 1), len(logits))
+    dense = model.get_layer("logits")
+    dense.set_weights([np.zeros_like(dense.get_weights()[0]), np.asarray(logits)])
+    return model
+
+
 def _uniform_model(vocab_size):
     """Logits all zero: every event has probability 1/vocab_size."""
-    model = build_model(ModelConfig(4, 8, 1), vocab_size)
-    dense = model.get_layer("logits")
-    dense.set_weights([np.zeros_like(w) for w in dense.get_weights()])
-    return model
+    return _fixed_logits_model(np.zeros(vocab_size))
 
 
 def test_a_uniform_model_scores_log_vocabulary_size_per_event():
@@ -33,6 +38,29 @@ def test_a_uniform_model_scores_log_vocabulary_size_per_event():
     assert math.isclose(metrics["nll_per_event"], math.log(10), rel_tol=1e-6)
     assert math.isclose(metrics["perplexity"], 10, rel_tol=1e-5)
     assert metrics["accuracy"] == 0.0  # the tie goes to event 0 (Pad), which never occurs
+
+
+def test_nll_is_split_by_the_kind_of_event_predicted_and_given_per_note():
+    config = EncodingConfig()
+    kinds = np.array(vocabulary(config).kinds)
+    bias = np.random.default_rng(0).normal(0, 2, len(kinds))
+    model = _fixed_logits_model(bias)
+    pieces = [Score(tracks=(Track(0, notes=tuple(Note(i, i + 1, 60 + i, 80) for i in range(n))),)) for n in (3, 2)]
+    sequences = [np.array(encode(piece, config)) for piece in pieces]
+    metrics = sequence_metrics(model, sequences, batch_size=2, config=config)
+
+    targets = np.concatenate([sequence[1:] for sequence in sequences])
+    nll = np.log(np.exp(bias).sum()) - bias[targets]  # -log softmax(bias)[target]
+    assert set(metrics["nll_by_kind"]) == set(kinds[targets])
+    for kind, part in metrics["nll_by_kind"].items():
+        assert part["events"] == np.sum(kinds[targets] == kind)
+        assert math.isclose(part["nll"], nll[kinds[targets] == kind].mean(), rel_tol=1e-5)
+        assert math.isclose(part["share"], nll[kinds[targets] == kind].sum() / nll.sum(), rel_tol=1e-5)
+    shares = [part["share"] for part in metrics["nll_by_kind"].values()]
+    assert shares == sorted(shares, reverse=True) and math.isclose(sum(shares), 1)
+    assert metrics["notes"] == 5 and metrics["nll_by_kind"][PITCH]["events"] == 5
+    assert math.isclose(metrics["nll_per_note"], nll.sum() / 5, rel_tol=1e-5)
+    assert "nll_by_kind" not in sequence_metrics(model, sequences)  # without the encoding, kinds are unknown
 
 
 def test_event_nlls_keep_the_order_and_length_of_each_sequence():
@@ -69,9 +97,15 @@ def test_evaluate_scores_a_folder_with_the_models_own_encoding_beside_the_ngram(
     assert 0 < report["ngram"]["nll_per_event"] < math.log(len(trained["vocabulary"]))
 
     assert report["ngram"]["fitted_files"] == report["ngram"]["train_files"], "a small corpus is fitted whole"
+    assert report["notes"] == sum(s.num_notes for s in scores)
+    assert sum(part["events"] for part in report["nll_by_kind"].values()) == report["events"]
+    assert math.isclose(report["nll_per_note"], report["nll_per_event"] * report["events"] / report["notes"])
 
     text = _evaluate(folder, "--model", tiny_model, "--workers", 1, "--train-data", tmp_path / "gone")
     assert text.exit_code == 0 and "n-gram baseline: the model's training folder" in text.output
+    assert f"NLL per note: {report['nll_per_note']:.4f} nats ({report['notes']} notes)" in text.output
+    kind_lines = [line.split(":")[0].strip() for line in text.output.splitlines() if "nats/event over" in line]
+    assert kind_lines == list(report["nll_by_kind"])  # one line per kind, the largest share of the NLL first
     missing = _evaluate(tmp_path / "none", "--model", tiny_model)
     assert missing.exit_code == 2 and "not a folder" in missing.output
     neither = _evaluate("--model", tiny_model)
