@@ -127,6 +127,10 @@ def model_encoding(path: str | os.PathLike) -> tuple[dict[str, Any], EncodingCon
     from composer.events import token_names, vocabulary  # numpy: kept out of `composer --help`
 
     metadata = read_metadata(path)
+    if "max_shift_quarters" in metadata.get("encoding", {}):  # the time-shift encoding of composer 0.1-0.2
+        raise ComposerError(f"{path}: made with composer {metadata.get('versions', {}).get('composer', '< 0.3')}'s "
+                            "time-shift encoding, which this composer no longer reads; train the model again "
+                            "(or generate with composer 0.2)")  # fmt: skip
     try:
         # models saved before pedal folding existed were trained on the written key-up times
         config = EncodingConfig.from_dict({"sustain_pedal": False, **metadata["encoding"]})

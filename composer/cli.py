@@ -45,6 +45,8 @@ def _encoding_options(command):
         click.option("--velocity/--no-velocity", default=True, show_default=True, help="Encode note velocities."),
         click.option("--duration/--no-duration", default=True, show_default=True,
                      help="Encode note lengths (off: a note lasts until its part's next note)."),
+        click.option("--held-notes/--no-held-notes", default=True, show_default=True,
+                     help="Restate the notes still sounding at every onset, so the model sees the chord it adds to."),
         click.option("--sustain-pedal/--no-sustain-pedal", default=True, show_default=True,
                      help="Notes held by the sustain pedal (CC64) last until it lifts."),
     ]):  # fmt: skip
@@ -191,7 +193,7 @@ def _in_worker_group(distribute: str) -> bool:
     return bool(os.environ.get("TF_CONFIG")) and cluster_from_env(distribute).mode == "multi-worker"
 
 
-ENCODING_OPTIONS = ("steps_per_quarter", "velocity", "duration", "sustain_pedal")
+ENCODING_OPTIONS = ("steps_per_quarter", "velocity", "duration", "held_notes", "sustain_pedal")
 MODEL_OPTIONS = ("units", "layers", "embedding_dim", "dropout")
 
 
@@ -205,7 +207,8 @@ def _refuse_given(ctx: click.Context, names: list[str], why: str) -> None:
 
 def _encoding_config(options: dict) -> EncodingConfig:
     return EncodingConfig(steps_per_quarter=options["steps_per_quarter"], use_velocity=options["velocity"],
-                          use_duration=options["duration"], sustain_pedal=options["sustain_pedal"])  # fmt: skip
+                          use_duration=options["duration"], held_notes=options["held_notes"],
+                          sustain_pedal=options["sustain_pedal"])  # fmt: skip
 
 
 def _train_configs(options: dict, seed: int) -> dict:

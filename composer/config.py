@@ -34,7 +34,6 @@ class EncodingConfig(_Serializable):
     """How a score becomes note events. Steps are fractions of a quarter note."""
 
     steps_per_quarter: int = 12  # 12 holds 16ths (3 steps) and eighth/16th triplets (4, 2)
-    max_shift_quarters: int = 4  # longer silences take several shift events
     max_duration_quarters: int = 8  # longer notes are shortened to this
     min_pitch: int = 0
     max_pitch: int = 127
@@ -42,6 +41,7 @@ class EncodingConfig(_Serializable):
     num_velocity_bins: int = 32
     default_velocity: int = 100  # the velocity of every note when velocity is off
     use_duration: bool = True  # off: a note lasts until its instrument's next onset
+    held_notes: bool = True  # restate the notes still sounding at every onset (needs use_duration)
     use_programs: bool = True  # off: all pitched parts become one piano part, drums dropped
     use_tempo: bool = True
     min_qpm: int = 40
@@ -53,20 +53,21 @@ class EncodingConfig(_Serializable):
 
     def __post_init__(self) -> None:
         _require(self.steps_per_quarter >= 1, "steps_per_quarter must be at least 1")
-        _require(self.max_shift_quarters >= 1, "max_shift_quarters must be at least 1")
         _require(self.max_duration_quarters >= 1, "max_duration_quarters must be at least 1")
         _require(0 <= self.min_pitch <= self.max_pitch <= 127, "need 0 <= min_pitch <= max_pitch <= 127")
         _require(1 <= self.num_velocity_bins <= 127, "num_velocity_bins must be in 1..127")
         _require(1 <= self.default_velocity <= 127, "default_velocity must be in 1..127")
         _require(0 < self.min_qpm <= self.max_qpm and self.qpm_step >= 1, "need 0 < min_qpm <= max_qpm, qpm_step >= 1")
         _require(self.max_time_signature_numerator >= 1, "max_time_signature_numerator must be at least 1")
-        _require(self.max_shift_steps + self.max_duration_steps <= MAX_TIME_EVENTS,
-                 f"a grid of {self.steps_per_quarter} steps per quarter needs more than {MAX_TIME_EVENTS} shift and "
+        _require(self.max_bar_steps + self.max_duration_steps <= MAX_TIME_EVENTS,
+                 f"a grid of {self.steps_per_quarter} steps per quarter needs more than {MAX_TIME_EVENTS} position and "
                  "duration events; lower --steps-per-quarter (48 already holds 64th notes and triplets)")  # fmt: skip
 
     @property
-    def max_shift_steps(self) -> int:
-        return self.max_shift_quarters * self.steps_per_quarter
+    def max_bar_steps(self) -> int:
+        """Steps in the longest bar: of the largest numerator over 2 (or 4/4, MIDI's default meter)."""
+        half_notes = self.max_time_signature_numerator if self.use_time_signatures else 2
+        return max(half_notes, 2) * 2 * self.steps_per_quarter
 
     @property
     def max_duration_steps(self) -> int:

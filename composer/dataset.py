@@ -14,7 +14,7 @@ import numpy as np
 from composer.tf_runtime import tf
 
 from composer.config import EncodingConfig, TrainConfig
-from composer.events import PITCH, TEMPO, VELOCITY, pitched_note_mask, vocabulary
+from composer.events import HOLD, PITCH, TEMPO, VELOCITY, pitched_note_mask, vocabulary
 from composer.prepare import PITCHED_BIT
 
 
@@ -71,7 +71,8 @@ def _augmenter(encoding: EncodingConfig, train: TrainConfig):
     """A function (window, pitched mask, seed) -> window with random transposition and jitter."""
     vocab = vocabulary(encoding)
     pitch_first = vocab.ids[PITCH, encoding.min_pitch]
-    pitch_last = vocab.ids[PITCH, encoding.max_pitch]
+    hold_first = vocab.ids.get((HOLD, encoding.min_pitch), len(vocab))  # past every id when held notes are off
+    span = encoding.max_pitch - encoding.min_pitch
     blocks = [
         _block(vocab, kind, jitter)
         for kind, jitter, enabled in [
@@ -83,7 +84,7 @@ def _augmenter(encoding: EncodingConfig, train: TrainConfig):
 
     def augment(events, pitched, seed):
         if train.transpose_semitones:
-            events = _transpose(events, pitched, pitch_first, pitch_last, train.transpose_semitones, seed)
+            events = _transpose(events, pitched, pitch_first, hold_first, span, train.transpose_semitones, seed)
         for number, (first, last, jitter) in enumerate(blocks, start=1):
             delta = tf.random.stateless_uniform([], seed + number, -jitter, jitter + 1, dtype=tf.int32)
             in_block = (events >= first) & (events <= last)
@@ -98,12 +99,13 @@ def _block(vocab, kind: str, jitter: int) -> tuple[int, int, int]:
     return ids[0], ids[-1], jitter
 
 
-def _transpose(events, pitched, first: int, last: int, semitones: int, seed):
-    """Shift pitched notes by a random interval that keeps every one of them in range."""
-    pitches = tf.boolean_mask(events, pitched)
-    has_pitches = tf.size(pitches) > 0
-    low = tf.where(has_pitches, tf.maximum(-semitones, first - tf.reduce_min(pitches)), 0)
-    high = tf.where(has_pitches, tf.minimum(semitones, last - tf.reduce_max(pitches)), 0)
+def _transpose(events, pitched, pitch_first: int, hold_first: int, span: int, semitones: int, seed):
+    """Shift pitched notes (new and held: two blocks of the same pitches) by a random interval that keeps
+    every one of them in range."""
+    offsets = tf.boolean_mask(tf.where(events >= hold_first, events - hold_first, events - pitch_first), pitched)
+    has_pitches = tf.size(offsets) > 0
+    low = tf.where(has_pitches, tf.maximum(-semitones, -tf.reduce_min(offsets)), 0)
+    high = tf.where(has_pitches, tf.minimum(semitones, span - tf.reduce_max(offsets)), 0)
     shift = tf.random.stateless_uniform([], seed + 100, low, high + 1, dtype=tf.int32)
     return tf.where(pitched, events + shift, events)
 

@@ -1,24 +1,38 @@
 """The note-event vocabulary and the pure ``encode``/``decode`` pair over it.
 
-A piece becomes one stream of events in time order (TSD-style, as in MidiTok):
+A piece becomes one stream of events in time order, bar by bar (REMI-style, as in
+MidiTok), and at every onset it lists all the notes sounding then, lowest first:
 
-    Start TimeSig_4/4 Tempo_80 Program_40 Pitch_67 Velocity_95 Duration_12
-    Program_41 Pitch_62 Velocity_95 Duration_12 Shift_12 ... End
+    Start Bar TimeSig_4/4 Pos_0 Tempo_80
+    Program_42 Velocity_96 Pitch_48 Duration_12  Program_41 Pitch_64 Duration_24  Program_40 Pitch_72 Duration_6
+    Pos_6 Program_42 Hold_48  Program_41 Hold_64  Program_40 Pitch_74 Duration_6
+    Bar ...
 
-Time moves only by ``Shift`` events counted in steps of 1/``steps_per_quarter``
-beat, so every note sits on the grid a DAW shows. A note carries its own length
-(``Duration``), so no sequence can leave a note hanging. ``Program`` switches the
-instrument for the notes that follow. Token ids are laid out in contiguous blocks
-derived from the config alone (magenta's note-seq style): nothing is learned or
-pickled, and the same config always gives the same ids.
+``Bar`` starts the next bar and ``Pos_k`` places the following events k steps
+(of 1/``steps_per_quarter`` beat) into the current bar, so the model always sees
+where the beat is instead of adding up time shifts. A ``TimeSig`` right after
+``Bar`` sets that bar's meter; one after ``Pos`` starts a new bar there (a meter
+change mid-bar, as ``Score.bar_lines`` places bar lines).
 
+At each onset the sounding notes come in ascending pitch order (drums last): a
+note that starts here is ``Pitch`` and ``Duration``; one still held from before is
+restated as ``Hold_p`` (BachBot restates held notes the same way), so the model
+sees the chord it adds to and the note each voice is holding. ``Program`` and
+``Velocity`` are states: they are written only when they change. ``encode``
+restates every held note; a held note that an onset's listing passes over ends
+there, which is how a sampled stream lets a note go early.
+
+Token ids are laid out in contiguous blocks derived from the config alone
+(magenta's note-seq style): the same config always gives the same ids.
 ``decode(encode(s)) == quantize(s)`` holds for every score; ``decode`` accepts any
 token sequence and skips what does not fit the grammar, because a sampler may
-produce anything.
+produce anything. ``StreamState`` is that grammar, stepped one event at a time,
+and both ``decode`` and the sampler walk through it.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections import defaultdict
 from collections.abc import Iterable
@@ -30,16 +44,18 @@ import numpy as np
 from composer.config import TIME_SIGNATURE_DENOMINATORS, EncodingConfig
 from composer.score import DEFAULT_QPM, DEFAULT_TIME_SIGNATURE, Note, Score, TempoChange, TimeSignature, Track
 
-ENCODING_VERSION = 2  # bump when encode() changes its output for an unchanged config
+ENCODING_VERSION = 3  # bump when encode() changes its output for an unchanged config
 
 PAD, START, END = 0, 1, 2
 DRUMS = 128  # the instrument number of drum tracks; pitched programs are 0..127
 
-SHIFT, TEMPO, TIME_SIGNATURE = "Shift", "Tempo", "TimeSig"
-PROGRAM, PITCH, VELOCITY, DURATION = "Program", "Pitch", "Velocity", "Duration"
+BAR, POSITION, TEMPO, TIME_SIGNATURE = "Bar", "Pos", "Tempo", "TimeSig"
+PROGRAM, VELOCITY, PITCH, HOLD, DURATION = "Program", "Velocity", "Pitch", "Hold", "Duration"
 
 # A grid note: (start, end, pitch, velocity) with times in integer steps.
 GridNote = tuple[int, int, int, int]
+# Where a note stands in an onset's listing: pitched notes by pitch, then drums; the instrument breaks ties.
+ListingKey = tuple[bool, int, int]
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,10 @@ class Vocabulary:
             return f"{kind}_{value[0]}/{value[1]}"
         return f"{kind}_{value}"
 
+    def block(self, kind: str) -> np.ndarray:
+        """The token ids of one kind of event, in order of value."""
+        return np.array([token for token, k in enumerate(self.kinds) if k == kind], dtype=np.int64)
+
 
 @functools.lru_cache(maxsize=32)
 def vocabulary(config: EncodingConfig) -> Vocabulary:
@@ -72,7 +92,8 @@ def vocabulary(config: EncodingConfig) -> Vocabulary:
         ("Pad", [None]),
         ("Start", [None]),
         ("End", [None]),
-        (SHIFT, range(1, config.max_shift_steps + 1)),
+        (BAR, [None]),
+        (POSITION, range(config.max_bar_steps)),
     ]
     if config.use_tempo:
         blocks.append((TEMPO, tempo_values(config)))
@@ -80,9 +101,11 @@ def vocabulary(config: EncodingConfig) -> Vocabulary:
         blocks.append((TIME_SIGNATURE, time_signature_values(config)))
     if config.use_programs:
         blocks.append((PROGRAM, range(DRUMS + 1)))
-    blocks.append((PITCH, range(config.min_pitch, config.max_pitch + 1)))
     if config.use_velocity:
         blocks.append((VELOCITY, velocity_values(config)))
+    blocks.append((PITCH, range(config.min_pitch, config.max_pitch + 1)))
+    if holds_notes(config):
+        blocks.append((HOLD, range(config.min_pitch, config.max_pitch + 1)))
     if config.use_duration:
         blocks.append((DURATION, range(1, config.max_duration_steps + 1)))
     pairs = [(kind, value) for kind, values in blocks for value in values]
@@ -90,14 +113,27 @@ def vocabulary(config: EncodingConfig) -> Vocabulary:
     return Vocabulary(kinds, values, {pair: token for token, pair in enumerate(pairs)})
 
 
+def holds_notes(config: EncodingConfig) -> bool:
+    """Held notes are restated only where notes have lengths: without them a note lasts to its next onset."""
+    return config.held_notes and config.use_duration
+
+
 @functools.lru_cache(maxsize=32)
 def tempo_values(config: EncodingConfig) -> tuple[int, ...]:
     return tuple(range(config.min_qpm, config.max_qpm + 1, config.qpm_step))
 
 
+@functools.lru_cache(maxsize=32)
 def time_signature_values(config: EncodingConfig) -> tuple[tuple[int, int], ...]:
+    """The meters whose bars are a whole number of grid steps (at 12 steps a beat: all of them)."""
     numerators = range(1, config.max_time_signature_numerator + 1)
-    return tuple((n, d) for d in TIME_SIGNATURE_DENOMINATORS for n in numerators)
+    return tuple((n, d) for d in TIME_SIGNATURE_DENOMINATORS for n in numerators
+                 if (n * 4 * config.steps_per_quarter) % d == 0)  # fmt: skip
+
+
+def bar_steps(meter: tuple[int, int], config: EncodingConfig) -> int:
+    """The length of one bar of ``meter`` in grid steps."""
+    return max(1, meter[0] * 4 * config.steps_per_quarter // meter[1])
 
 
 @functools.lru_cache(maxsize=32)
@@ -114,14 +150,14 @@ def token_names(tokens: Iterable[int], config: EncodingConfig) -> list[str]:
 
 
 def pitched_note_mask(tokens: np.ndarray, config: EncodingConfig) -> np.ndarray:
-    """True at the Pitch events of pitched instruments: what transposition may move (never drums)."""
+    """True at the Pitch and Hold events of pitched instruments: what transposition may move (never drums)."""
     vocab = vocabulary(config)
     kinds = np.array(vocab.kinds)[tokens]
     is_program = kinds == PROGRAM
     # the index of the latest Program event at each position (-1 before the first one)
     latest = np.maximum.accumulate(np.where(is_program, np.arange(len(tokens)), -1))
     under_drums = (latest >= 0) & (tokens[np.maximum(latest, 0)] == vocab.ids.get((PROGRAM, DRUMS), -1))
-    return (kinds == PITCH) & ~under_drums
+    return ((kinds == PITCH) | (kinds == HOLD)) & ~under_drums
 
 
 def quantize(score: Score, config: EncodingConfig) -> Score:
@@ -135,17 +171,22 @@ def encode(score: Score, config: EncodingConfig) -> list[int]:
     return _grid_to_tokens(grid, config)
 
 
-def decode(tokens: Iterable[int], config: EncodingConfig) -> Score:
-    """A valid score from any token sequence; events that break the grammar are skipped."""
-    decoder = _Decoder(config)
-    vocab = vocabulary(config)
+def decode(tokens: Iterable[int], config: EncodingConfig, meter: tuple[int, int] = DEFAULT_TIME_SIGNATURE) -> Score:
+    """A valid score from any token sequence; events that break the grammar are skipped. ``meter`` is the
+    one bars are counted in until a time signature says otherwise (for models without meter events)."""
+    return _grid_to_score(_normalize(follow(tokens, config, meter).finish(), config), config)
+
+
+def follow(tokens: Iterable[int], config: EncodingConfig, meter: tuple[int, int] = DEFAULT_TIME_SIGNATURE) -> StreamState:
+    """The grammar's state after ``tokens`` (up to an End); unknown ids are skipped."""
+    stream = StreamState(config, meter)
     for token in tokens:
         token = int(token)
         if token == END:
             break
-        if 0 <= token < len(vocab):
-            decoder.feed(vocab.kinds[token], vocab.values[token])
-    return _grid_to_score(_normalize(decoder.finish(), config), config)
+        if 0 <= token < len(stream.vocab):
+            stream.feed(token)
+    return stream
 
 
 @dataclass
@@ -273,92 +314,242 @@ def _grid_to_score(grid: _Grid, config: EncodingConfig) -> Score:
     return Score(tracks, tempos, signatures)
 
 
+def listing_key(pitch: int, instrument: int) -> ListingKey:
+    """The order of the notes listed at one onset: lowest pitch first (each note is predicted knowing the
+    notes below it, the bass first), drums after every pitched note."""
+    return instrument == DRUMS, pitch, instrument
+
+
 def _grid_to_tokens(grid: _Grid, config: EncodingConfig) -> list[int]:
-    ids = vocabulary(config).ids
-    # (step, order, instrument, pitch, payload): signatures, then tempos, then notes by instrument and pitch
-    timeline = sorted(
-        [(step, 0, 0, 0, ids[TIME_SIGNATURE, (n, d)]) for step, n, d in grid.time_signatures]
-        + [(step, 1, 0, 0, ids[TEMPO, qpm]) for step, qpm in grid.tempos]
-        + [(note[0], 2, instrument, note[2], note) for instrument, notes in grid.notes.items() for note in notes]
-    )
-    tokens, now, current_instrument = [START], 0, None
-    for step, order, instrument, _, payload in timeline:
-        tokens += shift_tokens(step - now, config)
-        now = step
-        if order < 2:
-            tokens.append(payload)
-            continue
-        if config.use_programs and instrument != current_instrument:
-            current_instrument = instrument
-            tokens.append(ids[PROGRAM, instrument])
-        tokens += _note_tokens(payload, ids, config)
-    if not config.use_duration:
-        tokens += shift_tokens(grid.end - now, config)
-    tokens.append(END)
-    return tokens
+    """Walks the steps where something happens, through the same StreamState that decoding uses, so that
+    the bars and positions written are exactly those the decoder will count."""
+    writer = _Writer(config)
+    onsets: dict[int, list[tuple[int, GridNote]]] = defaultdict(list)
+    for instrument, notes in grid.notes.items():
+        for note in notes:
+            onsets[note[0]].append((instrument, note))
+    tempos, meters = dict(grid.tempos), {step: (n, d) for step, n, d in grid.time_signatures}
+    for step in sorted(set(onsets) | set(tempos) | set(meters)):
+        writer.move_to(step, meters.get(step), opens=step in tempos or bool(onsets[step]))
+        if step in tempos:
+            writer.emit(TEMPO, tempos[step])
+        if onsets[step]:
+            writer.list_notes(onsets[step])
+    if not config.use_duration and grid.end:  # the last notes last until the piece's end: time must get there
+        writer.move_to(grid.end, None, opens=True)
+    return writer.tokens + [END]
 
 
-def _note_tokens(note: GridNote, ids: dict, config: EncodingConfig) -> list[int]:
-    start, end, pitch, velocity = note
-    tokens = [ids[PITCH, pitch]]
-    if config.use_velocity:
-        tokens.append(ids[VELOCITY, velocity])
-    if config.use_duration:
-        tokens.append(ids[DURATION, end - start])
-    return tokens
-
-
-def shift_tokens(steps: int, config: EncodingConfig) -> list[int]:
-    """The Shift events that move time on by ``steps`` (longest first)."""
-    ids = vocabulary(config).ids
-    full, rest = divmod(steps, config.max_shift_steps)
-    return [ids[SHIFT, config.max_shift_steps]] * full + ([ids[SHIFT, rest]] if rest else [])
-
-
-class _Decoder:
-    """Reads events one at a time; a note is kept only once all its parts have arrived."""
+class _Writer:
+    """Builds the token list of ``encode`` while a StreamState follows it."""
 
     def __init__(self, config: EncodingConfig) -> None:
-        self.config = config
+        self.config, self.stream = config, StreamState(config)
+        self.ids = self.stream.vocab.ids
+        self.tokens = [START]
+
+    def emit(self, kind: str, value: Any = None) -> None:
+        token = self.ids[kind, value]
+        self.tokens.append(token)
+        self.stream.feed(token)
+
+    def move_to(self, step: int, meter: tuple[int, int] | None, opens: bool) -> None:
+        """Bars up to ``step``, the meter that starts there, and a position when events follow (``opens``)
+        and no position has reached the step yet."""
+        clock = self.stream.clock
+        while clock.next_bar_line() <= step:
+            self.emit(BAR)
+        reached = False
+        if meter is not None:
+            if step > clock.bar_start:  # a meter change mid-bar: it starts a new bar right there
+                self.emit(POSITION, step - clock.bar_start)
+                reached = True
+            self.emit(TIME_SIGNATURE, meter)
+        if opens and not reached:
+            self.emit(POSITION, step - clock.bar_start)
+
+    def list_notes(self, new: list[tuple[int, GridNote]]) -> None:
+        """Every note sounding at this onset, lowest first: the new ones in full, the held ones restated."""
+        held = [(key, None) for key in self.stream.held] if holds_notes(self.config) else []
+        started = [(listing_key(note[2], instrument), note) for instrument, note in new]
+        for (_, pitch, instrument), note in sorted(held + started, key=lambda item: item[0]):
+            if self.config.use_programs and (instrument != self.stream.instrument or not self.stream.program_given):
+                self.emit(PROGRAM, instrument)
+            if note is None:
+                self.emit(HOLD, pitch)
+                continue
+            if self.config.use_velocity and note[3] != self.stream.velocity:
+                self.emit(VELOCITY, note[3])
+            self.emit(PITCH, pitch)
+            if self.config.use_duration:
+                self.emit(DURATION, note[1] - note[0])
+
+
+@dataclass
+class Clock:
+    """Where a stream stands in time: the step of its latest onset, the bar it lies in, and the meter."""
+
+    config: EncodingConfig
+    meter: tuple[int, int] = DEFAULT_TIME_SIGNATURE
+    now: int = 0
+    bar_start: int = 0
+    bars: int = 0  # Bar events so far; the first one starts bar 1 at step 0
+
+    @property
+    def bar_length(self) -> int:
+        return bar_steps(self.meter, self.config)
+
+    def next_bar_line(self) -> int:
+        return self.bar_start + self.bar_length if self.bars else 0
+
+    def bar(self) -> None:
+        self.now = self.bar_start = self.next_bar_line()
+        self.bars += 1
+
+    def reaches(self, steps: int) -> bool:
+        """Whether ``steps`` into the bar lies within it and not in the past."""
+        return steps < self.bar_length and self.bar_start + steps >= self.now
+
+    def position(self, steps: int) -> None:
+        self.now = self.bar_start + steps
+
+    def time_signature(self, meter: tuple[int, int]) -> None:
+        """A meter from here on; mid-bar it also starts a new bar there."""
+        self.meter, self.bar_start = meter, self.now
+
+
+class StreamState:
+    """The event grammar, one event at a time: time, instrument, velocity, the notes sounding, and where
+    the current onset's listing stands. ``decode`` collects the notes it completes; the sampler asks it
+    what may come next."""
+
+    def __init__(self, config: EncodingConfig, meter: tuple[int, int] = DEFAULT_TIME_SIGNATURE) -> None:
+        self.config, self.vocab = config, vocabulary(config)
+        self.clock = Clock(config, meter)
         self.grid = _Grid()
-        self.now = 0
-        self.instrument = 0
-        self.pitch: int | None = None  # a note that has begun but is not complete yet
-        self.velocity: int | None = None
-        self.sounding: dict[int, list[tuple[int, int, int]]] = defaultdict(list)  # use_duration off only
+        self.instrument = 0  # encode names the instrument before the first note; decode assumes piano if not
+        self.program_given = not config.use_programs
+        self.velocity: int | None = None if config.use_velocity else config.default_velocity
+        # what a note gets when no velocity was given (only a sampler's or a user's stream lacks one)
+        self.fallback_velocity = _nearest(config.default_velocity, velocity_values(config))
+        self.tempo_given = self.meter_given = False
+        self.tempo: int | None = None
+        self.meter_step = -1  # where the latest time signature was given
+        self.in_frame = False  # a Pos has opened an onset that later events belong to
+        self.frame_tempo = False
+        self.frame_notes = 0  # notes started at this onset
+        self.listed: ListingKey | None = None  # the last note listed at this onset
+        self.held: list[ListingKey] = []  # pitched notes that started earlier and sound at this onset
+        self.held_listed = 0
+        self.pitch: int | None = None  # a note that has begun but has no duration yet
+        self.pending: str | None = None  # "program" or "velocity": a note must follow
+        # (end, start, pitch, instrument, index in grid.notes[instrument]), use_duration only
+        self.sounding: list[tuple[int, int, int, int, int]] = []
+        self.legato: dict[int, list[tuple[int, int, int]]] = defaultdict(list)  # use_duration off only
 
-    def feed(self, kind: str, value: Any) -> None:
-        pending_pitch, pending_velocity = self.pitch, self.velocity
-        self.pitch = self.velocity = None  # anything unexpected drops an incomplete note
-        if kind == SHIFT:
-            self.now += value
-        elif kind == TEMPO:
-            self.grid.tempos.append((self.now, value))
-        elif kind == TIME_SIGNATURE:
+    @property
+    def now(self) -> int:
+        return self.clock.now
+
+    def feed(self, token: int) -> None:
+        kind, value = self.vocab.kinds[token], self.vocab.values[token]
+        pitch, self.pitch, self.pending = self.pitch, None, None  # anything unexpected drops an incomplete note
+        if kind == BAR:
+            self._end_onset()
+            self.clock.bar()
+            self._close_frame()
+        elif kind == POSITION and self.clock.reaches(value):
+            self._end_onset()
+            self.clock.position(value)
+            self._open_frame()
+        elif kind == TIME_SIGNATURE and (not self.meter_given or value != self.clock.meter):
+            self.clock.time_signature(value)
+            self.meter_given, self.meter_step = True, self.now
             self.grid.time_signatures.append((self.now, *value))
+        elif kind == TEMPO:
+            self.tempo_given = self.frame_tempo = True
+            self.tempo = value
+            self.grid.tempos.append((self.now, value))
         elif kind == PROGRAM:
-            self.instrument = value
+            self.instrument, self.program_given, self.pending = value, True, "program"
+        elif kind == VELOCITY:
+            self.velocity, self.pending = value, "velocity"
+        elif kind == HOLD:
+            self._list(listing_key(value, self.instrument), restating=True)
         elif kind == PITCH:
-            self._note_part(value, None if self.config.use_velocity else self.config.default_velocity)
-        elif kind == VELOCITY and pending_pitch is not None and pending_velocity is None:
-            self._note_part(pending_pitch, value)
-        elif kind == DURATION and pending_pitch is not None and pending_velocity is not None:
-            self.grid.notes[self.instrument].append((self.now, self.now + value, pending_pitch, pending_velocity))
+            self._start_note(value)
+        elif kind == DURATION and pitch is not None:
+            self._add_note(pitch, value)
 
-    def _note_part(self, pitch: int, velocity: int | None) -> None:
-        if velocity is not None and not self.config.use_duration:
-            self._start_legato_note(pitch, velocity)
+    def _close_frame(self) -> None:
+        self.in_frame, self.listed, self.held, self.held_listed, self.frame_tempo = False, None, [], 0, False
+        self.frame_notes = 0
+
+    def _open_frame(self) -> None:
+        self._close_frame()
+        self.in_frame = True
+        self.sounding = [note for note in self.sounding if note[0] > self.now]
+        if holds_notes(self.config):
+            self.held = sorted(listing_key(pitch, instrument) for _, start, pitch, instrument, _ in self.sounding
+                               if start < self.now and instrument != DRUMS)  # fmt: skip
+
+    def _list(self, key: ListingKey, restating: bool = False) -> None:
+        """Lists ``key`` at this onset; the held notes it passes over without restating them end here."""
+        while self.held_listed < len(self.held) and self.held[self.held_listed] <= key:
+            held = self.held[self.held_listed]
+            self.held_listed += 1
+            if not (restating and held == key):
+                self._release(held)
+        self.listed = key
+
+    def _end_onset(self) -> None:
+        """An onset that lists notes ends the held notes it did not restate (a sampler's way to let go)."""
+        if self.listed is not None:
+            for held in self.held[self.held_listed :]:
+                self._release(held)
+            self.held_listed = len(self.held)
+
+    def _release(self, key: ListingKey) -> None:
+        _, pitch, instrument = key
+        for entry in [e for e in self.sounding if e[2] == pitch and e[3] == instrument and e[1] < self.now]:
+            self.sounding.remove(entry)
+            start, _, _, velocity = self.grid.notes[instrument][entry[4]]
+            self.grid.notes[instrument][entry[4]] = (start, self.now, pitch, velocity)
+
+    def _start_note(self, pitch: int) -> None:
+        self._list(listing_key(pitch, self.instrument))
+        self.frame_notes += 1
+        velocity = self.velocity if self.velocity is not None else self.fallback_velocity
+        if self.config.use_duration:
+            self.pitch = pitch
         else:
-            self.pitch, self.velocity = pitch, velocity
+            self._start_legato_note(pitch, velocity)
+
+    def _add_note(self, pitch: int, duration: int) -> None:
+        velocity = self.velocity if self.velocity is not None else self.fallback_velocity
+        notes = self.grid.notes[self.instrument]
+        bisect.insort(self.sounding, (self.now + duration, self.now, pitch, self.instrument, len(notes)))
+        notes.append((self.now, self.now + duration, pitch, velocity))
 
     def _start_legato_note(self, pitch: int, velocity: int) -> None:
-        sounding = self.sounding[self.instrument]
+        sounding = self.legato[self.instrument]
         for start, old_pitch, old_velocity in [n for n in sounding if n[0] < self.now]:
             self.grid.notes[self.instrument].append((start, self.now, old_pitch, old_velocity))
         sounding[:] = [n for n in sounding if n[0] == self.now] + [(self.now, pitch, velocity)]
 
+    def held_to_list(self) -> list[ListingKey]:
+        """The held notes this onset has not listed yet (each may still be restated)."""
+        return self.held[self.held_listed :]
+
+    def notes_sounding(self) -> int:
+        """Notes sounding at this onset: what a polyphony limit counts."""
+        if self.config.use_duration:
+            return sum(end > self.now for end, *_ in self.sounding)
+        return sum(len(notes) for notes in self.legato.values())
+
     def finish(self) -> _Grid:
-        for instrument, sounding in self.sounding.items():
+        self._end_onset()
+        for instrument, sounding in self.legato.items():
             for start, pitch, velocity in sounding:
                 self.grid.notes[instrument].append((start, max(self.now, start + 1), pitch, velocity))
         return self.grid

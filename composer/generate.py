@@ -17,7 +17,7 @@ from composer.audio import find_renderer, render_wav
 from composer.atomic import write_atomic
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
-from composer.events import (END, PROGRAM, SHIFT, START, TEMPO, TIME_SIGNATURE, decode, encode, shift_tokens,
+from composer.events import (BAR, END, POSITION, PROGRAM, START, TEMPO, TIME_SIGNATURE, decode, encode, follow,
                              tempo_values, vocabulary)
 from composer.inference import NumpyLSTM
 from composer.midi_io import read_score, write_score
@@ -87,10 +87,10 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
         constraints=_model_constraints(request, metadata, config), seed=request.seed,
         meter=untold_meter or DEFAULT_TIME_SIGNATURE,
     )  # fmt: skip
-    continuation = _steps_in(prompt, config) / config.steps_per_quarter
+    continuation = follow(prompt, config).now / config.steps_per_quarter
     scores = []
     for piece in pieces:
-        score = decode(piece.tokens, config)
+        score = decode(piece.tokens, config, untold_meter or DEFAULT_TIME_SIGNATURE)
         if untold_meter:
             score = dataclasses.replace(score, time_signatures=(TimeSignature(0.0, *untold_meter),))
         if request.num_bars:
@@ -105,28 +105,37 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
 
 
 def _prompt(request: GenerateRequest, config: EncodingConfig) -> tuple[list[int], Score | None]:
-    """The events the model continues from (the primer's, or Start), ending with the tempo and meter
-    the user asked for so that the model plays in them; and the primer as the model sees it."""
-    tokens = encode(_primer_score(request, config), config)[:-1] if request.primer is not None else [START]
+    """The events the model continues from, and the primer as the model sees it. After a primer they end
+    with the tempo and meter the user asked for, so that the model plays on in them; without one, the
+    sampler opens the piece with them (see ``_model_constraints``)."""
     ids = vocabulary(config).ids
+    if request.time_signature and config.use_time_signatures and (TIME_SIGNATURE, request.time_signature) not in ids:
+        raise ComposerError(f"this model cannot write {request.time_signature[0]}/{request.time_signature[1]} time")
+    if request.primer is None:
+        return [START], None
+    tokens = encode(_primer_score(request, config), config)[:-1]
     if request.time_signature and config.use_time_signatures:
-        if (TIME_SIGNATURE, request.time_signature) not in ids:
-            raise ComposerError(f"this model cannot write {request.time_signature[0]}/{request.time_signature[1]} time")
-        tokens += _rest_to_bar_line_for(request.time_signature, tokens, config)
-        tokens.append(ids[TIME_SIGNATURE, request.time_signature])
+        tokens += _to_bar_line_for(request.time_signature, tokens, config) + [ids[TIME_SIGNATURE, request.time_signature]]
     if request.qpm and config.use_tempo:
-        tokens.append(ids[TEMPO, min(tempo_values(config), key=lambda q: abs(q - request.qpm))])
-    return tokens, None if request.primer is None else decode(tokens + [END], config)
+        stream = follow(tokens, config)
+        at_onset = [] if stream.in_frame else [ids[POSITION, stream.now - stream.clock.bar_start]]
+        tokens += at_onset + [ids[TEMPO, _model_tempo(request.qpm, config)]]
+    return tokens, decode(tokens + [END], config)
 
 
-def _rest_to_bar_line_for(meter: tuple[int, int], tokens: list[int], config: EncodingConfig) -> list[int]:
-    """Shifts to the primer's next bar line when ``meter`` is new there: a meter changes on a bar line,
+def _model_tempo(qpm: float, config: EncodingConfig) -> int:
+    """The tempo the model knows nearest to ``qpm`` (the file gets ``qpm`` exactly)."""
+    return min(tempo_values(config), key=lambda value: abs(value - qpm))
+
+
+def _to_bar_line_for(meter: tuple[int, int], tokens: list[int], config: EncodingConfig) -> list[int]:
+    """A Bar to the primer's next bar line when ``meter`` is new there: a meter changes on a bar line,
     not mid-bar, and the primer's last bar stays whole. Nothing when the primer ends on one, or
     when its meter is already ``meter`` (the continuation then fills its started bar)."""
-    primer, now = decode(tokens + [END], config), _steps_in(tokens, config) / config.steps_per_quarter
-    if primer.meter_at(now) == meter:
+    clock = follow(tokens, config).clock
+    if clock.meter == meter or clock.now == clock.bar_start:
         return []
-    return shift_tokens(round((primer.bar_lines(now)[-1] - now) * config.steps_per_quarter), config)
+    return [vocabulary(config).ids[BAR, None]]
 
 
 def _primer_score(request: GenerateRequest, config: EncodingConfig) -> Score:
@@ -145,11 +154,6 @@ def _whole_bars(score: Score) -> Score:
     return _before(score, score.bar_lines(last_onset + 1e-6)[-1])  # strictly after: a bar for the last note
 
 
-def _steps_in(tokens: list[int], config: EncodingConfig) -> int:
-    vocab = vocabulary(config)
-    return sum(vocab.values[t] for t in tokens if vocab.kinds[t] == SHIFT)
-
-
 def _model_constraints(request: GenerateRequest, metadata: dict, config: EncodingConfig) -> Constraints:
     """The user's constraints, plus: keep the tempo and meter they set, and leave out instruments,
     tempos and meters the model never saw in training (it cannot have learned them), unless asked for."""
@@ -161,8 +165,8 @@ def _model_constraints(request: GenerateRequest, metadata: dict, config: Encodin
     )  # fmt: skip
     return dataclasses.replace(
         request.constraints,
-        fixed_tempo=request.qpm is not None,
-        fixed_time_signature=request.time_signature is not None,
+        tempo=_model_tempo(request.qpm, config) if request.qpm and config.use_tempo else None,
+        time_signature=request.time_signature if config.use_time_signatures else None,
         blocked_events=never_seen,
     )
 

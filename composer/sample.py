@@ -9,13 +9,14 @@ the user's limits (scale, pitch range, instruments, polyphony).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
-from composer.events import DRUMS, DURATION, PITCH, PROGRAM, SHIFT, START, TEMPO, TIME_SIGNATURE, VELOCITY, vocabulary
+from composer.events import (BAR, DRUMS, DURATION, HOLD, PITCH, POSITION, PROGRAM, START, TEMPO, TIME_SIGNATURE,
+                             VELOCITY, StreamState, holds_notes, tempo_values, velocity_values, vocabulary)
 from composer.inference import NumpyLSTM
 from composer.scales import scale_pitch_classes
 from composer.score import DEFAULT_TIME_SIGNATURE
@@ -47,8 +48,8 @@ class Constraints:
     max_pitch: int = 127
     programs: frozenset[int] | None = None  # allowed instruments; DRUMS for the drum kit
     max_polyphony: int | None = None  # notes sounding at once
-    fixed_tempo: bool = False  # the tempo set at the start stays
-    fixed_time_signature: bool = False
+    tempo: int | None = None  # the piece's one tempo (one of the model's tempo values)
+    time_signature: tuple[int, int] | None = None  # the piece's one meter
     blocked_events: frozenset[int] = frozenset()  # e.g. instruments and meters the model never saw
 
     @classmethod
@@ -95,100 +96,171 @@ def _program(text: str) -> int:
     return number
 
 
-@dataclass
-class _Voice:
-    """Where one generated sequence stands in the event grammar."""
-
-    expects: str = "event"  # "event", "velocity" or "duration"
-    now: int = 0
-    instrument: int | None = None  # None until a Program event (encode always writes one first)
-    note_ends: list[int] = field(default_factory=list)
-    bar_steps: int = 48  # length of a bar under the latest time signature
-    meter: tuple[int, int] = DEFAULT_TIME_SIGNATURE
-    bar_start: int = 0
-    bars: int = 0  # bar lines passed
-
-
 class Grammar:
-    """Which events may come next, for each sequence of a batch."""
+    """Which events may come next for a stream (a ``StreamState``, the grammar ``decode`` follows too):
+    the events that keep it in the form ``encode`` writes, within the user's constraints.
+
+    The model chooses the music; the grammar fills in what the stream already implies: the Bar and
+    meter that open a piece and the tempo before the first note. At each onset the model lists notes
+    lowest first, restating the held notes it keeps; those it passes over end there.
+    """
 
     def __init__(self, config: EncodingConfig, constraints: Constraints) -> None:
         self.config, self.constraints = config, constraints
         vocab = vocabulary(config)
-        self.kinds, self.values = np.array(vocab.kinds), vocab.values
-        self.masks = self._static_masks(constraints)
-        wants_pitched = constraints.programs is None or constraints.programs - {DRUMS}
-        if not self.masks["pitched" if wants_pitched else "drums"].any():
+        self.kinds = np.array(vocab.kinds)
+        self.blocks = {kind: vocab.block(kind) for kind in (BAR, POSITION, TEMPO, TIME_SIGNATURE, PROGRAM,
+                                                            VELOCITY, PITCH, HOLD, DURATION)}  # fmt: skip
+        self.pitches = np.arange(config.min_pitch, config.max_pitch + 1)
+        self.playable = self._playable_pitches(constraints)
+        self.usable = ~np.isin(np.arange(len(vocab)), sorted(constraints.blocked_events))
+        self.new_note_programs = self._new_note_programs(vocab)
+        self.is_drums = np.arange(DRUMS + 1) == DRUMS
+        if not (self.playable[False] if constraints.programs is None or constraints.programs - {DRUMS}
+                else self.playable[True]).any():
             raise ComposerError("the constraints leave no pitch that may be played; widen the pitch range or scale")
 
-    def _static_masks(self, constraints: Constraints) -> dict[str, np.ndarray]:
-        kinds, values = self.kinds, self.values
-        pitch = np.array([v if k == PITCH else -1 for k, v in zip(kinds, values)])
-        in_range = (pitch >= constraints.min_pitch) & (pitch <= constraints.max_pitch)
-        in_scale = in_range & (np.isin(pitch % 12, sorted(constraints.pitch_classes))
-                               if constraints.pitch_classes is not None else True)  # fmt: skip
-        programs = np.array([v if k == PROGRAM else -1 for k, v in zip(kinds, values)])
-        allowed = constraints.programs
-        events = np.isin(kinds, [SHIFT, PROGRAM] + [TEMPO] * (not constraints.fixed_tempo)
-                         + [TIME_SIGNATURE] * (not constraints.fixed_time_signature))  # fmt: skip
-        events &= ~np.isin(np.arange(len(kinds)), sorted(constraints.blocked_events))
-        return {
-            "event": events & ((programs < 0) | (np.isin(programs, sorted(allowed)) if allowed else True)),
-            "pitched": in_scale,
-            "drums": in_range,
-            "velocity": kinds == VELOCITY,
-            "duration": kinds == DURATION,
-        }
+    def _playable_pitches(self, constraints: Constraints) -> dict[bool, np.ndarray]:
+        """Per drums (True) or pitched (False): which of the vocabulary's pitches a new note may have."""
+        in_range = (self.pitches >= constraints.min_pitch) & (self.pitches <= constraints.max_pitch)
+        in_scale = np.isin(self.pitches % 12, sorted(constraints.pitch_classes or range(12)))
+        return {False: in_range & in_scale, True: in_range}
 
-    def allowed(self, voice: _Voice) -> np.ndarray:
-        """Boolean mask over the vocabulary for the next event of ``voice``."""
-        if voice.expects != "event":
-            return self.masks[voice.expects]
-        mask = self.masks["event"].copy()
-        if self._may_start_note(voice):
-            mask |= self.masks["drums" if voice.instrument == DRUMS else "pitched"]
+    def _new_note_programs(self, vocab) -> np.ndarray:
+        """The instruments (0..128) a new note may be played on."""
+        programs = np.arange(DRUMS + 1)
+        allowed = np.isin(programs, sorted(self.constraints.programs)) if self.constraints.programs else True
+        if not self.config.use_programs:
+            return programs == 0
+        return allowed & self.usable[[vocab.ids[PROGRAM, p] for p in programs]]
+
+    def allowed(self, stream: StreamState) -> np.ndarray:
+        """Boolean mask over the vocabulary for the next event of ``stream``."""
+        mask = np.zeros(len(self.kinds), bool)
+        clock = stream.clock
+        if stream.pitch is not None:
+            mask[self.blocks[DURATION]] = True
+        elif clock.bars == 0:
+            mask[self.blocks[BAR]] = True  # a piece opens with its first bar ...
+        elif self.config.use_time_signatures and not stream.meter_given:
+            self._allow(mask, TIME_SIGNATURE, self.constraints.time_signature)  # ... and its meter
+        elif not stream.in_frame:
+            self._between_onsets(stream, mask)
+        elif self.config.use_tempo and not stream.tempo_given:
+            self._allow(mask, TEMPO, self.constraints.tempo)  # the tempo before the first note
+        else:
+            self._within_onset(stream, mask)
         return mask
 
-    def _may_start_note(self, voice: _Voice) -> bool:
-        programs, limit = self.constraints.programs, self.constraints.max_polyphony
-        if voice.instrument is None or (programs is not None and voice.instrument not in programs):
+    def _allow(self, mask: np.ndarray, kind: str, chosen) -> None:
+        """Every usable event of ``kind``, or only the one the user chose."""
+        if chosen is None:
+            mask[self.blocks[kind]] = self.usable[self.blocks[kind]]
+        else:
+            mask[vocabulary(self.config).ids[kind, chosen]] = True
+
+    def _between_onsets(self, stream: StreamState, mask: np.ndarray) -> None:
+        """After a Bar: an empty bar, the bar's meter, or the first onset of the bar."""
+        clock, opening = stream.clock, self.config.use_tempo and not stream.tempo_given
+        mask[self.blocks[BAR]] = not opening  # the piece's tempo is given at its very start, as encode writes it
+        first = clock.now - clock.bar_start
+        self._positions(mask, clock, first, last=first if opening else None)
+        if stream.meter_step < clock.now == clock.bar_start and self.constraints.time_signature is None:
+            meters = self.blocks[TIME_SIGNATURE]
+            mask[meters] = self.usable[meters]
+            mask[vocabulary(self.config).ids.get((TIME_SIGNATURE, clock.meter), meters[:0])] = False
+
+    def _positions(self, mask: np.ndarray, clock, first: int, last: int | None = None) -> None:
+        mask[self.blocks[POSITION][first : clock.bar_length if last is None else last + 1]] = True
+
+    def _within_onset(self, stream: StreamState, mask: np.ndarray) -> None:
+        """The notes of one onset, lowest first, with the held ones restated in their place."""
+        clock = stream.clock
+        if stream.pending is None and self._onset_complete(stream):
+            mask[self.blocks[BAR]] = True
+            self._positions(mask, clock, first=clock.now - clock.bar_start + 1)
+        if (self.config.use_tempo and stream.pending is None and stream.listed is None and not stream.frame_tempo
+                and self.constraints.tempo is None):
+            tempos = self.blocks[TEMPO]
+            mask[tempos] = self.usable[tempos] & (np.array(tempo_values(self.config)) != stream.tempo)
+        room = self._room_for_notes(stream)
+        current = stream.instrument if stream.program_given else None
+        if current is not None and stream.pending != "velocity":
+            restatable = [pitch for _, pitch, instrument in stream.held_to_list() if instrument == current]
+            mask[self.blocks[HOLD][np.array(restatable, dtype=int) - self.config.min_pitch]] = True
+        if current is not None and room:
+            pitches = self._new_pitches(stream, current)
+            if stream.velocity is not None or not self.config.use_velocity:
+                mask[self.blocks[PITCH]] = pitches
+            if self.config.use_velocity and stream.pending != "velocity" and pitches.any():
+                mask[self.blocks[VELOCITY]] = np.array(velocity_values(self.config)) != stream.velocity
+        if stream.pending is None and self.config.use_programs:
+            mask[self.blocks[PROGRAM]] = self._programs(stream, room, current)
+
+    def _onset_complete(self, stream: StreamState) -> bool:
+        """An onset holds a tempo or a new note (encode restates held notes only beside a new one; when no
+        new note can start, the onset may end without)."""
+        if stream.listed is None:
+            return stream.frame_tempo
+        return stream.frame_notes > 0 or not self._any_new_note(stream)
+
+    def _any_new_note(self, stream: StreamState) -> bool:
+        return self._room_for_notes(stream) and any(
+            self._new_pitches(stream, int(program)).any() for program in np.flatnonzero(self.new_note_programs))
+
+    def _room_for_notes(self, stream: StreamState) -> bool:
+        limit = self.constraints.max_polyphony
+        return limit is None or stream.notes_sounding() < limit
+
+    def _new_pitches(self, stream: StreamState, instrument: int) -> np.ndarray:
+        """The pitches a new note of ``instrument`` may have here: playable, above the last note listed
+        (the listing's order; held notes passed over end here), on an instrument allowed to play."""
+        if not self.new_note_programs[instrument]:
+            return np.zeros(len(self.pitches), bool)
+        drums = instrument == DRUMS
+        ok = self.playable[drums].copy()
+        if stream.listed is not None:
+            ok &= _keys_after(stream.listed, drums, self.pitches, instrument)
+        return ok
+
+    def _open_above(self, stream: StreamState, drums: bool) -> bool:
+        """Whether a playable pitch lies above the last listed note for every program of the kind (``drums``
+        or pitched) alike. Where held notes are restated, no earlier note of any program sounds up there
+        unlisted (it would be passed over, ending it), so the answer stands for every program; without
+        restatements a program's own sounding notes matter and the caller checks each."""
+        if not holds_notes(self.config):
             return False
-        return limit is None or sum(end > voice.now for end in voice.note_ends) < limit
+        listed = stream.listed
+        if listed is not None and listed[0] != drums:
+            return listed[0] < drums
+        low = 0 if listed is None else listed[1] - self.config.min_pitch + 1
+        return bool(self.playable[drums][low:].any())
 
-    def set_meter(self, voice: _Voice, meter: tuple[int, int]) -> None:
-        """Bars of ``meter`` from where ``voice`` stands: a new meter starts a new bar."""
-        numerator, denominator = voice.meter = meter
-        voice.bar_steps = max(1, numerator * 4 * self.config.steps_per_quarter // denominator)
-        voice.bar_start = voice.now
+    def _programs(self, stream: StreamState, room: bool, current: int | None) -> np.ndarray:
+        """Program changes that lead somewhere: to the instrument of a held note still to restate, or to one that
+        can start a new note here."""
+        programs = np.zeros(DRUMS + 1, bool)
+        programs[[instrument for _, _, instrument in stream.held_to_list()]] = True
+        if room:
+            for drums in (False, True):
+                candidates = np.flatnonzero(self.new_note_programs & (self.is_drums == drums))
+                if self._open_above(stream, drums):
+                    programs[candidates] = True
+                else:  # only the pitch of the last listed note may be left: it depends on the program
+                    programs[candidates] |= np.array([self._new_pitches(stream, int(p)).any() for p in candidates],
+                                                     dtype=bool)  # fmt: skip
+        if current is not None:
+            programs[current] = False
+        return programs
 
-    def observe(self, voice: _Voice, token: int) -> None:
-        """Advance ``voice`` past ``token`` (mirrors what ``events.decode`` will make of it)."""
-        kind, value = self.kinds[token], self.values[token]
-        if kind == SHIFT:
-            voice.now += value
-            voice.note_ends = [end for end in voice.note_ends if end > voice.now]  # only what still sounds
-            while voice.now >= voice.bar_start + voice.bar_steps:
-                voice.bar_start += voice.bar_steps
-                voice.bars += 1
-        elif kind == TIME_SIGNATURE and value != voice.meter:  # decode drops a repeated meter: so must we
-            self.set_meter(voice, value)
-        elif kind == PROGRAM:
-            voice.instrument = value
-        elif kind == PITCH:
-            voice.expects = "velocity" if self.config.use_velocity else self._after_velocity(voice)
-            return
-        elif kind == VELOCITY and voice.expects == "velocity":
-            voice.expects = self._after_velocity(voice)
-            return
-        elif kind == DURATION and voice.expects == "duration":
-            voice.note_ends.append(voice.now + value)
-        voice.expects = "event"
 
-    def _after_velocity(self, voice: _Voice) -> str:
-        if self.config.use_duration:
-            return "duration"
-        voice.note_ends.append(voice.now + 1)  # without durations a note counts at its onset
-        return "event"
+def _keys_after(bound, drums: bool, pitches: np.ndarray, instrument: int, before: bool = False) -> np.ndarray:
+    """Whether the listing keys (drums, pitch, instrument) of ``pitches`` come after ``bound`` (or before it)."""
+    if drums != bound[0]:
+        return np.full(len(pitches), (drums > bound[0]) != before)
+    if before:
+        return (pitches < bound[1]) | ((pitches == bound[1]) & (instrument < bound[2]))
+    return (pitches > bound[1]) | ((pitches == bound[1]) & (instrument > bound[2]))
 
 
 def choose(logits: np.ndarray, mask: np.ndarray, options: SamplingOptions, rng: np.random.Generator) -> np.ndarray:
@@ -296,12 +368,13 @@ def generate(
     grammar = Grammar(config, constraints)
     rng = np.random.default_rng(seed)
     primer = list(primer or [START])
-    voices = [_Voice(instrument=None if config.use_programs else 0) for _ in range(batch)]
-    for voice in voices:
-        grammar.set_meter(voice, meter)
+    streams = [StreamState(config, meter) for _ in range(batch)]
+    for stream in streams:
         for token in primer:
-            grammar.observe(voice, token)
-        voice.bars = -1 if voice.now > voice.bar_start else 0  # whole bars from here on: a started one is not one
+            stream.feed(token)
+    clock = streams[0].clock
+    # bars are counted whole from the continuation on: a bar already started (or not yet opened) is not one
+    first_bar = clock.bars + (clock.now > clock.bar_start or clock.bars == 0)
     context = primer[-PRIMER_CONTEXT:]
     logits, state = network.run(np.tile(np.array(context)[None, :], (batch, 1)))
     logits = logits[:, -1]
@@ -310,23 +383,22 @@ def generate(
     is_pitch = grammar.kinds == PITCH
     finished = [False] * batch
     for _ in range(num_events if num_events is not None else MAX_EVENTS_PER_PIECE):
-        mask = np.stack([grammar.allowed(voice) for voice in voices])
+        mask = np.stack([grammar.allowed(stream) for stream in streams])
         if blockers:
             mask = _without_repeats(mask, pieces, blockers)
         if options.repetition_penalty != 1:
             logits = _penalise_recent_pitches(logits, pieces, options.repetition_penalty, is_pitch)
         events = choose(logits, mask, options, rng)
-        for index, (voice, piece, event) in enumerate(zip(voices, pieces, events.tolist())):
+        for index, (stream, piece, event) in enumerate(zip(streams, pieces, events.tolist())):
             if finished[index]:
                 continue
-            grammar.observe(voice, event)
+            stream.feed(event)
             piece.tokens.append(event)
             if blockers:
                 blockers[index].observe(piece.tokens)
-            piece.end_step = voice.now
-            if num_bars is not None and voice.bars >= num_bars:
-                finished[index] = True
-                piece.end_step = voice.bar_start - (voice.bars - num_bars) * voice.bar_steps
+            piece.end_step = stream.now
+            if num_bars is not None and stream.clock.bars - first_bar >= num_bars:
+                finished[index] = True  # on the Bar that starts the bar after the last one asked for
         if all(finished):
             break
         logits, state = network.step(events, state)

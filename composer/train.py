@@ -415,7 +415,7 @@ def _finish(out: Path, state: dict, valid_pieces) -> dict[str, Any]:
     best = keras.models.load_model(out / state.get("best_checkpoint", LEGACY_BEST_CHECKPOINT), compile=False)
     if TrainConfig.from_dict(state["training"]).mixed_precision:
         best = _in_float32(best, state)
-    state["metrics"] = sequence_metrics(best, valid_pieces)
+    state["metrics"] = sequence_metrics(best, valid_pieces, config=EncodingConfig.from_dict(state["encoding"]))
     state["status"] = "finished"
     metadata = _metadata(state)
     artifacts.save_model(best, out / artifacts.MODEL_FILE, metadata)

@@ -41,7 +41,7 @@ from composer.tf_runtime import keras
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "jsb-chorales" / "jsb-chorales-quarter.json"
 ENCODING = EncodingConfig(
-    steps_per_quarter=1, max_shift_quarters=4, min_pitch=43, max_pitch=96, use_velocity=False,
+    steps_per_quarter=1, min_pitch=43, max_pitch=96, use_velocity=False,
     use_duration=False, use_programs=False, use_tempo=False, use_time_signatures=False,
 )  # fmt: skip
 

@@ -24,7 +24,7 @@ def test_inspect_describes_the_file(chorale):
     assert "time signature: 3/4 at beat 0" in result.output
     assert "length: 4 beats, 3 s" in result.output
     assert "round trip: lossy, 3 of 7 notes change" in result.output  # velocity 90 falls between levels 88 and 92
-    assert "first 5 tokens: Start TimeSig_3/4 Tempo_80 Program_40 Pitch_72" in result.output
+    assert "first 5 tokens: Start Bar TimeSig_3/4 Pos_0 Tempo_80" in result.output
 
 
 def test_inspect_json_is_machine_readable(chorale):

@@ -41,9 +41,12 @@ def test_transposition_moves_pitched_notes_only_and_keeps_them_in_range(stream):
     moved = TrainConfig(sequence_length=64, batch_size=4, epochs=1, transpose_semitones=6, seed=1)
     shifts = set()
     for (x0, _), (x1, _) in zip(_batches(stream, plain), _batches(stream, moved)):
-        pitch = _tokens_of_kind(x0, PITCH)
+        new, held = _tokens_of_kind(x0, PITCH), _tokens_of_kind(x0, "Hold")
+        pitch = new | held
+        assert held.any(), "the stream restates held notes"
         assert (x0[~pitch] == x1[~pitch]).all(), "only pitch events change"
-        assert _tokens_of_kind(x1, PITCH)[pitch].all(), "pitches stay pitches"
+        assert _tokens_of_kind(x1, PITCH)[new].all() and _tokens_of_kind(x1, "Hold")[held].all(), \
+            "new and held notes stay what they are"
         for row in range(4):
             drums, known = _drum_context(x0[row])
             assert (x0[row][drums] == x1[row][drums]).all(), "drums are never transposed"
@@ -141,8 +144,8 @@ def test_streamed_windows_are_transposed_like_in_memory_ones(cache):
     training = TrainConfig(sequence_length=32, batch_size=4, epochs=1, transpose_semitones=6, seed=4)
     plain = _shard_batches(cache, TrainConfig(**{**training.to_dict(), "transpose_semitones": 0}), 5)
     moved = _shard_batches(cache, training, 5)
-    pitches = _tokens_of_kind(plain[0][0], PITCH)
-    assert np.array_equal(pitches, _tokens_of_kind(moved[0][0], PITCH))
+    pitches = _tokens_of_kind(plain[0][0], PITCH) | _tokens_of_kind(plain[0][0], "Hold")
+    assert np.array_equal(pitches, _tokens_of_kind(moved[0][0], PITCH) | _tokens_of_kind(moved[0][0], "Hold"))
     assert not np.array_equal(plain[0][0][pitches], moved[0][0][pitches])
     assert np.array_equal(plain[0][0][~pitches], moved[0][0][~pitches])  # only pitches move
 

@@ -16,7 +16,7 @@ CONFIGS = [
     EncodingConfig(use_velocity=False, use_duration=False),
     EncodingConfig(use_duration=False),
     EncodingConfig(use_velocity=False, use_programs=False, use_tempo=False, use_time_signatures=False),
-    EncodingConfig(steps_per_quarter=4, max_shift_quarters=1, max_duration_quarters=2, min_pitch=36, max_pitch=84),
+    EncodingConfig(steps_per_quarter=4, max_duration_quarters=2, min_pitch=36, max_pitch=84),
     EncodingConfig(steps_per_quarter=1, num_velocity_bins=1, max_time_signature_numerator=4),
 ]
 
@@ -102,19 +102,37 @@ def _assert_playable(score: Score, config: EncodingConfig) -> None:
 
 
 def test_example_encoding_reads_as_music():
+    """Bars and positions, the meter and tempo before any note, each onset's notes lowest first (drums last),
+    held notes restated, instrument and velocity written only when they change."""
     config = EncodingConfig()
     score = Score(
-        tracks=(Track(40, notes=(Note(0, 1, 67, 96), Note(1.5, 2, 69, 96))), Track(0, is_drum=True, notes=(Note(0, 0.25, 36, 127),))),
+        tracks=(Track(40, notes=(Note(0, 1, 67, 96), Note(1.5, 2, 69, 96), Note(3, 4, 71, 96))),
+                Track(42, notes=(Note(0, 2, 48, 96),)), Track(0, is_drum=True, notes=(Note(0, 0.25, 36, 127),))),
         tempos=(TempoChange(0, 80),),
         time_signatures=(TimeSignature(0, 3, 4),),
-    )
+    )  # fmt: skip
     assert token_names(encode(score, config), config) == [
-        "Start", "TimeSig_3/4", "Tempo_80",
-        "Program_40", "Pitch_67", "Velocity_96", "Duration_12",
-        "Program_drums", "Pitch_36", "Velocity_127", "Duration_3",
-        "Shift_18", "Program_40", "Pitch_69", "Velocity_96", "Duration_6",
+        "Start", "Bar", "TimeSig_3/4", "Pos_0", "Tempo_80",
+        "Program_42", "Velocity_96", "Pitch_48", "Duration_24",
+        "Program_40", "Pitch_67", "Duration_12",
+        "Program_drums", "Velocity_127", "Pitch_36", "Duration_3",
+        "Pos_18", "Program_42", "Hold_48", "Program_40", "Velocity_96", "Pitch_69", "Duration_6",
+        "Bar", "Pos_0", "Pitch_71", "Duration_12",
         "End",
     ]  # fmt: skip
+
+
+def test_a_meter_change_mid_bar_starts_a_new_bar_there_as_bar_lines_have_it():
+    config = EncodingConfig(use_velocity=False, use_programs=False, use_tempo=False)
+    score = Score(tracks=(Track(0, notes=(Note(0, 1, 60, 100), Note(2, 3, 62, 100), Note(5, 6, 64, 100))),),
+                  time_signatures=(TimeSignature(0, 4, 4), TimeSignature(2, 3, 4)))  # fmt: skip
+    assert token_names(encode(score, config), config)[1:-1] == [
+        "Bar", "TimeSig_4/4", "Pos_0", "Pitch_60", "Duration_12",
+        "Pos_24", "TimeSig_3/4", "Pitch_62", "Duration_12",
+        "Bar", "Pos_0", "Pitch_64", "Duration_12",
+    ]  # fmt: skip
+    assert score.bar_lines(5) == [0, 2, 5]
+    assert decode(encode(score, config), config) == quantize(score, config)
 
 
 def test_token_ids_are_pinned():
@@ -123,18 +141,19 @@ def test_token_ids_are_pinned():
     vocab = vocabulary(config)
     assert (PAD, START, END) == (0, 1, 2)
     assert [vocab.ids[kind, value] for kind, value in [
-        ("Shift", 1), ("Shift", 48), ("Tempo", 40), ("Tempo", 250), ("TimeSig", (4, 4)),
-        ("Program", 0), ("Program", 128), ("Pitch", 0), ("Pitch", 127), ("Velocity", 127), ("Duration", 96),
-    ]] == [3, 50, 51, 93, 113, 158, 286, 287, 414, 446, 542]  # fmt: skip
-    assert len(vocab) == 543
+        ("Bar", None), ("Pos", 0), ("Pos", 383), ("Tempo", 40), ("Tempo", 250), ("TimeSig", (4, 4)),
+        ("Program", 0), ("Program", 128), ("Velocity", 127), ("Pitch", 0), ("Pitch", 127), ("Hold", 0),
+        ("Hold", 127), ("Duration", 96),
+    ]] == [3, 4, 387, 388, 430, 450, 495, 623, 655, 656, 783, 784, 911, 1007]  # fmt: skip
+    assert len(vocab) == 1008
 
 
 def test_switched_off_features_leave_the_vocabulary():
     config = EncodingConfig(use_velocity=False, use_duration=False, use_programs=False, use_tempo=False,
-                            use_time_signatures=False, steps_per_quarter=1, max_shift_quarters=1)
+                            use_time_signatures=False, steps_per_quarter=1)
     names = token_names(range(len(vocabulary(config))), config)
-    assert names[:4] == ["Pad", "Start", "End", "Shift_1"]
-    assert names[4:] == [f"Pitch_{p}" for p in range(128)]
+    assert names[:8] == ["Pad", "Start", "End", "Bar", "Pos_0", "Pos_1", "Pos_2", "Pos_3"]
+    assert names[8:] == [f"Pitch_{p}" for p in range(128)]
 
 
 def test_without_durations_notes_last_until_the_next_onset_of_their_instrument():
@@ -157,9 +176,9 @@ def test_decode_skips_incomplete_notes_and_stops_at_end():
     config = EncodingConfig()
     ids = vocabulary(config).ids
     tokens = [
-        ids["Pitch", 60], ids["Shift", 12],  # a pitch without velocity and duration: skipped
-        ids["Pitch", 62], ids["Velocity", 127], ids["Duration", 12],
-        END, ids["Pitch", 64], ids["Velocity", 127], ids["Duration", 12],
+        ids["Pitch", 60], ids["Pos", 12],  # a pitch without a duration: skipped
+        ids["Velocity", 127], ids["Pitch", 62], ids["Duration", 12],
+        END, ids["Pitch", 64], ids["Duration", 12],
     ]  # fmt: skip
     notes = decode(tokens, config).tracks[0].notes
     assert [(n.start, n.pitch) for n in notes] == [(1.0, 62)]

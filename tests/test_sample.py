@@ -3,13 +3,21 @@ import pytest
 
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
-from composer.events import DRUMS, START, decode, vocabulary
+from composer.events import DRUMS, START, StreamState, decode, token_names, vocabulary
 from composer.inference import LSTMLayer, NumpyLSTM
-from composer.sample import Constraints, Grammar, SamplingOptions, _Voice, choose, generate
+from composer.sample import Constraints, Grammar, SamplingOptions, choose, generate
 
 CONFIG = EncodingConfig()
 VOCAB = vocabulary(CONFIG)
 IDS = VOCAB.ids
+OPENING = [START, IDS["Bar", None], IDS["TimeSig", (4, 4)], IDS["Pos", 0], IDS["Tempo", 120], IDS["Program", 0],
+           IDS["Velocity", 80]]  # fmt: skip
+
+
+def bar_hungry(network, config=CONFIG):
+    """A random network that starts new bars often, so that bar counting is tested in a few hundred events."""
+    network.dense_bias[vocabulary(config).ids["Bar", None]] = 6.0
+    return network
 
 
 def random_network(vocab_size=len(VOCAB), embedding=8, units=16, layers=2, seed=0):
@@ -52,17 +60,70 @@ def test_no_allowed_event_is_a_clear_error():
         Grammar(CONFIG, Constraints(pitch_classes=frozenset({1}), min_pitch=60, max_pitch=60))
 
 
-def test_grammar_asks_for_velocity_then_duration_after_a_pitch():
-    grammar = Grammar(CONFIG, Constraints())
-    voice = _Voice()
-    assert not grammar.allowed(voice)[IDS["Pitch", 60]], "no note before an instrument is chosen"
-    grammar.observe(voice, IDS["Program", 40])
-    grammar.observe(voice, IDS["Pitch", 60])
-    assert {VOCAB.kinds[t] for t in np.flatnonzero(grammar.allowed(voice))} == {"Velocity"}
-    grammar.observe(voice, IDS["Velocity", 80])
-    assert {VOCAB.kinds[t] for t in np.flatnonzero(grammar.allowed(voice))} == {"Duration"}
-    grammar.observe(voice, IDS["Duration", 12])
-    assert grammar.allowed(voice)[IDS["Shift", 1]] and not grammar.allowed(voice)[START]
+def _allowed_names(grammar, stream):
+    return {VOCAB.name(t) for t in np.flatnonzero(grammar.allowed(stream))}
+
+
+def _kinds_allowed(grammar, stream):
+    return {VOCAB.kinds[t] for t in np.flatnonzero(grammar.allowed(stream))}
+
+
+def test_a_piece_opens_with_a_bar_its_meter_and_its_tempo_before_any_note():
+    grammar, stream = Grammar(CONFIG, Constraints()), StreamState(CONFIG)
+    stream.feed(START)
+    assert _allowed_names(grammar, stream) == {"Bar"}
+    stream.feed(IDS["Bar", None])
+    assert _kinds_allowed(grammar, stream) == {"TimeSig"}
+    stream.feed(IDS["TimeSig", (3, 4)])
+    assert _allowed_names(grammar, stream) == {"Pos_0"}, "the tempo comes at the very start"
+    stream.feed(IDS["Pos", 0])
+    assert _kinds_allowed(grammar, stream) == {"Tempo"}
+    stream.feed(IDS["Tempo", 80])
+    assert _kinds_allowed(grammar, stream) == {"Program", "Pos", "Bar"}, "an instrument before the first note"
+    stream.feed(IDS["Program", 40])
+    assert _kinds_allowed(grammar, stream) == {"Velocity"}, "a loudness before the first note"
+    stream.feed(IDS["Velocity", 80])
+    assert _kinds_allowed(grammar, stream) == {"Pitch"}
+    stream.feed(IDS["Pitch", 60])
+    assert _kinds_allowed(grammar, stream) == {"Duration"}
+    stream.feed(IDS["Duration", 24])
+    allowed = grammar.allowed(stream)
+    assert allowed[IDS["Pos", 1]] and allowed[IDS["Pos", 35]] and not allowed[IDS["Pos", 36]], "within a 3/4 bar"
+    assert allowed[IDS["Pitch", 61]] and not allowed[IDS["Pitch", 60]], "more notes here go above the last one"
+
+
+def test_the_chosen_tempo_and_meter_open_the_piece_and_stay():
+    grammar = Grammar(CONFIG, Constraints(tempo=95, time_signature=(6, 8)))
+    pieces = generate(random_network(), CONFIG, num_events=300, batch=2, seed=4, constraints=grammar.constraints,
+                      options=SamplingOptions(temperature=2))  # fmt: skip
+    for piece in pieces:
+        names = token_names(piece.tokens, CONFIG)
+        assert names[:5] == ["Start", "Bar", "TimeSig_6/8", "Pos_0", "Tempo_95"]
+        assert sum(name.startswith(("Tempo", "TimeSig")) for name in names) == 2
+
+
+def test_held_notes_are_restated_in_their_place_and_those_passed_over_end_there():
+    grammar, stream = Grammar(CONFIG, Constraints()), StreamState(CONFIG)
+    opening = [START, IDS["Bar", None], IDS["TimeSig", (4, 4)], IDS["Pos", 0], IDS["Tempo", 80], IDS["Program", 42],
+               IDS["Velocity", 80], IDS["Pitch", 48], IDS["Duration", 24], IDS["Program", 40], IDS["Pitch", 67],
+               IDS["Duration", 24], IDS["Pos", 12]]  # fmt: skip
+    for token in opening:
+        stream.feed(token)
+    allowed = grammar.allowed(stream)
+    assert allowed[IDS["Program", 42]] and allowed[IDS["Pitch", 47]], "restate the cello's note, or play below it"
+    assert not allowed[IDS["Bar", None]] and not allowed[IDS["Pos", 13]], "an onset needs a note"
+    stream.feed(IDS["Program", 42])
+    assert {"Hold_48", "Pitch_47", "Pitch_50"} <= _allowed_names(grammar, stream) and "Hold_67" not in _allowed_names(
+        grammar, stream), "only the cello's own held note"
+    stream.feed(IDS["Hold", 48])
+    assert not grammar.allowed(stream)[IDS["Pitch", 47]], "lowest first"
+    stream.feed(IDS["Program", 40])
+    stream.feed(IDS["Pitch", 72])  # passes over the violin's held 67, which ends here
+    stream.feed(IDS["Duration", 12])
+    assert {"Pos", "Bar"} <= _kinds_allowed(grammar, stream) and "Hold_67" not in _allowed_names(grammar, stream)
+    notes = {(note.pitch, note.start, note.end) for track in decode([*opening, IDS["Program", 42], IDS["Hold", 48],
+             IDS["Program", 40], IDS["Pitch", 72], IDS["Duration", 12]], CONFIG).tracks for note in track.notes}
+    assert notes == {(48, 0, 2), (67, 0, 1), (72, 1, 2)}, "the restated cello note lasts, the passed-over one ends"
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -94,13 +155,15 @@ def test_same_seed_same_music_and_batches_differ():
 
 
 def test_primer_is_continued():
-    primer = [START, IDS["Program", 40], IDS["Pitch", 60], IDS["Velocity", 80], IDS["Duration", 12]]
+    primer = OPENING + [IDS["Pitch", 60], IDS["Duration", 12]]
     sequences = generate(random_network(), CONFIG, num_events=50, primer=primer, seed=1)
-    assert sequences[0].tokens[:5] == primer and len(sequences[0].tokens) == 55
+    assert sequences[0].tokens[: len(primer)] == primer and len(sequences[0].tokens) == len(primer) + 50
 
 
 def test_blocked_events_never_appear():
-    blocked = frozenset(t for t, k in enumerate(VOCAB.kinds) if k in ("Tempo", "TimeSig"))
+    kept = {IDS["Tempo", 100], IDS["TimeSig", (3, 4)]}  # a piece must state one of each
+    blocked = frozenset(t for t, k in enumerate(VOCAB.kinds) if k in ("Tempo", "TimeSig", "Program") and t not in kept
+                        and t != IDS["Program", 40])  # fmt: skip
     sequences = generate(random_network(), CONFIG, num_events=500, batch=2, seed=3,
                          constraints=Constraints(blocked_events=blocked), options=SamplingOptions(temperature=2))  # fmt: skip
     assert not blocked & {t for piece in sequences for t in piece.tokens}
@@ -108,26 +171,23 @@ def test_blocked_events_never_appear():
 
 @pytest.mark.parametrize("meter", [(4, 4), (3, 4), (6, 8)])
 def test_bars_mode_ends_exactly_on_the_requested_bar_line(meter):
-    primer = [START, IDS["TimeSig", meter]]
     bar_steps = meter[0] * 4 * CONFIG.steps_per_quarter // meter[1]
-    blocked = frozenset(t for t, k in enumerate(VOCAB.kinds) if k == "TimeSig")
-    pieces = generate(random_network(), CONFIG, num_bars=4, primer=primer, batch=3, seed=2,
-                      constraints=Constraints(blocked_events=blocked))  # fmt: skip
+    pieces = generate(bar_hungry(random_network()), CONFIG, num_bars=4, batch=3, seed=2,
+                      constraints=Constraints(time_signature=meter))  # fmt: skip
     for piece in pieces:
         assert piece.end_step == 4 * bar_steps
-        shifts = sum(VOCAB.values[t] for t in piece.tokens if VOCAB.kinds[t] == "Shift")
-        assert shifts >= 4 * bar_steps > shifts - VOCAB.values[piece.tokens[-1]], "stops at the shift crossing it"
+        assert token_names(piece.tokens, CONFIG).count("Bar") == 5 and piece.tokens[-1] == IDS["Bar", None]
 
 
 def test_a_repeated_meter_does_not_restart_the_bar_as_decode_ignores_it_too():
-    grammar = Grammar(CONFIG, Constraints())
-    voice = _Voice()
-    for token in [IDS["TimeSig", (3, 4)], IDS["Shift", 12], IDS["TimeSig", (3, 4)], IDS["Shift", 24]]:
-        grammar.observe(voice, token)
-    assert (voice.bars, voice.bar_start) == (1, 36)
-    grammar.observe(voice, IDS["Shift", 6])
-    grammar.observe(voice, IDS["TimeSig", (2, 4)])  # a real change starts a new bar where it happens
-    assert (voice.bar_start, voice.bar_steps) == (42, 24)
+    stream = StreamState(CONFIG)
+    for token in [START, IDS["Bar", None], IDS["TimeSig", (3, 4)], IDS["Pos", 12], IDS["TimeSig", (3, 4)],
+                  IDS["Bar", None]]:  # fmt: skip
+        stream.feed(token)
+    assert (stream.clock.bars, stream.clock.bar_start) == (2, 36)
+    stream.feed(IDS["Pos", 6])
+    stream.feed(IDS["TimeSig", (2, 4)])  # a real change starts a new bar where it happens
+    assert (stream.clock.bar_start, stream.clock.bar_length) == (42, 24)
 
 
 def _runs(tokens, n):
@@ -161,17 +221,18 @@ def test_bad_anti_repetition_settings_are_refused(options):
 
 
 def test_a_very_long_primer_is_kept_whole_and_the_network_reads_its_last_events():
-    note = [IDS["Pitch", 60], IDS["Velocity", 80], IDS["Duration", 12], IDS["Shift", 12]]
-    primer = [START, IDS["Program", 0]] + note * 20_000
+    note = [IDS["Pitch", 60], IDS["Duration", 12], IDS["Bar", None], IDS["Pos", 0]]
+    primer = OPENING + note * 20_000
     network = random_network()
     piece = generate(network, CONFIG, num_events=20, primer=primer, seed=1)[0]
     assert piece.tokens[: len(primer)] == primer and len(piece.tokens) == len(primer) + 20
-    tail = generate(network, CONFIG, num_events=20, primer=[START, IDS["Program", 0]] + note * 300, seed=1)[0]
+    tail = generate(network, CONFIG, num_events=20, primer=OPENING + note * 300, seed=1)[0]
     assert piece.tokens[len(primer) :] == tail.tokens[-20:], "only the last 1,024 events reach the network"
 
 
 def test_a_model_without_meter_events_counts_bars_in_the_meter_it_is_given():
     config = EncodingConfig(use_time_signatures=False)
-    pieces = generate(random_network(vocab_size=len(vocabulary(config))), config, num_bars=2, batch=2, seed=1,
+    pieces = generate(bar_hungry(random_network(vocab_size=len(vocabulary(config))), config), config, num_bars=2,
+                      batch=2, seed=1,
                       meter=(3, 4))  # fmt: skip
     assert [piece.end_step for piece in pieces] == [2 * 3 * config.steps_per_quarter] * 2
