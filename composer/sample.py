@@ -200,8 +200,8 @@ class Grammar:
     def _onset_complete(self, stream: StreamState) -> bool:
         """An onset holds a tempo or a new note (encode restates held notes only beside a new one; when no
         new note can start, the onset may end without)."""
-        if stream.listed is None:
-            return stream.frame_tempo
+        if stream.listed is None:  # nothing to list at all (a polyphony limit, say): the onset may stay empty
+            return stream.frame_tempo or not (stream.held_to_list() or self._any_new_note(stream))
         return stream.frame_notes > 0 or not self._any_new_note(stream)
 
     def _any_new_note(self, stream: StreamState) -> bool:

@@ -32,7 +32,7 @@ def test_inspect_json_is_machine_readable(chorale):
     assert result.exit_code == 0
     info = json.loads(result.output)
     assert info["notes"] == 7 and info["tokens"] > 7
-    assert info["first_tokens"] == ["Start", "TimeSig_3/4", "Tempo_80"]
+    assert info["first_tokens"] == ["Start", "Bar", "TimeSig_3/4"]
     assert [t["program"] for t in info["tracks"]] == [40, 43, 0]
     assert info["round_trip"]["decode_matches_quantize"]
 
