@@ -145,3 +145,14 @@ def test_a_model_saved_before_pedal_folding_is_read_without_it(tiny_model, tmp_p
     del metadata["encoding"]["sustain_pedal"]
     older = _copy_with(tiny_model, tmp_path / "old.keras", {METADATA_ENTRY: json.dumps(metadata)})
     assert not model_encoding(older)[1].sustain_pedal
+
+
+def test_a_model_of_the_time_shift_encoding_is_refused_with_what_to_do(tiny_model, tmp_path):
+    metadata = read_metadata(tiny_model)
+    metadata["encoding"]["max_shift_quarters"] = 4  # what every composer 0.1-0.2 model records
+    metadata["versions"]["composer"] = "0.2.0"
+    old = _copy_with(tiny_model, tmp_path / "old.keras", {METADATA_ENTRY: json.dumps(metadata)})
+    with pytest.raises(ComposerError, match="composer 0.2.0's time-shift encoding.*train the model again"):
+        model_encoding(old)
+    result = CliRunner().invoke(main, ["generate", "--model", str(old), "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "time-shift encoding" in result.output

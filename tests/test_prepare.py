@@ -10,7 +10,7 @@ from composer.cli import main
 from composer.config import EncodingConfig
 from composer.corpus import load_corpus, split_corpus
 from composer.errors import ComposerError
-from composer.events import pitched_note_mask
+from composer.events import pitched_note_mask, token_names, vocabulary
 from composer.prepare import PrepareRequest, iter_pieces, prepare, read_manifest
 
 from midi_factory import write_toy_corpus
@@ -126,3 +126,16 @@ def test_cli_prepare_reports_the_corpus_and_how_to_train_on_it(corpus, tmp_path)
 
     missing = CliRunner().invoke(main, ["prepare", str(tmp_path / "nowhere"), "--out", str(out)])
     assert missing.exit_code == 2 and "Error:" in missing.output and "Traceback" not in missing.output
+
+
+def test_no_held_notes_prepares_a_stream_without_restated_notes(corpus, tmp_path):
+    for flag, out in (("--held-notes", tmp_path / "held"), ("--no-held-notes", tmp_path / "plain")):
+        result = CliRunner().invoke(main, ["prepare", str(corpus), "--out", str(out), "--workers", "1", flag])
+        assert result.exit_code == 0, result.output
+    held, plain = (EncodingConfig.from_dict(read_manifest(tmp_path / name)["encoding"]) for name in ("held", "plain"))
+    assert held.held_notes and not plain.held_notes
+    assert "Hold_60" in token_names(range(len(vocabulary(held))), held)
+    assert not any(name.startswith("Hold") for name in token_names(range(len(vocabulary(plain))), plain))
+    restated = sum(name.startswith("Hold") for tokens in iter_pieces(tmp_path / "held", read_manifest(tmp_path / "held"),
+                                                                   "train") for name in token_names(tokens, held))
+    assert restated > 0, "the toy corpus holds notes across onsets"
