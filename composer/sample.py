@@ -16,7 +16,7 @@ import numpy as np
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
 from composer.events import (BAR, DRUMS, DURATION, HOLD, PITCH, POSITION, PROGRAM, START, TEMPO, TIME_SIGNATURE,
-                             VELOCITY, StreamState, holds_notes, tempo_values, velocity_values, vocabulary)
+                             VELOCITY, StreamState, tempo_values, velocity_values, vocabulary)
 from composer.inference import NumpyLSTM
 from composer.scales import scale_pitch_classes
 from composer.score import DEFAULT_TIME_SIGNATURE
@@ -224,12 +224,8 @@ class Grammar:
         return ok
 
     def _open_above(self, stream: StreamState, drums: bool) -> bool:
-        """Whether a playable pitch lies above the last listed note for every program of the kind (``drums``
-        or pitched) alike. Where held notes are restated, no earlier note of any program sounds up there
-        unlisted (it would be passed over, ending it), so the answer stands for every program; without
-        restatements a program's own sounding notes matter and the caller checks each."""
-        if not holds_notes(self.config):
-            return False
+        """Whether a playable pitch lies above the last listed note: then every program of the kind (``drums``
+        or pitched) can start a note; only at the last note's own pitch does the program decide."""
         listed = stream.listed
         if listed is not None and listed[0] != drums:
             return listed[0] < drums
@@ -254,12 +250,10 @@ class Grammar:
         return programs
 
 
-def _keys_after(bound, drums: bool, pitches: np.ndarray, instrument: int, before: bool = False) -> np.ndarray:
-    """Whether the listing keys (drums, pitch, instrument) of ``pitches`` come after ``bound`` (or before it)."""
+def _keys_after(bound, drums: bool, pitches: np.ndarray, instrument: int) -> np.ndarray:
+    """Whether the listing keys (drums, pitch, instrument) of ``pitches`` come after ``bound``."""
     if drums != bound[0]:
-        return np.full(len(pitches), (drums > bound[0]) != before)
-    if before:
-        return (pitches < bound[1]) | ((pitches == bound[1]) & (instrument < bound[2]))
+        return np.full(len(pitches), drums > bound[0])
     return (pitches > bound[1]) | ((pitches == bound[1]) & (instrument > bound[2]))
 
 
