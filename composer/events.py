@@ -370,7 +370,7 @@ class _Writer:
 
     def list_notes(self, new: list[tuple[int, GridNote]]) -> None:
         """Every note sounding at this onset, lowest first: the new ones in full, the held ones restated."""
-        held = [(key, None) for key in self.stream.held] if holds_notes(self.config) else []
+        held = [(key, None) for key in self.stream.held]  # empty without restatements
         started = [(listing_key(note[2], instrument), note) for instrument, note in new]
         for (_, pitch, instrument), note in sorted(held + started, key=lambda item: item[0]):
             if self.config.use_programs and (instrument != self.stream.instrument or not self.stream.program_given):
