@@ -95,8 +95,8 @@ def _augmenter(encoding: EncodingConfig, train: TrainConfig):
 
 
 def _block(vocab, kind: str, jitter: int) -> tuple[int, int, int]:
-    ids = [token for token, k in enumerate(vocab.kinds) if k == kind]
-    return ids[0], ids[-1], jitter
+    ids = vocab.block(kind)
+    return int(ids[0]), int(ids[-1]), jitter
 
 
 def _transpose(events, pitched, pitch_first: int, hold_first: int, span: int, semitones: int, seed):

@@ -112,6 +112,8 @@ class Grammar:
         self.blocks = {kind: vocab.block(kind) for kind in (BAR, POSITION, TEMPO, TIME_SIGNATURE, PROGRAM,
                                                             VELOCITY, PITCH, HOLD, DURATION)}  # fmt: skip
         self.pitches = np.arange(config.min_pitch, config.max_pitch + 1)
+        self.tempo_values = np.array(tempo_values(config) if config.use_tempo else ())  # per step: made once
+        self.velocity_values = np.array(velocity_values(config) if config.use_velocity else ())
         self.playable = self._playable_pitches(constraints)
         self.usable = ~np.isin(np.arange(len(vocab)), sorted(constraints.blocked_events))
         self.new_note_programs = self._new_note_programs(vocab)
@@ -182,7 +184,7 @@ class Grammar:
         if (self.config.use_tempo and stream.pending is None and stream.listed is None and not stream.frame_tempo
                 and self.constraints.tempo is None):
             tempos = self.blocks[TEMPO]
-            mask[tempos] = self.usable[tempos] & (np.array(tempo_values(self.config)) != stream.tempo)
+            mask[tempos] = self.usable[tempos] & (self.tempo_values != stream.tempo)
         room = self._room_for_notes(stream)
         current = stream.instrument if stream.program_given else None
         if current is not None and stream.pending != "velocity":
@@ -193,7 +195,7 @@ class Grammar:
             if stream.velocity is not None or not self.config.use_velocity:
                 mask[self.blocks[PITCH]] = pitches
             if self.config.use_velocity and stream.pending != "velocity" and pitches.any():
-                mask[self.blocks[VELOCITY]] = np.array(velocity_values(self.config)) != stream.velocity
+                mask[self.blocks[VELOCITY]] = self.velocity_values != stream.velocity
         if stream.pending is None and self.config.use_programs:
             mask[self.blocks[PROGRAM]] = self._programs(stream, room, current)
 
