@@ -96,6 +96,8 @@ def inspect(file: Path, num_tokens: int, as_json: bool) -> None:
 @click.option("--embedding-dim", type=click.IntRange(min=1), default=MODEL_DEFAULTS.embedding_dim, show_default=True)
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=MODEL_DEFAULTS.dropout,
               show_default=True)
+@click.option("--context/--no-context", default=MODEL_DEFAULTS.context, show_default=True,
+              help="Give the network the notes sounding, each part's last pitch and the key so far at every event.")
 @_encoding_options
 @click.option("--init-from", type=click.Path(path_type=Path), default=None,
               help="Fine-tune this model (.keras or model directory) on DATA: its encoding and network are kept.")
@@ -215,7 +217,7 @@ def _train_configs(options: dict, seed: int) -> dict:
     return {
         "encoding": _encoding_config(options),
         "model": ModelConfig(embedding_dim=options["embedding_dim"], units=options["units"], layers=options["layers"],
-                             dropout=options["dropout"]),
+                             dropout=options["dropout"], context=options["context"]),
         "training": TrainConfig(
             sequence_length=options["sequence_length"], batch_size=options["batch_size"], epochs=options["epochs"],
             learning_rate=options["learning_rate"], patience=options["patience"],

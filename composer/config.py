@@ -102,6 +102,11 @@ class ModelConfig(_Serializable):
     units: int = 256
     layers: int = 2
     dropout: float = 0.2
+    context: bool = True  # the sounding notes, the part's last pitch and the key so far as an input
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        return config_from_dict(cls, {"context": False, **data})  # models before composer 0.4 had no context
 
     def __post_init__(self) -> None:
         for name in ("embedding_dim", "units", "layers"):

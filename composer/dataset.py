@@ -14,16 +14,19 @@ import numpy as np
 from composer.tf_runtime import tf
 
 from composer.config import EncodingConfig, TrainConfig
+from composer.context import CONTEXT_SIZE, PACKED_SIZE, stream_context, unpack
 from composer.events import HOLD, PITCH, TEMPO, VELOCITY, pitched_note_mask, vocabulary
 from composer.prepare import PITCHED_BIT
 
 
 class TokenStream:
-    """Pieces joined end to end, with the positions transposition may move."""
+    """Pieces joined end to end, with the positions transposition may move and, for a network that reads
+    it, the packed context after each event (``composer.context``)."""
 
-    def __init__(self, sequences: list[np.ndarray], config: EncodingConfig) -> None:
+    def __init__(self, sequences: list[np.ndarray], config: EncodingConfig, with_context: bool = False) -> None:
         self.tokens = np.concatenate([np.asarray(s, dtype=np.int32) for s in sequences])
         self.pitched = np.concatenate([pitched_note_mask(np.asarray(s), config) for s in sequences])
+        self.contexts = stream_context(self.tokens, config) if with_context else None
 
     def num_windows(self, length: int) -> int:
         return (len(self.tokens) - 1) // length
@@ -33,14 +36,15 @@ def training_dataset(stream: TokenStream, encoding: EncodingConfig, train: Train
     """Shuffled, augmented, batched windows for epochs ``initial_epoch .. train.epochs - 1``."""
     length, count = train.sequence_length, stream.num_windows(train.sequence_length)
     tokens, pitched = tf.constant(stream.tokens), tf.constant(stream.pitched)
+    contexts = None if stream.contexts is None else tf.constant(stream.contexts)
     augment = _augmenter(encoding, train)
 
     def window(epoch, index):
         seed = tf.stack([tf.cast(train.seed, tf.int64), epoch * 1_000_003 + index])
         jitter = tf.random.stateless_uniform([], seed, 0, length, dtype=tf.int64)
         start = tf.minimum(index * length + jitter, len(stream.tokens) - length - 1)
-        events = augment(tokens[start : start + length + 1], pitched[start : start + length + 1], seed)
-        return events[:-1], events[1:]
+        events, shift = augment(tokens[start : start + length + 1], pitched[start : start + length + 1], seed)
+        return _inputs(events, contexts, start, shift), events[1:]
 
     def epoch_batches(epoch):
         # batched per epoch, so every epoch is the same whole number of steps
@@ -60,15 +64,30 @@ def validation_dataset(stream: TokenStream, train: TrainConfig):
     length, count = train.sequence_length, stream.num_windows(train.sequence_length)
     starts = np.arange(count) * length
     windows = stream.tokens[starts[:, None] + np.arange(length + 1)]
+    inputs = windows[:, :-1]
+    if stream.contexts is not None:
+        inputs = (inputs, unpack(stream.contexts[starts[:, None] + np.arange(length)]))
     return (
-        tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:]))
+        tf.data.Dataset.from_tensor_slices((inputs, windows[:, 1:]))
         .batch(train.batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
 
 
+def _inputs(events, contexts, start, shift):
+    """The network's input for a window of ``events`` from ``start``: the events but the last, and beside
+    them, when ``contexts`` holds the stream's packed contexts, theirs, transposed ``shift`` semitones."""
+    if contexts is None:
+        return events[:-1]
+    length = tf.shape(events)[0] - 1
+    packed = contexts[start : start + tf.cast(length, start.dtype)]
+    unpacked = tf.numpy_function(unpack, [packed, shift], tf.float32, stateful=False)
+    return events[:-1], tf.ensure_shape(unpacked, [None, CONTEXT_SIZE])
+
+
 def _augmenter(encoding: EncodingConfig, train: TrainConfig):
-    """A function (window, pitched mask, seed) -> window with random transposition and jitter."""
+    """A function (window, pitched mask, seed) -> (window with random transposition and jitter, the
+    transposition in semitones)."""
     vocab = vocabulary(encoding)
     pitch_first = vocab.ids[PITCH, encoding.min_pitch]
     hold_first = vocab.ids.get((HOLD, encoding.min_pitch), len(vocab))  # past every id when held notes are off
@@ -83,13 +102,15 @@ def _augmenter(encoding: EncodingConfig, train: TrainConfig):
     ]
 
     def augment(events, pitched, seed):
+        shift = tf.constant(0, tf.int32)
         if train.transpose_semitones:
-            events = _transpose(events, pitched, pitch_first, hold_first, span, train.transpose_semitones, seed)
+            shift = _transposition(events, pitched, pitch_first, hold_first, span, train.transpose_semitones, seed)
+            events = tf.where(pitched, events + shift, events)
         for number, (first, last, jitter) in enumerate(blocks, start=1):
             delta = tf.random.stateless_uniform([], seed + number, -jitter, jitter + 1, dtype=tf.int32)
             in_block = (events >= first) & (events <= last)
             events = tf.where(in_block, tf.clip_by_value(events + delta, first, last), events)
-        return events
+        return events, shift
 
     return augment
 
@@ -99,15 +120,14 @@ def _block(vocab, kind: str, jitter: int) -> tuple[int, int, int]:
     return int(ids[0]), int(ids[-1]), jitter
 
 
-def _transpose(events, pitched, pitch_first: int, hold_first: int, span: int, semitones: int, seed):
-    """Shift pitched notes (new and held: two blocks of the same pitches) by a random interval that keeps
-    every one of them in range."""
+def _transposition(events, pitched, pitch_first: int, hold_first: int, span: int, semitones: int, seed):
+    """A random interval that keeps every pitched note of the window (new and held: two blocks of the
+    same pitches) in range when shifted by it."""
     offsets = tf.boolean_mask(tf.where(events >= hold_first, events - hold_first, events - pitch_first), pitched)
     has_pitches = tf.size(offsets) > 0
     low = tf.where(has_pitches, tf.maximum(-semitones, -tf.reduce_min(offsets)), 0)
     high = tf.where(has_pitches, tf.minimum(semitones, span - tf.reduce_max(offsets)), 0)
-    shift = tf.random.stateless_uniform([], seed + 100, low, high + 1, dtype=tf.int32)
-    return tf.where(pitched, events + shift, events)
+    return tf.random.stateless_uniform([], seed + 100, low, high + 1, dtype=tf.int32)
 
 
 SHUFFLE_WINDOWS = 4096  # windows mixed across the shards being read; ~2 MB at 128 events
@@ -115,15 +135,16 @@ SHARDS_READ_AT_ONCE = 4
 
 
 def shard_training_dataset(shards: list, steps: int, encoding: EncodingConfig, train: TrainConfig,
-                           initial_epoch: int = 0, context=None):  # fmt: skip
+                           initial_epoch: int = 0, input_context=None, with_context: bool = False):  # fmt: skip
     """Windows streamed from a prepared cache's shards: ``steps`` global batches per epoch, never the whole
     corpus in memory.
 
-    Every input pipeline (one per worker under tf.distribute, see ``context``) reads its
+    Every input pipeline (one per worker under tf.distribute, see ``input_context``) reads its
     own shards. Shard order, window offsets, window order and augmentation are stateless
-    functions of (seed, epoch, shard, window), like the in-memory pipeline's.
+    functions of (seed, epoch, shard, window), like the in-memory pipeline's. ``with_context``:
+    each window comes with its events' contexts, worked out from the shard's pieces as it is read.
     """
-    context = context or tf.distribute.InputContext()
+    context = input_context or tf.distribute.InputContext()
     own = list(enumerate(map(str, shards)))[context.input_pipeline_id :: context.num_input_pipelines]
     indices, paths = tf.constant([i for i, _ in own], tf.int64), tf.constant([p for _, p in own])
     augment, length = _augmenter(encoding, train), train.sequence_length
@@ -131,6 +152,7 @@ def shard_training_dataset(shards: list, steps: int, encoding: EncodingConfig, t
     def shard_windows(epoch, index):
         seed = tf.random.experimental.stateless_fold_in(tf.stack([tf.cast(train.seed, tf.int64), epoch]), indices[index])
         tokens, pitched = _read_shard(paths[index])
+        contexts = _shard_contexts(tokens, encoding) if with_context else None
         jitter = tf.random.stateless_uniform([], seed, 0, length, dtype=tf.int32)
         count = tf.maximum((tf.size(tokens) - 1 - jitter) // length, 0)
         starts = tf.random.experimental.stateless_shuffle(jitter + tf.range(count) * length, seed)
@@ -138,8 +160,8 @@ def shard_training_dataset(shards: list, steps: int, encoding: EncodingConfig, t
         def window(number):
             window_seed = tf.random.experimental.stateless_fold_in(seed, number)
             span = tf.range(starts[number], starts[number] + length + 1)
-            events = augment(tf.gather(tokens, span), tf.gather(pitched, span), window_seed)
-            return events[:-1], events[1:]
+            events, shift = augment(tf.gather(tokens, span), tf.gather(pitched, span), window_seed)
+            return _inputs(events, contexts, starts[number], shift), events[1:]
 
         return tf.data.Dataset.range(tf.cast(count, tf.int64)).map(window)
 
@@ -157,17 +179,24 @@ def shard_training_dataset(shards: list, steps: int, encoding: EncodingConfig, t
     return tf.data.Dataset.range(initial_epoch, train.epochs).flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
 
 
-def shard_validation_dataset(shards: list, steps: int, train: TrainConfig, context=None):
+def shard_validation_dataset(shards: list, steps: int, encoding: EncodingConfig, train: TrainConfig, input_context=None,
+                             with_context: bool = False):  # fmt: skip
     """The cache's validation windows in order, unaugmented, split window by window between the input
     pipelines: ``steps`` batches per epoch, repeated, since Keras keeps one iterator across epochs."""
-    context = context or tf.distribute.InputContext()
+    context = input_context or tf.distribute.InputContext()
     length, batch = train.sequence_length, context.get_per_replica_batch_size(train.batch_size)
 
     def shard_windows(path):
         tokens, _ = _read_shard(path)
         count = tf.maximum((tf.size(tokens) - 1) // length, 0)  # a shard may hold no validation piece
-        windows = tf.gather(tokens, tf.range(count)[:, None] * length + tf.range(length + 1)[None, :])
-        return tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:]))
+        spans = tf.range(count)[:, None] * length + tf.range(length + 1)[None, :]
+        windows = tf.gather(tokens, spans)
+        inputs = windows[:, :-1]
+        if with_context:
+            packed = tf.gather(_shard_contexts(tokens, encoding), spans[:, :-1])
+            inputs = (inputs, tf.ensure_shape(tf.numpy_function(unpack, [packed], tf.float32, stateful=False),
+                                              [None, length, CONTEXT_SIZE]))  # fmt: skip
+        return tf.data.Dataset.from_tensor_slices((inputs, windows[:, 1:]))
 
     return (
         tf.data.Dataset.from_tensor_slices([str(path) for path in shards])
@@ -182,6 +211,12 @@ def shard_validation_dataset(shards: list, steps: int, train: TrainConfig, conte
 
 def _replicas_per_pipeline(context) -> int:
     return max(1, context.num_replicas_in_sync // context.num_input_pipelines)
+
+
+def _shard_contexts(tokens, encoding: EncodingConfig):
+    """The packed context after each event of a shard (pieces from their Start), worked out in NumPy."""
+    packed = tf.numpy_function(lambda events: stream_context(events, encoding), [tokens], tf.uint8, stateful=False)
+    return tf.ensure_shape(packed, [None, PACKED_SIZE])
 
 
 def _read_shard(path):

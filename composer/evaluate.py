@@ -13,6 +13,7 @@ import numpy as np
 
 from composer.artifacts import model_encoding
 from composer.config import EncodingConfig, TrainConfig
+from composer.context import CONTEXT_SIZE, stream_context, unpack
 from composer.corpus import load_corpus, split_corpus
 from composer.errors import ComposerError
 from composer.events import PAD, PITCH, encode, pitched_note_mask, vocabulary
@@ -228,7 +229,7 @@ def sequence_metrics(
     Unlike the windowed validation loss, every event is predicted with the full
     history of its piece, which is how a sampler uses the model.
     """
-    scored = event_nlls(model, sequences, batch_size)
+    scored = event_nlls(model, sequences, batch_size, config=config)
     count = sum(len(nll) for nll, _ in scored)
     nll_per_event = sum(float(nll.sum()) for nll, _ in scored) / max(count, 1)
     metrics = {
@@ -267,20 +268,30 @@ def _nll_by_kind(nlls: np.ndarray, kinds: np.ndarray) -> dict[str, Any]:
     }
 
 
-def event_nlls(model, sequences: Sequence[np.ndarray], batch_size: int = 8) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each sequence: the NLL (nats) of every event after the first, and whether it was the top guess."""
+def event_nlls(model, sequences: Sequence[np.ndarray], batch_size: int = 8, *, config: EncodingConfig | None = None
+               ) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """For each sequence: the NLL (nats) of every event after the first, and whether it was the top guess.
+    A network that reads the context (``composer.context``) needs the encoding ``config`` to work it out."""
     from composer.tf_runtime import tf
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])  # one graph for every batch shape
-    def score(batch):
-        logits = tf.cast(model(batch[:, :-1], training=False), tf.float32)
+    reads_context = len(model.inputs) == 2
+    if reads_context and config is None:
+        raise ValueError("this network reads the context of each event: pass the encoding config")
+    signature = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None, CONTEXT_SIZE], tf.float32)]
+
+    @tf.function(input_signature=signature)  # one graph for every batch shape
+    def score(batch, contexts):
+        logits = tf.cast(model([batch[:, :-1], contexts] if reads_context else batch[:, :-1], training=False), tf.float32)
         targets = batch[:, 1:]
         nll = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)
         return nll, tf.argmax(logits, axis=-1, output_type=tf.int32) == targets
 
     results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for indices, batch in _batches_by_length(sequences, batch_size):
-        nll, hits = (tensor.numpy() for tensor in score(batch))
+        contexts = np.zeros((len(indices), batch.shape[1] - 1 if reads_context else 0, CONTEXT_SIZE), np.float32)
+        for row, index in enumerate(indices if reads_context else []):
+            contexts[row, : len(sequences[index]) - 1] = unpack(stream_context(sequences[index][:-1], config))
+        nll, hits = (tensor.numpy() for tensor in score(batch, contexts))
         for row, index in enumerate(indices):
             length = len(sequences[index]) - 1
             results[index] = (nll[row, :length].astype(np.float64), hits[row, :length])

@@ -446,6 +446,8 @@ class StreamState:
         # (end, start, pitch, instrument, index in grid.notes[instrument]), use_duration only
         self.sounding: list[tuple[int, int, int, int, int]] = []
         self.legato: dict[int, list[tuple[int, int, int]]] = defaultdict(list)  # use_duration off only
+        self.last_pitches: dict[int, int] = {}  # each pitched instrument's latest note, listed or restated
+        self.pitch_class_counts = [0] * 12  # of the pitched notes started so far
 
     @property
     def now(self) -> int:
@@ -476,10 +478,17 @@ class StreamState:
             self.velocity, self.pending = value, "velocity"
         elif kind == HOLD:
             self._list(listing_key(value, self.instrument), restating=True)
+            self._remember_pitch(value)
         elif kind == PITCH:
             self._start_note(value)
+            self._remember_pitch(value, new=True)
         elif kind == DURATION and pitch is not None:
             self._add_note(pitch, value)
+
+    def _remember_pitch(self, pitch: int, new: bool = False) -> None:
+        if self.instrument != DRUMS:
+            self.last_pitches[self.instrument] = pitch
+            self.pitch_class_counts[pitch % 12] += new
 
     def _close_frame(self) -> None:
         self.in_frame, self.listed, self.held, self.held_listed, self.frame_tempo = False, None, [], 0, False
@@ -540,6 +549,14 @@ class StreamState:
     def held_to_list(self) -> list[ListingKey]:
         """The held notes this onset has not listed yet (each may still be restated)."""
         return self.held[self.held_listed :]
+
+    def sounding_pitches(self) -> list[int]:
+        """The pitches of the pitched notes sounding now, with a note begun at this event."""
+        if self.config.use_duration:
+            pitches = [pitch for end, _, pitch, instrument, _ in self.sounding if end > self.now and instrument != DRUMS]
+        else:
+            pitches = [pitch for instrument, notes in self.legato.items() if instrument != DRUMS for _, pitch, _ in notes]
+        return pitches + ([self.pitch] if self.pitch is not None and self.instrument != DRUMS else [])
 
     def notes_sounding(self) -> int:
         """Notes sounding at this onset: what a polyphony limit counts."""

@@ -21,11 +21,14 @@ import numpy as np
 
 from composer.errors import ComposerError
 
-_EXPECTED_LAYERS = re.compile(r"^InputLayer Embedding( LSTM Dropout)+ Dense$")
+# without and with the context input (composer.model.build_model)
+_EXPECTED_LAYERS = re.compile(r"^(InputLayer Embedding( LSTM Dropout)+|InputLayer InputLayer Embedding Dense Add( LSTM Dropout)+ "
+                              r"Concatenate) Dense$")
 # What the NumPy step computes; a layer set up otherwise would be run wrongly without a word.
 _EXPECTED_SETTINGS = {
     "LSTM": {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True, "go_backwards": False},
-    "Dense": {"activation": "linear", "use_bias": True},
+    "Dense": {"activation": "linear"},  # with a bias for the logits; the context's projection has none
+    "Concatenate": {"axis": -1},
 }
 
 
@@ -43,14 +46,21 @@ class LSTMLayer:
 class NumpyLSTM:
     """Embedding -> stacked LSTM -> dense logits, stepped with explicit state."""
 
-    def __init__(self, embedding: np.ndarray, layers: list[LSTMLayer], dense_kernel: np.ndarray, dense_bias: np.ndarray):
+    def __init__(self, embedding: np.ndarray, layers: list[LSTMLayer], dense_kernel: np.ndarray, dense_bias: np.ndarray,
+                 context_embedding: np.ndarray | None = None):  # fmt: skip
         self.layers = layers
         self.vocab_size = embedding.shape[0]
         # The first layer's input projection depends only on the event: one table lookup per step.
         self.input_table = embedding @ layers[0].kernel + layers[0].bias
         # Deeper layers take [input, state] through one stacked matrix: one matmul per layer per step.
         self.stacked = [np.concatenate([layer.kernel, layer.recurrent_kernel]) for layer in layers[1:]]
-        self.dense_kernel, self.dense_bias = dense_kernel, dense_bias
+        units = layers[-1].units
+        self.dense_kernel, self.dense_bias = dense_kernel[:units], dense_bias
+        # the context (composer.context) enters the first layer and, beside the last one's output, the logits
+        self.has_context = context_embedding is not None
+        if self.has_context:
+            self.context_input = context_embedding @ layers[0].kernel
+            self.context_output = dense_kernel[units:]
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> NumpyLSTM:
@@ -71,9 +81,11 @@ class NumpyLSTM:
             variables = {name: [weights[f"{paths[name]}/{v}"][()] for v in sorted(weights[paths[name]])]
                          for name in paths}  # fmt: skip
             lstms = [LSTMLayer(*variables[spec["config"]["name"]]) for spec in layers if spec["class_name"] == "LSTM"]
-            embedding = variables[layers[1]["config"]["name"]][0].astype(np.float32)
-            dense_kernel, dense_bias = (v.astype(np.float32) for v in variables[layers[-1]["config"]["name"]])
-            return cls(embedding, lstms, dense_kernel, dense_bias)
+            named = {kind: [variables[spec["config"]["name"]] for spec in layers if spec["class_name"] == kind]
+                     for kind in ("Embedding", "Dense")}  # fmt: skip
+            (embedding,), *context, (dense_kernel, dense_bias) = named["Embedding"] + named["Dense"]
+            return cls(embedding.astype(np.float32), lstms, dense_kernel.astype(np.float32), dense_bias.astype(np.float32),
+                       context[0][0].astype(np.float32) if context else None)  # fmt: skip
         except (KeyError, TypeError, ValueError) as error:
             raise ComposerError(f"{path}: weights do not match the model's layers ({error})") from None
 
@@ -81,23 +93,27 @@ class NumpyLSTM:
         return [(np.zeros((batch, layer.units), np.float32), np.zeros((batch, layer.units), np.float32))
                 for layer in self.layers]  # fmt: skip
 
-    def step(self, events: np.ndarray, state: list) -> tuple[np.ndarray, list]:
-        """Logits (batch, vocab) for the event after ``events`` (batch,), and the new state."""
+    def step(self, events: np.ndarray, state: list, context: np.ndarray | None = None) -> tuple[np.ndarray, list]:
+        """Logits (batch, vocab) for the event after ``events`` (batch,), and the new state. ``context``
+        (batch, CONTEXT_SIZE): what sounds after ``events``, for a network that reads it."""
         new_state = []
         h, c = state[0]
-        h, c = _cell(self.input_table[events] + h @ self.layers[0].recurrent_kernel, c)
+        z = self.input_table[events] + h @ self.layers[0].recurrent_kernel
+        h, c = _cell(z + context @ self.context_input if self.has_context else z, c)
         new_state.append((h, c))
         for layer, stacked, (h_prev, c_prev) in zip(self.layers[1:], self.stacked, state[1:]):
             h, c = _cell(np.concatenate([h, h_prev], axis=1) @ stacked + layer.bias, c_prev)
             new_state.append((h, c))
-        return h @ self.dense_kernel + self.dense_bias, new_state
+        logits = h @ self.dense_kernel + self.dense_bias
+        return (logits + context @ self.context_output if self.has_context else logits), new_state
 
-    def run(self, events: np.ndarray, state: list | None = None) -> tuple[np.ndarray, list]:
-        """Logits (batch, time, vocab) for every position of ``events`` (batch, time)."""
+    def run(self, events: np.ndarray, state: list | None = None, context: np.ndarray | None = None) -> tuple[np.ndarray, list]:
+        """Logits (batch, time, vocab) for every position of ``events`` (batch, time); ``context`` (batch,
+        time, CONTEXT_SIZE) beside them for a network that reads it."""
         state = state or self.initial_state(events.shape[0])
         logits = []
         for t in range(events.shape[1]):
-            step_logits, state = self.step(events[:, t], state)
+            step_logits, state = self.step(events[:, t], state, None if context is None else context[:, t])
             logits.append(step_logits)
         return np.stack(logits, axis=1), state
 

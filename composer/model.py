@@ -9,18 +9,30 @@ from __future__ import annotations
 from composer.tf_runtime import keras
 
 from composer.config import ModelConfig
+from composer.context import CONTEXT_SIZE
 
 
 def build_model(config: ModelConfig, vocab_size: int) -> keras.Model:
-    """Logits for the next event at every position of a (batch, time) array of event ids."""
+    """Logits for the next event at every position of a (batch, time) array of event ids and, with
+    ``config.context``, a (batch, time, CONTEXT_SIZE) array of what sounds (``composer.context``).
+
+    The context enters twice: added to the event's embedding, so the LSTM reads the chord it adds to,
+    and beside the LSTM's output, so a pitch's logit can follow the key and the sounding notes directly.
+    """
     events = keras.Input(shape=(None,), dtype="int32", name="events")
     x = keras.layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(events)
+    if config.context:
+        context = keras.Input(shape=(None, CONTEXT_SIZE), name="context")
+        seen = keras.layers.Dense(config.embedding_dim, use_bias=False, name="context_embedding")(context)
+        x = keras.layers.Add(name="with_context")([x, seen])
     for layer in range(config.layers):
         # dropout between layers, not recurrent dropout: keeps the cuDNN kernel usable on GPUs
         x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{layer}")(x)
         x = keras.layers.Dropout(config.dropout, name=f"dropout_{layer}")(x)
+    if config.context:
+        x = keras.layers.Concatenate(name="output_with_context")([x, context])
     logits = keras.layers.Dense(vocab_size, name="logits")(x)
-    return keras.Model(events, logits, name="composer_lstm")
+    return keras.Model([events, context] if config.context else events, logits, name="composer_lstm")
 
 
 def compile_model(model: keras.Model, learning_rate: float, warmup_steps: int, decay_steps: int, clipnorm: float) -> None:

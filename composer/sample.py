@@ -17,6 +17,7 @@ from composer.config import EncodingConfig
 from composer.errors import ComposerError
 from composer.events import (BAR, DRUMS, DURATION, HOLD, PITCH, POSITION, PROGRAM, START, TEMPO, TIME_SIGNATURE,
                              VELOCITY, StreamState, tempo_values, velocity_values, vocabulary)
+from composer.context import pack, stream_context, unpack
 from composer.inference import NumpyLSTM
 from composer.scales import scale_pitch_classes
 from composer.score import DEFAULT_TIME_SIGNATURE
@@ -372,7 +373,9 @@ def generate(
     # bars are counted whole from the continuation on: a bar already started (or not yet opened) is not one
     first_bar = clock.bars + (clock.now > clock.bar_start or clock.bars == 0)
     context = primer[-PRIMER_CONTEXT:]
-    logits, state = network.run(np.tile(np.array(context)[None, :], (batch, 1)))
+    sounding = unpack(stream_context(primer, config)[-len(context):])[None] if network.has_context else None
+    logits, state = network.run(np.tile(np.array(context)[None, :], (batch, 1)),
+                                context=None if sounding is None else np.tile(sounding, (batch, 1, 1)))
     logits = logits[:, -1]
     pieces = [Generated(list(primer), 0) for _ in range(batch)]
     blockers = [_NgramBlocker(options.no_repeat_ngram, primer) for _ in range(batch)] if options.no_repeat_ngram else []
@@ -397,5 +400,6 @@ def generate(
                 finished[index] = True  # on the Bar that starts the bar after the last one asked for
         if all(finished):
             break
-        logits, state = network.step(events, state)
+        sounding = np.stack([unpack(pack(stream)) for stream in streams]) if network.has_context else None
+        logits, state = network.step(events, state, sounding)
     return pieces

@@ -268,21 +268,24 @@ def _datasets(data: TrainingData, state: dict, steps: int, strategy, cluster: Cl
     from composer import dataset
 
     encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
+    with_context = ModelConfig.from_dict(state["model"]).context
     if strategy and training.batch_size % strategy.num_replicas_in_sync:
         raise ComposerError(f"--batch-size {training.batch_size} does not split evenly between "
                             f"{strategy.num_replicas_in_sync} replicas (GPUs or workers)")  # fmt: skip
     if data.cache is None:  # in memory; a strategy splits each global batch between its replicas
-        return (dataset.training_dataset(dataset.TokenStream(data.train_pieces, encoding), encoding, training,
-                                         initial_epoch=state["epoch"]),
-                dataset.validation_dataset(dataset.TokenStream(data.valid_pieces, encoding), training), None)  # fmt: skip
+        streams = [dataset.TokenStream(pieces, encoding, with_context) for pieces in (data.train_pieces, data.valid_pieces)]
+        return (dataset.training_dataset(streams[0], encoding, training, initial_epoch=state["epoch"]),
+                dataset.validation_dataset(streams[1], training), None)  # fmt: skip
     shards = {split: shard_files(data.cache, data.manifest, split) for split in ("train", "valid")}
     valid_steps = validation_steps(data, training, cluster.workers if strategy else 0)
 
-    def training_batches(context=None):
-        return dataset.shard_training_dataset(shards["train"], steps, encoding, training, state["epoch"], context)
+    def training_batches(input_context=None):
+        return dataset.shard_training_dataset(shards["train"], steps, encoding, training, state["epoch"], input_context,
+                                              with_context)  # fmt: skip
 
-    def validation_batches(context=None):
-        return dataset.shard_validation_dataset(shards["valid"], valid_steps, training, context)
+    def validation_batches(input_context=None):
+        return dataset.shard_validation_dataset(shards["valid"], valid_steps, encoding, training, input_context,
+                                                with_context)  # fmt: skip
 
     if strategy is None:
         return training_batches(), validation_batches(), valid_steps

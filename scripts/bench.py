@@ -55,10 +55,12 @@ class Sizes:
 
     events: int = 400  # generated events per stream
     predict_events: int = 30  # the windowed model.predict loop is ~1000x slower
-    generation_model: ModelConfig = ModelConfig(embedding_dim=256, units=512, layers=2)
+    # the event-only network (--no-context): its LSTM is what these rates compare; the context input is
+    # measured by scripts/quality.py's training times
+    generation_model: ModelConfig = ModelConfig(embedding_dim=256, units=512, layers=2, context=False)
     train_steps: int = 20  # timed training steps of the default batch (sweeps time as many tokens)
     repeats: int = 1  # best of, for the training pair
-    train_model: ModelConfig = ModelConfig()
+    train_model: ModelConfig = ModelConfig(context=False)
     training: TrainConfig = TrainConfig(epochs=100)  # epochs only bound the dataset's length
     music21_files: int = 20
     corpus_files: int | None = None  # None: the whole --data folder
@@ -69,8 +71,8 @@ class Sizes:
 
 
 QUICK = Sizes(
-    events=20, predict_events=5, generation_model=ModelConfig(embedding_dim=16, units=32),
-    train_steps=3, repeats=1, train_model=ModelConfig(embedding_dim=16, units=32),
+    events=20, predict_events=5, generation_model=ModelConfig(embedding_dim=16, units=32, context=False),
+    train_steps=3, repeats=1, train_model=ModelConfig(embedding_dim=16, units=32, context=False),
     training=TrainConfig(batch_size=4, sequence_length=16, epochs=100), music21_files=3, corpus_files=12,
     command_repeats=1, matmul_seconds=0.1, sweep=((8, 16, 32),),
 )  # fmt: skip
@@ -290,7 +292,7 @@ def bench_training(sizes: Sizes, args) -> Section:
                 "FLOP/s", vs=f"NumPy float32 matmul {2 * config.units}^3")  # fmt: skip
     tokens = steps * training.batch_size * training.sequence_length  # each sweep point times as many tokens
     for batch, length, units in sizes.sweep if args.sweep else ():
-        swept = ModelConfig(config.embedding_dim, units, config.layers, config.dropout)
+        swept = ModelConfig(config.embedding_dim, units, config.layers, config.dropout, context=False)
         trial = TrainConfig(**{**training.to_dict(), "batch_size": batch, "sequence_length": length})
         rate = pipeline_rate(stream, swept, trial, max(2, tokens // (batch * length)))
         add_flop_rows(section, f"sweep: batch {batch}, length {length}, units {units}", rate, swept,

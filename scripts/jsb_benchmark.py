@@ -33,7 +33,7 @@ import numpy as np
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.dataset import TokenStream, training_dataset, validation_dataset
 from composer.evaluate import event_nlls
-from composer.events import SHIFT, encode, vocabulary
+from composer.events import decode, encode, vocabulary
 from composer.model import build_model, compile_model
 from composer.score import Note, Score, Track
 from composer.tf_runtime import keras
@@ -47,7 +47,8 @@ ENCODING = EncodingConfig(
 
 
 def chorale_tokens(frames: list[list[int]]) -> np.ndarray:
-    """Events of one chorale: each frame's pitches ascending, then a shift; Start ... End."""
+    """Events of one chorale: each frame a position in its bar (a Bar every four frames), then its pitches
+    ascending; Start ... End."""
     notes = tuple(Note(t, t + 1, pitch, 100) for t, frame in enumerate(frames) for pitch in frame)
     tokens = np.array(encode(Score(tracks=(Track(0, notes=notes),)), ENCODING))
     assert _frames_of(tokens) == len(frames), "the encoding must keep every frame"
@@ -55,16 +56,15 @@ def chorale_tokens(frames: list[list[int]]) -> np.ndarray:
 
 
 def _frames_of(tokens: np.ndarray) -> int:
-    vocab = vocabulary(ENCODING)
-    return sum(vocab.values[t] for t in tokens if vocab.kinds[t] == SHIFT)
+    return round(decode(tokens, ENCODING).end_beat)
 
 
 def nll_per_frame(model, chorales: list[np.ndarray], frames: list[list[list[int]]]) -> dict[str, float]:
     """Test NLL per frame over all frames, and over frames 2..T (first frame given)."""
-    per_event = event_nlls(model, chorales)
+    per_event = event_nlls(model, chorales, config=ENCODING)
     total = sum(float(nll.sum()) for nll, _ in per_event)
-    # the first frame is its pitches plus one shift: the first len(frame 1) + 1 predicted events
-    first = sum(float(nll[: len(f[0]) + 1].sum()) for (nll, _), f in zip(per_event, frames))
+    # the first frame is Bar, Pos_0 and its pitches: the first len(frame 1) + 2 predicted events
+    first = sum(float(nll[: len(f[0]) + 2].sum()) for (nll, _), f in zip(per_event, frames))
     num_frames = sum(len(f) for f in frames)
     return {"all_frames": total / num_frames, "frames_2_to_T": (total - first) / (num_frames - len(frames))}
 
@@ -87,7 +87,7 @@ def main() -> None:
     training = TrainConfig(sequence_length=64, batch_size=32, epochs=args.epochs, learning_rate=3e-3, warmup_steps=50,
                            transpose_semitones=6, seed=args.seed)  # fmt: skip
     keras.utils.set_random_seed(args.seed)
-    train_stream, valid_stream = TokenStream(tokens["train"], ENCODING), TokenStream(tokens["valid"], ENCODING)
+    train_stream, valid_stream = (TokenStream(tokens[split], ENCODING, model_config.context) for split in ("train", "valid"))
     steps = train_stream.num_windows(training.sequence_length) // training.batch_size
     epochs = training.epochs
     model = build_model(model_config, len(vocabulary(ENCODING)))

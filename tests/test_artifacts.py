@@ -99,14 +99,15 @@ def test_a_network_whose_size_does_not_match_its_vocabulary_is_refused(tiny_mode
 
 @pytest.mark.parametrize("layer, setting, value", [
     (-1, "module", "my_package.layers"),  # a look-alike class from elsewhere
-    (2, "registered_name", "Custom>LSTM"),  # a registered custom layer
+    ("LSTM", "registered_name", "Custom>LSTM"),  # a registered custom layer
     (-1, "activation", "relu"),  # stock, but not what the NumPy network computes
-    (2, "go_backwards", True),
+    ("LSTM", "go_backwards", True),
 ])  # fmt: skip
 def test_custom_or_differently_set_up_layers_are_refused(tiny_model, tmp_path, layer, setting, value):
     with zipfile.ZipFile(tiny_model) as archive:
         config = json.loads(archive.read("config.json"))
-    spec = config["config"]["layers"][layer]
+    layers = config["config"]["layers"]
+    spec = layers[layer] if isinstance(layer, int) else next(s for s in layers if s["class_name"] == layer)
     (spec if setting in spec else spec["config"])[setting] = value
     crafted = _copy_with(tiny_model, tmp_path / "m.keras", {"config.json": json.dumps(config)})
     with pytest.raises(ComposerError, match="unexpected layers .*refusing to load it"):

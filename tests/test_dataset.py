@@ -174,7 +174,7 @@ def test_each_worker_reads_only_its_own_shards_and_a_batch_for_each_of_its_repli
     for worker in range(2):
         context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=worker,
                                              num_replicas_in_sync=2 * replicas_per_worker)  # fmt: skip
-        batches = list(shard_training_dataset(shards, 3, ENCODING, training, context=context))
+        batches = list(shard_training_dataset(shards, 3, ENCODING, training, input_context=context))
         assert len(batches) == 2 * 3 * replicas_per_worker  # epochs x steps x this worker's replicas
         assert all(len(x) == 8 // (2 * replicas_per_worker) for x, _ in batches)  # the global batch, split
         assert set().union(*_labels(batches)) == {worker, worker + 2}
@@ -189,7 +189,49 @@ def test_validation_gives_the_same_windows_every_epoch(tmp_path, replicas):
     shards = _labelled_shards(tmp_path / "shards", [170, 0, 340])  # 10, 0 and 20 windows of 16 events
     training = TrainConfig(sequence_length=16, batch_size=4)
     context = tf.distribute.InputContext(num_replicas_in_sync=replicas)
-    epochs = list(shard_validation_dataset(shards, 5, training, context).take(2 * 5 * replicas))
+    epochs = list(shard_validation_dataset(shards, 5, ENCODING, training, context).take(2 * 5 * replicas))
     first, second = epochs[: 5 * replicas], epochs[5 * replicas :]
     assert sum(len(x) for x, _ in first) == 5 * 4  # 5 global batches of 4 windows
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(first, second))
+
+
+def _voice_matches_each_pitch(inputs, contexts) -> bool:
+    """After a Pitch event of a pitched part, the context's last pitch of that part is the event's pitch:
+    contexts line up with their events and move with them when transposed."""
+    from composer.context import PITCHES
+    from composer.events import pitched_note_mask
+
+    checked = 0
+    for events, context in zip(inputs, contexts):
+        pitched = pitched_note_mask(events, ENCODING) & _tokens_of_kind(events, PITCH)
+        named = np.cumsum(_tokens_of_kind(events, PROGRAM)) > 0  # the window names the part (drums or not)
+        for position in np.flatnonzero(pitched & named):
+            pitch = VOCAB.values[events[position]]
+            if np.flatnonzero(context[position, PITCHES : 2 * PITCHES]).tolist() != [pitch]:
+                return False
+            checked += 1
+    return checked > 0
+
+
+def test_windows_come_with_the_context_of_their_events_transposed_alike():
+    stream = TokenStream([np.array(encode(toy_score(seed), ENCODING)) for seed in range(3)], ENCODING, with_context=True)
+    training = TrainConfig(sequence_length=32, batch_size=4, epochs=1, transpose_semitones=6, seed=1)
+    batches = [((x.numpy(), c.numpy()), y.numpy()) for (x, c), y in training_dataset(stream, ENCODING, training)]
+    assert all(_voice_matches_each_pitch(x, c) for (x, c), _ in batches)
+    pieces = [np.array(encode(toy_score(seed), ENCODING)) for seed in range(3)]
+    plain = _batches(TokenStream(pieces, ENCODING), training)
+    assert all(np.array_equal(x, p[0]) for ((x, _), _), p in zip(batches, plain))  # the events are as without context
+    (inputs, contexts), _ = next(iter(validation_dataset(TokenStream(pieces, ENCODING, True), training)))
+    assert _voice_matches_each_pitch(inputs.numpy(), contexts.numpy())
+
+
+def test_streamed_windows_come_with_the_context_of_their_events(cache):
+    from composer.dataset import shard_training_dataset, shard_validation_dataset
+    from composer.prepare import read_manifest, shard_files
+
+    training = TrainConfig(sequence_length=32, batch_size=4, epochs=1, transpose_semitones=6, seed=4)
+    manifest = read_manifest(cache)
+    batches = shard_training_dataset(shard_files(cache, manifest, "train"), 5, ENCODING, training, with_context=True)
+    assert all(_voice_matches_each_pitch(x.numpy(), c.numpy()) for (x, c), _ in batches)
+    validation = shard_validation_dataset(shard_files(cache, manifest, "valid"), 2, ENCODING, training, with_context=True)
+    assert all(_voice_matches_each_pitch(x.numpy(), c.numpy()) for (x, c), _ in validation.take(2))

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from composer.config import ModelConfig
+from composer.context import CONTEXT_SIZE
 from composer.errors import ComposerError
 from composer.inference import NumpyLSTM
 from composer.model import build_model
@@ -9,8 +10,11 @@ from composer.tf_runtime import keras
 
 
 @pytest.mark.parametrize(
-    "config", [ModelConfig(8, 16, 1), ModelConfig(16, 32, 2), ModelConfig(12, 24, 3, dropout=0.5)], ids=str
-)
+    "config",
+    [ModelConfig(8, 16, 1, context=False), ModelConfig(16, 32, 2, context=False), ModelConfig(12, 24, 3, dropout=0.5),
+     ModelConfig(8, 16, 2)],
+    ids=str,
+)  # fmt: skip
 def test_numpy_logits_match_keras(tmp_path, config):
     keras.utils.set_random_seed(0)
     model = build_model(config, vocab_size=40)
@@ -18,19 +22,26 @@ def test_numpy_logits_match_keras(tmp_path, config):
         weight.assign(np.random.default_rng(1).normal(0, 0.3, weight.shape).astype("float32"))
     model.save(tmp_path / "m.keras")
     events = np.random.default_rng(2).integers(0, 40, size=(3, 50))
-    expected = model(events, training=False).numpy()
-    ours, _ = NumpyLSTM.load(tmp_path / "m.keras").run(events)
+    context = _random_context(events.shape) if config.context else None
+    expected = model([events, context] if config.context else events, training=False).numpy()
+    ours, _ = NumpyLSTM.load(tmp_path / "m.keras").run(events, context=context)
     assert np.abs(ours - expected).max() <= 1e-4
 
 
-def test_stepping_with_state_equals_running_the_whole_sequence(tmp_path):
-    model = build_model(ModelConfig(8, 16, 2), vocab_size=20)
+def _random_context(shape: tuple[int, int]) -> np.ndarray:
+    return (np.random.default_rng(3).random((*shape, CONTEXT_SIZE)) < 0.05).astype(np.float32)
+
+
+@pytest.mark.parametrize("context", [False, True])
+def test_stepping_with_state_equals_running_the_whole_sequence(tmp_path, context):
+    model = build_model(ModelConfig(8, 16, 2, context=context), vocab_size=20)
     model.save(tmp_path / "m.keras")
     network = NumpyLSTM.load(tmp_path / "m.keras")
     events = np.random.default_rng(0).integers(0, 20, size=(2, 30))
-    whole, _ = network.run(events)
-    first, state = network.run(events[:, :10])
-    rest, _ = network.run(events[:, 10:], state)
+    sounding = _random_context(events.shape) if context else None
+    whole, _ = network.run(events, context=sounding)
+    first, state = network.run(events[:, :10], context=None if sounding is None else sounding[:, :10])
+    rest, _ = network.run(events[:, 10:], state, context=None if sounding is None else sounding[:, 10:])
     assert np.allclose(np.concatenate([first, rest], axis=1), whole, atol=1e-6)
 
 

@@ -39,7 +39,7 @@ def test_training_leaves_a_complete_self_describing_model(corpus, tmp_path):
     assert "events_per_s" in result.output
 
     metadata = read_metadata(out / "model.keras")
-    assert metadata["model"] == {"embedding_dim": 8, "units": 16, "layers": 2, "dropout": 0.2}
+    assert metadata["model"] == {"embedding_dim": 8, "units": 16, "layers": 2, "dropout": 0.2, "context": True}
     assert metadata["training"]["seed"] == 3 and metadata["training"]["epochs"] == 2
     assert metadata["encoding"]["steps_per_quarter"] == 12
     assert metadata["vocabulary"][:3] == ["Pad", "Start", "End"]
