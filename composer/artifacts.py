@@ -132,8 +132,9 @@ def model_encoding(path: str | os.PathLike) -> tuple[dict[str, Any], EncodingCon
                             "time-shift encoding, which this composer no longer reads; train the model again "
                             "(or generate with composer 0.2)")  # fmt: skip
     try:
-        # models saved before pedal folding existed were trained on the written key-up times
-        config = EncodingConfig.from_dict({"sustain_pedal": False, **metadata["encoding"]})
+        # models saved before pedal folding existed were trained on the written key-up times, and before
+        # composer 0.4 no piece declared its instruments
+        config = EncodingConfig.from_dict({"sustain_pedal": False, "declare_parts": False, **metadata["encoding"]})
     except (KeyError, TypeError):
         raise ComposerError(f"{path}: the model's metadata has no usable encoding settings") from None
     if metadata.get("vocabulary") != token_names(range(len(vocabulary(config))), config):

@@ -3,10 +3,15 @@
 A piece becomes one stream of events in time order, bar by bar (REMI-style, as in
 MidiTok), and at every onset it lists all the notes sounding then, lowest first:
 
-    Start Bar TimeSig_4/4 Pos_0 Tempo_80
+    Start Bar TimeSig_4/4 Part_40 Part_41 Part_42 Pos_0 Tempo_80
     Program_42 Velocity_96 Pitch_48 Duration_12  Program_41 Pitch_64 Duration_24  Program_40 Pitch_72 Duration_6
     Pos_6 Program_42 Hold_48  Program_41 Hold_64  Program_40 Pitch_74 Duration_6
     Bar ...
+
+The piece's instruments are declared once, before its first onset (``Part_p``, in
+ascending order): a stream plays only the instruments it declared, so a sampled
+piece chooses its instrumentation once, as a real one has it, instead of picking
+up a stray horn at any onset.
 
 ``Bar`` starts the next bar and ``Pos_k`` places the following events k steps
 (of 1/``steps_per_quarter`` beat) into the current bar, so the model always sees
@@ -44,13 +49,13 @@ import numpy as np
 from composer.config import TIME_SIGNATURE_DENOMINATORS, EncodingConfig
 from composer.score import DEFAULT_QPM, DEFAULT_TIME_SIGNATURE, Note, Score, TempoChange, TimeSignature, Track
 
-ENCODING_VERSION = 3  # bump when encode() changes its output for an unchanged config
+ENCODING_VERSION = 4  # bump when encode() changes its output for an unchanged config
 
 PAD, START, END = 0, 1, 2
 DRUMS = 128  # the instrument number of drum tracks; pitched programs are 0..127
 
 BAR, POSITION, TEMPO, TIME_SIGNATURE = "Bar", "Pos", "Tempo", "TimeSig"
-PROGRAM, VELOCITY, PITCH, HOLD, DURATION = "Program", "Velocity", "Pitch", "Hold", "Duration"
+PART, PROGRAM, VELOCITY, PITCH, HOLD, DURATION = "Part", "Program", "Velocity", "Pitch", "Hold", "Duration"
 
 # A grid note: (start, end, pitch, velocity) with times in integer steps.
 GridNote = tuple[int, int, int, int]
@@ -74,8 +79,8 @@ class Vocabulary:
         kind, value = self.kinds[token], self.values[token]
         if value is None:
             return kind
-        if kind == PROGRAM and value == DRUMS:
-            return f"{PROGRAM}_drums"
+        if kind in (PART, PROGRAM) and value == DRUMS:
+            return f"{kind}_drums"
         if kind == TIME_SIGNATURE:
             return f"{kind}_{value[0]}/{value[1]}"
         return f"{kind}_{value}"
@@ -99,6 +104,8 @@ def vocabulary(config: EncodingConfig) -> Vocabulary:
         blocks.append((TEMPO, tempo_values(config)))
     if config.use_time_signatures:
         blocks.append((TIME_SIGNATURE, time_signature_values(config)))
+    if declares_parts(config):
+        blocks.append((PART, range(DRUMS + 1)))
     if config.use_programs:
         blocks.append((PROGRAM, range(DRUMS + 1)))
     if config.use_velocity:
@@ -111,6 +118,11 @@ def vocabulary(config: EncodingConfig) -> Vocabulary:
     pairs = [(kind, value) for kind, values in blocks for value in values]
     kinds, values = zip(*pairs)
     return Vocabulary(kinds, values, {pair: token for token, pair in enumerate(pairs)})
+
+
+def declares_parts(config: EncodingConfig) -> bool:
+    """Instruments are declared where there are several to choose from."""
+    return config.declare_parts and config.use_programs
 
 
 def holds_notes(config: EncodingConfig) -> bool:
@@ -329,6 +341,7 @@ def _grid_to_tokens(grid: _Grid, config: EncodingConfig) -> list[int]:
         for note in notes:
             onsets[note[0]].append((instrument, note))
     tempos, meters = dict(grid.tempos), {step: (n, d) for step, n, d in grid.time_signatures}
+    writer.open_piece(meters.pop(0, None), sorted(instrument for instrument, notes in grid.notes.items() if notes))
     for step in sorted(set(onsets) | set(tempos) | set(meters)):
         writer.move_to(step, meters.get(step), opens=step in tempos or bool(onsets[step]))
         if step in tempos:
@@ -352,6 +365,14 @@ class _Writer:
         token = self.ids[kind, value]
         self.tokens.append(token)
         self.stream.feed(token)
+
+    def open_piece(self, meter: tuple[int, int] | None, instruments: list[int]) -> None:
+        """The first bar, its meter, and the instruments the piece declares."""
+        self.emit(BAR)
+        if meter is not None:
+            self.emit(TIME_SIGNATURE, meter)
+        for instrument in instruments if declares_parts(self.config) else []:
+            self.emit(PART, instrument)
 
     def move_to(self, step: int, meter: tuple[int, int] | None, opens: bool) -> None:
         """Bars up to ``step``, the meter that starts there, and a position when events follow (``opens``)
@@ -446,6 +467,8 @@ class StreamState:
         # (end, start, pitch, instrument, index in grid.notes[instrument]), use_duration only
         self.sounding: list[tuple[int, int, int, int, int]] = []
         self.legato: dict[int, list[tuple[int, int, int]]] = defaultdict(list)  # use_duration off only
+        self.parts: list[int] = []  # the instruments the piece declared, ascending (declares_parts only)
+        self.opened = False  # an onset has been opened: no more parts may be declared
         self.last_pitches: dict[int, int] = {}  # each pitched instrument's latest note, listed or restated
         self.pitch_class_counts = [0] * 12  # of the pitched notes started so far
 
@@ -468,6 +491,8 @@ class StreamState:
             self.clock.time_signature(value)
             self.meter_given, self.meter_step = True, self.now
             self.grid.time_signatures.append((self.now, *value))
+        elif kind == PART and self.declaring() and (not self.parts or value > self.parts[-1]):
+            self.parts.append(value)
         elif kind == TEMPO:
             self.tempo_given = self.frame_tempo = True
             self.tempo = value
@@ -494,9 +519,16 @@ class StreamState:
         self.in_frame, self.listed, self.held, self.held_listed, self.frame_tempo = False, None, [], 0, False
         self.frame_notes = 0
 
+    def declaring(self) -> bool:
+        """Whether the piece may still declare its instruments: in its first bar, before its first onset."""
+        return declares_parts(self.config) and self.clock.bars == 1 and not self.opened
+
+    def may_play(self, instrument: int) -> bool:
+        return not declares_parts(self.config) or instrument in self.parts
+
     def _open_frame(self) -> None:
         self._close_frame()
-        self.in_frame = True
+        self.in_frame = self.opened = True
         self.sounding = [note for note in self.sounding if note[0] > self.now]
         if holds_notes(self.config):
             self.held = sorted(listing_key(pitch, instrument) for _, start, pitch, instrument, _ in self.sounding

@@ -17,7 +17,7 @@ from composer.audio import find_renderer, render_wav
 from composer.atomic import write_atomic
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
-from composer.events import (BAR, END, POSITION, PROGRAM, START, TEMPO, TIME_SIGNATURE, decode, encode, follow,
+from composer.events import (BAR, END, PART, POSITION, PROGRAM, START, TEMPO, TIME_SIGNATURE, decode, encode, follow,
                              tempo_values, vocabulary)
 from composer.inference import NumpyLSTM
 from composer.midi_io import read_score, write_score
@@ -160,8 +160,8 @@ def _model_constraints(request: GenerateRequest, metadata: dict, config: Encodin
     vocab = vocabulary(config)
     never_seen = frozenset(
         token for token, count in enumerate(metadata["event_counts"])
-        if count == 0 and vocab.kinds[token] in (PROGRAM, TEMPO, TIME_SIGNATURE)
-        and not (request.constraints.programs and vocab.kinds[token] == PROGRAM)
+        if count == 0 and vocab.kinds[token] in (PART, PROGRAM, TEMPO, TIME_SIGNATURE)
+        and not (request.constraints.programs and vocab.kinds[token] in (PART, PROGRAM))
     )  # fmt: skip
     return dataclasses.replace(
         request.constraints,

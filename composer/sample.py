@@ -15,9 +15,9 @@ import numpy as np
 
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
-from composer.events import (BAR, DRUMS, DURATION, HOLD, PITCH, POSITION, PROGRAM, START, TEMPO, TIME_SIGNATURE,
-                             VELOCITY, StreamState, tempo_values, velocity_values, vocabulary)
 from composer.context import pack, stream_context, unpack
+from composer.events import (BAR, DRUMS, DURATION, HOLD, PART, PITCH, POSITION, PROGRAM, START, TEMPO, TIME_SIGNATURE,
+                             VELOCITY, StreamState, tempo_values, velocity_values, vocabulary)
 from composer.inference import NumpyLSTM
 from composer.scales import scale_pitch_classes
 from composer.score import DEFAULT_TIME_SIGNATURE
@@ -110,7 +110,7 @@ class Grammar:
         self.config, self.constraints = config, constraints
         vocab = vocabulary(config)
         self.kinds = np.array(vocab.kinds)
-        self.blocks = {kind: vocab.block(kind) for kind in (BAR, POSITION, TEMPO, TIME_SIGNATURE, PROGRAM,
+        self.blocks = {kind: vocab.block(kind) for kind in (BAR, POSITION, TEMPO, TIME_SIGNATURE, PART, PROGRAM,
                                                             VELOCITY, PITCH, HOLD, DURATION)}  # fmt: skip
         self.pitches = np.arange(config.min_pitch, config.max_pitch + 1)
         self.tempo_values = np.array(tempo_values(config) if config.use_tempo else ())  # per step: made once
@@ -147,8 +147,12 @@ class Grammar:
             mask[self.blocks[BAR]] = True  # a piece opens with its first bar ...
         elif self.config.use_time_signatures and not stream.meter_given:
             self._allow(mask, TIME_SIGNATURE, self.constraints.time_signature)  # ... and its meter
+        elif stream.declaring() and not stream.parts:
+            self._parts(stream, mask)  # the piece's instruments before anything else
         elif not stream.in_frame:
             self._between_onsets(stream, mask)
+            if stream.declaring():
+                self._parts(stream, mask)
         elif self.config.use_tempo and not stream.tempo_given:
             self._allow(mask, TEMPO, self.constraints.tempo)  # the tempo before the first note
         else:
@@ -161,6 +165,11 @@ class Grammar:
             mask[self.blocks[kind]] = self.usable[self.blocks[kind]]
         else:
             mask[vocabulary(self.config).ids[kind, chosen]] = True
+
+    def _parts(self, stream: StreamState, mask: np.ndarray) -> None:
+        """More instruments for the piece, in ascending order, of those that may play."""
+        playable = self.new_note_programs & (np.arange(DRUMS + 1) > (stream.parts[-1] if stream.parts else -1))
+        mask[self.blocks[PART][playable]] = True
 
     def _between_onsets(self, stream: StreamState, mask: np.ndarray) -> None:
         """After a Bar: an empty bar, the bar's meter, or the first onset of the bar."""
@@ -218,7 +227,7 @@ class Grammar:
     def _new_pitches(self, stream: StreamState, instrument: int) -> np.ndarray:
         """The pitches a new note of ``instrument`` may have here: playable, above the last note listed
         (the listing's order; held notes passed over end here), on an instrument allowed to play."""
-        if not self.new_note_programs[instrument]:
+        if not (self.new_note_programs[instrument] and stream.may_play(instrument)):
             return np.zeros(len(self.pitches), bool)
         drums = instrument == DRUMS
         ok = self.playable[drums].copy()
@@ -241,8 +250,9 @@ class Grammar:
         programs = np.zeros(DRUMS + 1, bool)
         programs[[instrument for _, _, instrument in stream.held_to_list()]] = True
         if room:
+            playing = self.new_note_programs & np.array([stream.may_play(p) for p in range(DRUMS + 1)])
             for drums in (False, True):
-                candidates = np.flatnonzero(self.new_note_programs & (self.is_drums == drums))
+                candidates = np.flatnonzero(playing & (self.is_drums == drums))
                 if self._open_above(stream, drums):
                     programs[candidates] = True
                 else:  # only the pitch of the last listed note may be left: it depends on the program

@@ -102,8 +102,8 @@ def _assert_playable(score: Score, config: EncodingConfig) -> None:
 
 
 def test_example_encoding_reads_as_music():
-    """Bars and positions, the meter and tempo before any note, each onset's notes lowest first (drums last),
-    held notes restated, instrument and velocity written only when they change."""
+    """Bars and positions, the meter, the instruments and the tempo before any note, each onset's notes lowest
+    first (drums last), held notes restated, instrument and velocity written only when they change."""
     config = EncodingConfig()
     score = Score(
         tracks=(Track(40, notes=(Note(0, 1, 67, 96), Note(1.5, 2, 69, 96), Note(3, 4, 71, 96))),
@@ -112,7 +112,7 @@ def test_example_encoding_reads_as_music():
         time_signatures=(TimeSignature(0, 3, 4),),
     )  # fmt: skip
     assert token_names(encode(score, config), config) == [
-        "Start", "Bar", "TimeSig_3/4", "Pos_0", "Tempo_80",
+        "Start", "Bar", "TimeSig_3/4", "Part_40", "Part_42", "Part_drums", "Pos_0", "Tempo_80",
         "Program_42", "Velocity_96", "Pitch_48", "Duration_24",
         "Program_40", "Pitch_67", "Duration_12",
         "Program_drums", "Velocity_127", "Pitch_36", "Duration_3",
@@ -141,11 +141,11 @@ def test_token_ids_are_pinned():
     vocab = vocabulary(config)
     assert (PAD, START, END) == (0, 1, 2)
     assert [vocab.ids[kind, value] for kind, value in [
-        ("Bar", None), ("Pos", 0), ("Pos", 383), ("Tempo", 40), ("Tempo", 250), ("TimeSig", (4, 4)),
-        ("Program", 0), ("Program", 128), ("Velocity", 127), ("Pitch", 0), ("Pitch", 127), ("Hold", 0),
+        ("Bar", None), ("Pos", 0), ("Pos", 383), ("Tempo", 40), ("Tempo", 250), ("TimeSig", (4, 4)), ("Part", 0),
+        ("Part", 128), ("Program", 0), ("Program", 128), ("Velocity", 127), ("Pitch", 0), ("Pitch", 127), ("Hold", 0),
         ("Hold", 127), ("Duration", 96),
-    ]] == [3, 4, 387, 388, 430, 450, 495, 623, 655, 656, 783, 784, 911, 1007]  # fmt: skip
-    assert len(vocab) == 1008
+    ]] == [3, 4, 387, 388, 430, 450, 495, 623, 624, 752, 784, 785, 912, 913, 1040, 1136]  # fmt: skip
+    assert len(vocab) == 1137
 
 
 def test_switched_off_features_leave_the_vocabulary():

@@ -10,7 +10,7 @@ from composer.sample import Constraints, Grammar, SamplingOptions, choose, gener
 CONFIG = EncodingConfig()
 VOCAB = vocabulary(CONFIG)
 IDS = VOCAB.ids
-OPENING = [START, IDS["Bar", None], IDS["TimeSig", (4, 4)], IDS["Pos", 0], IDS["Tempo", 120], IDS["Program", 0],
+OPENING = [START, IDS["Bar", None], IDS["TimeSig", (4, 4)], IDS["Part", 0], IDS["Pos", 0], IDS["Tempo", 120], IDS["Program", 0],
            IDS["Velocity", 80]]  # fmt: skip
 
 
@@ -68,17 +68,23 @@ def _kinds_allowed(grammar, stream):
     return {VOCAB.kinds[t] for t in np.flatnonzero(grammar.allowed(stream))}
 
 
-def test_a_piece_opens_with_a_bar_its_meter_and_its_tempo_before_any_note():
+def test_a_piece_opens_with_a_bar_its_meter_its_instruments_and_its_tempo_before_any_note():
     grammar, stream = Grammar(CONFIG, Constraints()), StreamState(CONFIG)
     stream.feed(START)
     assert _allowed_names(grammar, stream) == {"Bar"}
     stream.feed(IDS["Bar", None])
     assert _kinds_allowed(grammar, stream) == {"TimeSig"}
     stream.feed(IDS["TimeSig", (3, 4)])
-    assert _allowed_names(grammar, stream) == {"Pos_0"}, "the tempo comes at the very start"
+    assert _kinds_allowed(grammar, stream) == {"Part"}, "at least one instrument"
+    stream.feed(IDS["Part", 40])
+    assert _allowed_names(grammar, stream) == {"Pos_0"} | {f"Part_{p}" for p in range(41, 128)} | {"Part_drums"}
+    stream.feed(IDS["Part", 42])
+    assert "Part_41" not in _allowed_names(grammar, stream), "in ascending order"
     stream.feed(IDS["Pos", 0])
     assert _kinds_allowed(grammar, stream) == {"Tempo"}
     stream.feed(IDS["Tempo", 80])
+    assert _allowed_names(grammar, stream) & {"Program_40", "Program_41", "Program_42"} == {"Program_40", "Program_42"}, (
+        "only the instruments the piece declared")
     assert _kinds_allowed(grammar, stream) == {"Program", "Pos", "Bar"}, "an instrument before the first note"
     stream.feed(IDS["Program", 40])
     assert _kinds_allowed(grammar, stream) == {"Velocity"}, "a loudness before the first note"
@@ -98,13 +104,16 @@ def test_the_chosen_tempo_and_meter_open_the_piece_and_stay():
                       options=SamplingOptions(temperature=2))  # fmt: skip
     for piece in pieces:
         names = token_names(piece.tokens, CONFIG)
-        assert names[:5] == ["Start", "Bar", "TimeSig_6/8", "Pos_0", "Tempo_95"]
+        parts = [name for name in names[3:] if name.startswith("Part")]
+        assert names[:3] == ["Start", "Bar", "TimeSig_6/8"] and parts
+        assert names[3 + len(parts) : 5 + len(parts)] == ["Pos_0", "Tempo_95"]
         assert sum(name.startswith(("Tempo", "TimeSig")) for name in names) == 2
 
 
 def test_held_notes_are_restated_in_their_place_and_those_passed_over_end_there():
     grammar, stream = Grammar(CONFIG, Constraints()), StreamState(CONFIG)
-    opening = [START, IDS["Bar", None], IDS["TimeSig", (4, 4)], IDS["Pos", 0], IDS["Tempo", 80], IDS["Program", 42],
+    opening = [START, IDS["Bar", None], IDS["TimeSig", (4, 4)], IDS["Part", 40], IDS["Part", 42], IDS["Pos", 0],
+               IDS["Tempo", 80], IDS["Program", 42],
                IDS["Velocity", 80], IDS["Pitch", 48], IDS["Duration", 24], IDS["Program", 40], IDS["Pitch", 67],
                IDS["Duration", 24], IDS["Pos", 12]]  # fmt: skip
     for token in opening:
@@ -236,3 +245,15 @@ def test_a_model_without_meter_events_counts_bars_in_the_meter_it_is_given():
                       batch=2, seed=1,
                       meter=(3, 4))  # fmt: skip
     assert [piece.end_step for piece in pieces] == [2 * 3 * config.steps_per_quarter] * 2
+
+
+def test_a_sampled_piece_plays_only_the_instruments_it_declared():
+    pieces = generate(random_network(seed=5), CONFIG, num_events=400, batch=4, seed=2,
+                      options=SamplingOptions(temperature=2))  # fmt: skip
+    for piece in pieces:
+        names = token_names(piece.tokens, CONFIG)
+        declared = {name.removeprefix("Part_") for name in names if name.startswith("Part_")}
+        played = {name.removeprefix("Program_") for name in names if name.startswith("Program_")}
+        assert declared and played <= declared
+        assert {track.program if not track.is_drum else "drums" for track in decode(piece.tokens, CONFIG).tracks} <= {
+            int(p) if p != "drums" else p for p in declared}

@@ -2,6 +2,7 @@ import json
 import signal
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,17 @@ def test_training_leaves_a_complete_self_describing_model(corpus, tmp_path):
         Path(state["checkpoint"]).name, Path(state["best_checkpoint"]).name
     }
     assert any((out / "logs").rglob("events.out.tfevents.*")), "TensorBoard logs"
+
+
+def test_no_context_trains_the_event_only_network_and_it_generates(corpus, tmp_path):
+    result = _train(corpus, tmp_path / "run", "--epochs", "1", "--seed", "3", "--no-context")
+    assert result.exit_code == 0, result.output
+    model = tmp_path / "run" / "model.keras"
+    assert read_metadata(model)["model"]["context"] is False
+    layers = json.loads(zipfile.ZipFile(model).read("config.json"))["config"]["layers"]
+    assert [layer["class_name"] for layer in layers].count("InputLayer") == 1
+    made = CliRunner().invoke(main, ["generate", "--model", str(model), "--length", "60", "--out", str(tmp_path / "a.mid")])
+    assert made.exit_code == 0, made.output
 
 
 def test_existing_model_directory_is_never_replaced_without_asking(corpus, tmp_path):
