@@ -17,14 +17,14 @@ def chorale(tmp_path):
 
 
 def test_inspect_describes_the_file(chorale):
-    result = CliRunner().invoke(main, ["inspect", str(chorale), "--tokens", "5"])
+    result = CliRunner().invoke(main, ["inspect", str(chorale), "--tokens", "7"])
     assert result.exit_code == 0, result.output
     assert "Soprano: Violin, 3 notes, pitches 71-72" in result.output
     assert "tempo: 80 qpm at beat 0" in result.output
     assert "time signature: 3/4 at beat 0" in result.output
     assert "length: 4 beats, 3 s" in result.output
     assert "round trip: lossy, 3 of 7 notes change" in result.output  # velocity 90 falls between levels 88 and 92
-    assert "first 5 tokens: Start Bar TimeSig_3/4 Pos_0 Tempo_80" in result.output
+    assert "first 7 tokens: Start Bar TimeSig_3/4 Part_40 Part_43 Part_drums Pos_0" in result.output
 
 
 def test_inspect_json_is_machine_readable(chorale):
