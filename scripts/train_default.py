@@ -1,21 +1,29 @@
-"""Train the model bundled with composer: default settings on midi_samples/, a fixed seed.
+"""Train the model bundled with composer (default settings on midi_samples/, a fixed seed), or bundle a run.
 
     python scripts/train_default.py [--seed 1] [--work runs/default]
+    python scripts/train_default.py --bundle RUN_DIR
 
 Runs `composer train midi_samples/` with every default (the same code path a user
 gets), then copies the finished model.keras into composer/models/default.keras,
-which is what `composer generate` falls back to when no model is given.
+which is what `composer generate` falls back to when no model is given. With
+--bundle, a run made with the CLI (one trained longer with --init-from, say) is
+bundled instead. Either way the bundled file records paths inside this repository
+relative to it ("midi_samples"), not where the machine that made it kept them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import shutil
 import sys
+import tempfile
 import time
+import zipfile
 from pathlib import Path
 
+from composer.artifacts import METADATA_ENTRY, MODEL_FILE, read_metadata
+from composer.atomic import write_atomic
 from composer.config import TrainConfig
 from composer.train import TrainRequest, train
 
@@ -27,19 +35,44 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "default")
+    parser.add_argument("--bundle", type=Path, help="Bundle this finished run's model instead of training one.")
     args = parser.parse_args()
     started = time.time()
-    os.chdir(ROOT)  # the model records its data folder as given: "midi_samples", not this machine's path
-    summary = train(TrainRequest(data=Path("midi_samples"), out=args.work, training=TrainConfig(seed=args.seed),
-                                 force=True))  # fmt: skip
-    BUNDLED.parent.mkdir(exist_ok=True)
-    shutil.copyfile(Path(summary["model"]), BUNDLED.with_suffix(".tmp"))
-    BUNDLED.with_suffix(".tmp").replace(BUNDLED)
-    valid, ngram = summary["validation"], summary["ngram"]
+    if args.bundle is None:
+        os.chdir(ROOT)
+        train(TrainRequest(data=Path("midi_samples"), out=args.work, training=TrainConfig(seed=args.seed), force=True))
+    run = args.bundle or args.work
+    bundle(run / MODEL_FILE)
+    metadata = read_metadata(BUNDLED)
     print(f"bundled {BUNDLED.relative_to(ROOT)} ({BUNDLED.stat().st_size / 1e6:.1f} MB) in {time.time() - started:.0f} s: "
-          f"validation {valid['nll_per_event']:.4f} nats/event (n-gram {ngram['nll_per_event']:.4f}), "
-          f"{summary['epochs']} epochs, seed {args.seed}")  # fmt: skip
+          f"validation {metadata['metrics']['validation']['nll_per_event']:.4f} nats/event "
+          f"(n-gram {metadata['metrics']['ngram_baseline']['nll_per_event']:.4f}), data {metadata['data']['folder']}")  # fmt: skip
     return 0
+
+
+def bundle(model: Path) -> None:
+    """Copy ``model`` to the bundled path, its recorded paths made relative to the repository."""
+    with zipfile.ZipFile(model) as source, tempfile.TemporaryDirectory() as folder:
+        staged = Path(folder) / "default.keras"
+        with zipfile.ZipFile(staged, "w", zipfile.ZIP_DEFLATED) as target:
+            for entry in source.infolist():
+                data = source.read(entry)
+                if entry.filename == METADATA_ENTRY:
+                    data = json.dumps(_repository_relative(json.loads(data)), indent=2).encode()
+                target.writestr(entry, data)
+        BUNDLED.parent.mkdir(exist_ok=True)
+        write_atomic(BUNDLED, staged.read_bytes(), overwrite=True)
+
+
+def _repository_relative(value):
+    """``value`` (metadata) with every path inside this repository written relative to it."""
+    if isinstance(value, dict):
+        return {key: _repository_relative(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_repository_relative(item) for item in value]
+    if isinstance(value, str) and value.startswith(str(ROOT) + os.sep):
+        return str(Path(value).relative_to(ROOT))
+    return value
 
 
 if __name__ == "__main__":
