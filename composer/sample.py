@@ -227,13 +227,17 @@ class Grammar:
     def _new_pitches(self, stream: StreamState, instrument: int) -> np.ndarray:
         """The pitches a new note of ``instrument`` may have here: playable, above the last note listed
         (the listing's order; held notes passed over end here), on an instrument allowed to play."""
-        if not (self.new_note_programs[instrument] and stream.may_play(instrument)):
+        if not (self.new_note_programs[instrument] and self._may_play(stream, instrument)):
             return np.zeros(len(self.pitches), bool)
         drums = instrument == DRUMS
         ok = self.playable[drums].copy()
         if stream.listed is not None:
             ok &= _keys_after(stream.listed, drums, self.pitches, instrument)
         return ok
+
+    def _may_play(self, stream: StreamState, instrument: int) -> bool:
+        """An instrument the piece declared, or one the user asked for (after a primer that lacks it)."""
+        return stream.may_play(instrument) or instrument in (self.constraints.programs or ())
 
     def _open_above(self, stream: StreamState, drums: bool) -> bool:
         """Whether a playable pitch lies above the last listed note: then every program of the kind (``drums``
@@ -250,7 +254,7 @@ class Grammar:
         programs = np.zeros(DRUMS + 1, bool)
         programs[[instrument for _, _, instrument in stream.held_to_list()]] = True
         if room:
-            playing = self.new_note_programs & np.array([stream.may_play(p) for p in range(DRUMS + 1)])
+            playing = self.new_note_programs & np.array([self._may_play(stream, p) for p in range(DRUMS + 1)])
             for drums in (False, True):
                 candidates = np.flatnonzero(playing & (self.is_drums == drums))
                 if self._open_above(stream, drums):

@@ -257,3 +257,12 @@ def test_a_sampled_piece_plays_only_the_instruments_it_declared():
         assert declared and played <= declared
         assert {track.program if not track.is_drum else "drums" for track in decode(piece.tokens, CONFIG).tracks} <= {
             int(p) if p != "drums" else p for p in declared}
+
+
+def test_an_instrument_the_user_asks_for_may_play_after_a_primer_that_lacks_it():
+    stream = StreamState(CONFIG)
+    for token in OPENING[:-2]:  # the primer declared only the piano
+        stream.feed(token)
+    asked = Grammar(CONFIG, Constraints(programs=frozenset({0, 73})))
+    assert asked.allowed(stream)[IDS["Program", 73]]
+    assert not Grammar(CONFIG, Constraints()).allowed(stream)[IDS["Program", 73]]
