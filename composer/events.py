@@ -523,9 +523,6 @@ class StreamState:
         """Whether the piece may still declare its instruments: in its first bar, before its first onset."""
         return declares_parts(self.config) and self.clock.bars == 1 and not self.opened
 
-    def may_play(self, instrument: int) -> bool:
-        return not declares_parts(self.config) or instrument in self.parts
-
     def _open_frame(self) -> None:
         self._close_frame()
         self.in_frame = self.opened = True

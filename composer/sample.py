@@ -17,7 +17,7 @@ from composer.config import EncodingConfig
 from composer.errors import ComposerError
 from composer.context import pack, stream_context, unpack
 from composer.events import (BAR, DRUMS, DURATION, HOLD, PART, PITCH, POSITION, PROGRAM, START, TEMPO, TIME_SIGNATURE,
-                             VELOCITY, StreamState, tempo_values, velocity_values, vocabulary)
+                             VELOCITY, StreamState, declares_parts, tempo_values, velocity_values, vocabulary)
 from composer.inference import NumpyLSTM
 from composer.scales import scale_pitch_classes
 from composer.score import DEFAULT_TIME_SIGNATURE
@@ -227,7 +227,7 @@ class Grammar:
     def _new_pitches(self, stream: StreamState, instrument: int) -> np.ndarray:
         """The pitches a new note of ``instrument`` may have here: playable, above the last note listed
         (the listing's order; held notes passed over end here), on an instrument allowed to play."""
-        if not (self.new_note_programs[instrument] and self._may_play(stream, instrument)):
+        if not self._playing(stream)[instrument]:
             return np.zeros(len(self.pitches), bool)
         drums = instrument == DRUMS
         ok = self.playable[drums].copy()
@@ -235,9 +235,14 @@ class Grammar:
             ok &= _keys_after(stream.listed, drums, self.pitches, instrument)
         return ok
 
-    def _may_play(self, stream: StreamState, instrument: int) -> bool:
-        """An instrument the piece declared, or one the user asked for (after a primer that lacks it)."""
-        return stream.may_play(instrument) or instrument in (self.constraints.programs or ())
+    def _playing(self, stream: StreamState) -> np.ndarray:
+        """The instruments (0..128) that may start a note in ``stream``: of those allowed, the ones the piece
+        declared, or the user asked for (after a primer that lacks them)."""
+        if not declares_parts(self.config):
+            return self.new_note_programs
+        declared = np.zeros(DRUMS + 1, bool)
+        declared[stream.parts + sorted(self.constraints.programs or ())] = True
+        return self.new_note_programs & declared
 
     def _open_above(self, stream: StreamState, drums: bool) -> bool:
         """Whether a playable pitch lies above the last listed note: then every program of the kind (``drums``
@@ -254,7 +259,7 @@ class Grammar:
         programs = np.zeros(DRUMS + 1, bool)
         programs[[instrument for _, _, instrument in stream.held_to_list()]] = True
         if room:
-            playing = self.new_note_programs & np.array([self._may_play(stream, p) for p in range(DRUMS + 1)])
+            playing = self._playing(stream)
             for drums in (False, True):
                 candidates = np.flatnonzero(playing & (self.is_drums == drums))
                 if self._open_above(stream, drums):
@@ -414,6 +419,6 @@ def generate(
                 finished[index] = True  # on the Bar that starts the bar after the last one asked for
         if all(finished):
             break
-        sounding = np.stack([unpack(pack(stream)) for stream in streams]) if network.has_context else None
+        sounding = unpack(np.stack([pack(stream) for stream in streams])) if network.has_context else None
         logits, state = network.step(events, state, sounding)
     return pieces
