@@ -301,14 +301,15 @@ def _format_training_summary(summary: dict) -> str:
 @click.option("--max-polyphony", type=click.IntRange(min=1), default=None, help="At most this many notes at once.")
 @click.option("--format", "formats", type=click.Choice(["mid", "musicxml"]), multiple=True, default=("mid",),
               show_default=True, help="Also write MusicXML for notation programs (repeatable).")
+@click.option("--title", default=None, help="Title of the MusicXML score [default: the file's name].")
 @click.option("--plot", is_flag=True, help="Also write a piano-roll PNG next to each file.")
 @click.option("--wav", is_flag=True,
               help="Also render each file to a WAV with FluidSynth (apt install fluidsynth fluid-soundfont-gm).")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--from-sidecar", type=click.Path(path_type=Path), default=None,
               help="Make the file a sidecar (FILE.json, written beside every file) describes again, byte for byte.")
-def generate(model, seed, primer, primer_bars, include_primer, loop, tempo, time_signature, formats, plot, wav, force,
-             num_events, num_bars, num_files, out, from_sidecar, **sampling) -> None:
+def generate(model, seed, primer, primer_bars, include_primer, loop, tempo, time_signature, formats, title, plot, wav,
+             force, num_events, num_bars, num_files, out, from_sidecar, **sampling) -> None:
     """Compose new music with a trained model and write it as MIDI (with a JSON sidecar to make it again)."""
     import random
 
@@ -342,7 +343,7 @@ def generate(model, seed, primer, primer_bars, include_primer, loop, tempo, time
         ),
         primer=primer, primer_bars=primer_bars, include_primer=include_primer, loop=loop, qpm=tempo,
         time_signature=_parse_time_signature(time_signature), force=force,
-        formats=tuple(dict.fromkeys(formats)) + (("png",) if plot else ()) + (("wav",) if wav else ()),
+        formats=tuple(dict.fromkeys(formats)) + (("png",) if plot else ()) + (("wav",) if wav else ()), title=title,
     )  # fmt: skip
     for path in generate_files(request, model_path):
         click.echo(f"wrote {path}")

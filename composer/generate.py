@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from composer import artifacts
+from composer import __version__, artifacts
 from composer.audio import find_renderer, render_wav
 from composer.atomic import write_atomic
 from composer.config import EncodingConfig
@@ -45,6 +45,7 @@ class GenerateRequest:
     time_signature: tuple[int, int] | None = None
     force: bool = False
     formats: tuple[str, ...] = ("mid",)  # also "musicxml", "png" (a piano roll) and "wav" (FluidSynth audio)
+    title: str | None = None  # of the MusicXML score; the file's name when None
     piece: int | None = None  # write only this piece (from 1) of the batch: remaking one file from its sidecar
 
 
@@ -54,7 +55,7 @@ def generate_files(request: GenerateRequest, model_path: Path) -> list[Path]:
     paths = []
     for index, score in enumerate(generate_scores(request, model_path), start=1):
         if request.piece in (None, index):
-            written = _write(score, _output_path(request, model_path, stamp, index), request)
+            written = _write(score, _output_path(request, model_path, stamp, index), request, model_path)
             record = json.dumps(sidecar(request, model_path, index), indent=2).encode()
             paths += written + [write_atomic(written[0].with_suffix(".json"), record, overwrite=request.force)]
     return paths
@@ -222,8 +223,12 @@ def _output_path(request: GenerateRequest, model_path: Path, stamp: str, index: 
     out = request.out
     if out.suffix.lower() in (".mid", ".midi"):
         return out if request.num_files == 1 or request.piece else out.with_name(f"{out.stem}-{index}{out.suffix}")
-    name = model_path.parent.name if model_path.name == artifacts.MODEL_FILE else model_path.stem
-    return out / f"{name}-{stamp}-seed{request.seed}-{index}.mid"
+    return out / f"{_model_name(model_path)}-{stamp}-seed{request.seed}-{index}.mid"
+
+
+def _model_name(model_path: Path) -> str:
+    """What a model is called: its run folder's name, or the file's own for a file named by hand."""
+    return model_path.parent.name if model_path.name == artifacts.MODEL_FILE else model_path.stem
 
 
 def _write_midi(score: Score, path: Path, request: GenerateRequest, companions: list[str]) -> Path:
@@ -246,16 +251,18 @@ def _write_midi(score: Score, path: Path, request: GenerateRequest, companions: 
     raise ComposerError(f"{path.parent}: too many files named like {path.name}; choose another --out")
 
 
-def _write(score: Score, path: Path, request: GenerateRequest) -> list[Path]:
+def _write(score: Score, path: Path, request: GenerateRequest, model_path: Path) -> list[Path]:
     if not score.num_notes:
         raise ComposerError("the model generated no notes; try more events (--length) or another seed")
     renderer = find_renderer() if "wav" in request.formats else None
     path = _write_midi(score, path, request, [".json"] + [f".{f}" for f in request.formats if f != "mid"])
     written = [path]
     if "musicxml" in request.formats:
-        from composer.midi_io import write_musicxml
+        from composer.notation import write_musicxml
 
-        written.append(write_musicxml(score, path.with_suffix(".musicxml"), overwrite=request.force))
+        credit = f"composer {__version__}, model {_model_name(model_path)}"
+        written.append(write_musicxml(score, path.with_suffix(".musicxml"), title=request.title or path.stem,
+                                      credit=credit, overwrite=request.force))  # fmt: skip
     if "png" in request.formats:
         from composer.plot import plot_piano_roll
 

@@ -79,18 +79,6 @@ def write_score(score: Score, path: str | os.PathLike, *, overwrite: bool = Fals
     return write_atomic(path, buffer.getvalue(), overwrite=overwrite)
 
 
-def write_musicxml(score: Score, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """MusicXML for notation programs, through music21's MIDI reader (which lays out voices and ties)."""
-    import tempfile
-
-    from music21 import converter
-
-    with tempfile.TemporaryDirectory() as folder:
-        midi_path = write_score(score, Path(folder) / "score.mid")
-        xml_path = converter.parse(midi_path, quantizePost=False).write("musicxml", fp=Path(folder) / "score.xml")
-        return write_atomic(path, Path(xml_path).read_bytes(), overwrite=overwrite)
-
-
 def program_name(program: int, is_drum: bool = False) -> str:
     """General MIDI name of a program, used for tracks that have no name of their own."""
     return "Drums" if is_drum else pretty_midi.program_to_instrument_name(program)
@@ -213,11 +201,16 @@ def score_to_midi(score: Score) -> mido.MidiFile:
     """A type-1 file: conductor track first, then one track per part."""
     midi = mido.MidiFile(type=1, ticks_per_beat=OUTPUT_PPQ)
     midi.tracks.append(_conductor_track(score))
-    channels = iter(_MELODIC_CHANNELS * (len(score.tracks) // len(_MELODIC_CHANNELS) + 1))
-    for track in score.tracks:
-        channel = DRUM_CHANNEL if track.is_drum else next(channels)
+    for track, channel in zip(score.tracks, part_channels(score)):
         midi.tracks.append(_part_track(track, channel))
     return midi
+
+
+def part_channels(score: Score) -> list[int]:
+    """The MIDI channel of each track: drums on channel 10, the other parts each on the next free channel
+    (wrapping past 16 parts), so DAWs keep them apart."""
+    channels = iter(_MELODIC_CHANNELS * (len(score.tracks) // len(_MELODIC_CHANNELS) + 1))
+    return [DRUM_CHANNEL if track.is_drum else next(channels) for track in score.tracks]
 
 
 def _ticks(beat: float) -> int:

@@ -1,12 +1,14 @@
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ElementTree
 
 import mido
 import pretty_midi
 import pytest
 from click.testing import CliRunner
 
+from composer import __version__
 from composer.cli import main
 
 from midi_factory import toy_score, write_toy_corpus
@@ -109,6 +111,16 @@ def test_musicxml_and_piano_roll_are_written_beside_the_midi(model, tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "x.musicxml").read_text().lstrip().startswith("<?xml")
     assert (tmp_path / "x.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_score_is_titled_by_its_file_or_title_and_credits_the_model(model, tmp_path):
+    for args, title in [((), "x"), (("--title", "Chorale for Anna"), "Chorale for Anna")]:
+        result = _generate("--model", model, "--seed", 1, "--out", tmp_path / "x.mid", "--format", "musicxml",
+                           "--force", *args)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        root = ElementTree.parse(tmp_path / "x.musicxml").getroot()
+        assert root.findtext("work/work-title") == title
+        assert root.findtext("identification/creator[@type='composer']") == f"composer {__version__}, model {model.parent.name}"
 
 
 def test_the_default_training_output_is_used_when_no_model_is_given(model, tmp_path, monkeypatch):
