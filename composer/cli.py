@@ -14,7 +14,7 @@ import click
 
 from composer import __version__
 from composer.artifacts import DEFAULT_MODEL_DIR
-from composer.config import EncodingConfig, ModelConfig, TrainConfig
+from composer.config import DEFAULT_TEMPERATURE, EncodingConfig, ModelConfig, TrainConfig
 from composer.errors import ComposerError
 from composer.distribute import MODES as DISTRIBUTE_MODES
 from composer.scales import SCALES
@@ -275,7 +275,7 @@ def _format_training_summary(summary: dict) -> str:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("."), show_default=True,
               help="A folder for informatively named files, or a FILE.mid.")
 @click.option("--seed", type=int, default=None, help="Same model, options and seed give the same file.")
-@click.option("--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True,
+@click.option("--temperature", type=click.FloatRange(min=0), default=DEFAULT_TEMPERATURE, show_default=True,
               help="Lower is safer, higher is wilder; 0 always takes the likeliest event.")
 @click.option("--top-k", type=click.IntRange(min=0), default=0, help="Sample among the K likeliest events only.")
 @click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=1.0,

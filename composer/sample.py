@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from composer.config import EncodingConfig
+from composer.config import DEFAULT_TEMPERATURE, EncodingConfig
 from composer.errors import ComposerError
 from composer.context import pack, stream_context, unpack
 from composer.events import (BAR, DRUMS, DURATION, HOLD, PART, PITCH, POSITION, PROGRAM, START, TEMPO, TIME_SIGNATURE,
@@ -27,7 +27,7 @@ from composer.score import DEFAULT_TIME_SIGNATURE
 class SamplingOptions:
     """How adventurous sampling is. Temperature 0 (or top-k 1) always takes the likeliest event."""
 
-    temperature: float = 1.0
+    temperature: float = DEFAULT_TEMPERATURE
     top_k: int = 0  # 0: no limit
     top_p: float = 1.0  # nucleus: the smallest set of events holding this much probability
     repetition_penalty: float = 1.0  # > 1: pitches of the last REPETITION_WINDOW events become less likely
