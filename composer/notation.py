@@ -16,7 +16,7 @@ from pathlib import Path
 
 from composer.atomic import write_atomic
 from composer.midi_io import part_channels, program_name
-from composer.score import DEFAULT_QPM, DEFAULT_TIME_SIGNATURE, Note, Score, TempoChange, TimeSignature, Track
+from composer.score import DEFAULT_QPM, Note, Score, TempoChange, Track
 
 GRID = 12  # positions per quarter note that notation shows: sixteenths and eighth/sixteenth triplets
 # Note values a player reads, in quarter notes: plain, dotted, and the triplets of the plain ones (each written
@@ -26,7 +26,9 @@ DOTTED_VALUES = tuple(map(Fraction, (6, 3, Fraction(3, 2), Fraction(3, 4))))
 TRIPLET_VALUES = (Fraction(2, 3), Fraction(1, 3), Fraction(1, 6), Fraction(1, 12))
 NOTE_VALUES = tuple(sorted(PLAIN_VALUES + DOTTED_VALUES + TRIPLET_VALUES, reverse=True))
 MIN_KEY_CORRELATION = 0.6  # below this fit to a major or minor key profile, the music gets no key signature
-# Staff clefs by the pitch of their middle line; an instrument's clefs in the order players prefer them.
+# Staff clefs by the pitch of their middle line; an instrument's clefs in the order players prefer them (General
+# MIDI programs: 32-39 basses, 41 viola, 42 cello, 43 contrabass, 57 trombone, 58 tuba, 70 bassoon); others
+# read treble or bass.
 MIDDLE_LINE = {"treble": 71, "alto": 60, "tenor": 57, "bass": 50}
 USUAL_CLEFS = {41: ("alto", "treble"), 42: ("bass", "tenor", "treble"), 43: ("bass",), 57: ("bass", "tenor"),
                58: ("bass",), 70: ("bass", "tenor"), 32: ("bass",), 33: ("bass",), 34: ("bass",), 35: ("bass",),
