@@ -13,9 +13,12 @@ import json
 import os
 from dataclasses import dataclass
 
+from composer import artifacts
 from composer.errors import ComposerError
 
 MODES = ("auto", "none", "mirrored", "multi-worker")
+# The releases every strategy was tested with (pip specifiers); widen only after the distributed tests pass on more.
+TESTED_VERSIONS = {"keras": ">=3.15,<3.16", "tensorflow": ">=2.21,<2.22"}
 
 
 @dataclass(frozen=True)
@@ -35,14 +38,45 @@ def cluster_from_env(mode: str) -> Cluster:
     """The worker group ``mode`` asks for; ``auto`` is multi-worker when TF_CONFIG names several workers,
     else it stays ``auto`` until ``make_strategy`` counts the GPUs (without TensorFlow until then)."""
     raw = os.environ.get("TF_CONFIG", "")
-    if mode in ("auto", "multi-worker") and raw:
-        cluster = _parse_tf_config(raw)
-        if cluster.workers > 1 or mode == "multi-worker":
-            return cluster
-    if mode == "multi-worker":
+    group = _parse_tf_config(raw) if raw else None
+    if group and group.workers > 1 and mode in ("none", "mirrored"):  # each would think itself the chief
+        raise ComposerError(f"TF_CONFIG describes a group of {group.workers} workers, but --distribute {mode} trains "
+                            "each process alone and every one would write --out: pass --distribute multi-worker "
+                            "(or auto), or unset TF_CONFIG")  # fmt: skip
+    if mode == "multi-worker" and not group:
         raise ComposerError("--distribute multi-worker needs the TF_CONFIG environment variable that describes "
                             "the worker group (see docs/distributed.md)")  # fmt: skip
-    return Cluster(mode)
+    cluster = group if group and (group.workers > 1 or mode == "multi-worker") else Cluster(mode)
+    check_tested_versions(cluster.mode)
+    return cluster
+
+
+def check_tested_versions(mode: str) -> None:
+    """Refuse a strategy on Keras or TensorFlow releases outside the tested range: earlier Keras 3 releases
+    broke tf.distribute training (keras-team/keras#19891, #21061, #20568, #21467), and the multi-worker
+    path patches Keras internals that a later release may change."""
+    from packaging.specifiers import SpecifierSet  # a dependency of keras
+
+    if mode not in ("mirrored", "multi-worker"):
+        return
+    installed = artifacts.package_versions()
+    if not all(SpecifierSet(spec).contains(installed[name]) for name, spec in TESTED_VERSIONS.items()):
+        tested = " and ".join(f"{name}{spec}" for name, spec in TESTED_VERSIONS.items())
+        found = ", ".join(f"{name} {installed[name]}" for name in TESTED_VERSIONS)
+        raise ComposerError(f"--distribute {mode} is tested only with {tested} (found {found}): "
+                            "install those releases, or train with --distribute none")  # fmt: skip
+
+
+def check_replicas(replicas: int, batch_size: int, mixed_precision: bool) -> None:
+    """Refuse what ``replicas`` replicas (GPUs or workers) cannot train correctly."""
+    if batch_size % replicas:
+        raise ComposerError(f"--batch-size {batch_size} does not split evenly between "
+                            f"{replicas} replicas (GPUs or workers)")  # fmt: skip
+    if mixed_precision and replicas > 1:  # Keras 3.15's LossScaleOptimizer checks one replica's gradients, unsummed
+        raise ComposerError(f"--mixed-precision cannot train on {replicas} replicas (GPUs or workers): Keras's "
+                            "loss scaling decides whether a step overflowed from one replica's gradients, so an "
+                            "overflow on another would corrupt the weights. Train without --mixed-precision, "
+                            "or on one GPU")  # fmt: skip
 
 
 def make_strategy(cluster: Cluster):
@@ -54,6 +88,7 @@ def make_strategy(cluster: Cluster):
     mode = cluster.mode
     if mode == "auto":
         mode = "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "none"
+        check_tested_versions(mode)
     if mode == "mirrored":
         return tf.distribute.MirroredStrategy(), mode
     if mode == "multi-worker":

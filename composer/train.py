@@ -25,7 +25,8 @@ import numpy as np
 from composer import artifacts
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.corpus import representation_problems
-from composer.distribute import Cluster, cluster_from_env, make_strategy, ready_for_fit, weights_fingerprint
+from composer.distribute import (Cluster, check_replicas, cluster_from_env, make_strategy, ready_for_fit,
+                                  weights_fingerprint)  # fmt: skip
 from composer.errors import ComposerError
 from composer.events import token_names, vocabulary
 from composer.ngram import fit_baseline
@@ -200,9 +201,11 @@ def _fit(out: Path, work: Path, state: dict, data: TrainingData, steps: int, rep
 
     strategy, state["distribute"]["mode"] = make_strategy(cluster)  # first: before any other TensorFlow work
     training = TrainConfig.from_dict(state["training"])
+    if strategy:
+        check_replicas(strategy.num_replicas_in_sync, training.batch_size, training.mixed_precision)
     keras.utils.set_random_seed(training.seed)
-    if state["epoch"] >= training.epochs or state["status"] == "finished":
-        return "done"
+    if _epochs_over(state, training):
+        return "done"  # only the model is left to publish
     scope = strategy.scope if strategy else nullcontext
     with scope(), _compute_precision(training.mixed_precision, report):
         model = _model(out, state, steps, report)
@@ -243,6 +246,12 @@ def _fit(out: Path, work: Path, state: dict, data: TrainingData, steps: int, rep
     return "done"
 
 
+def _epochs_over(state: dict, training: TrainConfig) -> bool:
+    """Whether no epoch is left to train: all are done, or early stopping decided after one at least.
+    Not yet "finished": that waits until the model is published."""
+    return state["epoch"] >= training.epochs or (state["epoch"] > 0 and state["epochs_since_best"] >= training.patience)
+
+
 def _model(out: Path, state: dict, steps: int, report):
     """The checkpointed model of a resumed run, or a new (or fine-tuned) one, compiled."""
     from composer.tf_runtime import keras
@@ -269,9 +278,6 @@ def _datasets(data: TrainingData, state: dict, steps: int, strategy, cluster: Cl
 
     encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
     with_context = ModelConfig.from_dict(state["model"]).context
-    if strategy and training.batch_size % strategy.num_replicas_in_sync:
-        raise ComposerError(f"--batch-size {training.batch_size} does not split evenly between "
-                            f"{strategy.num_replicas_in_sync} replicas (GPUs or workers)")  # fmt: skip
     if data.cache is None:  # in memory; a strategy splits each global batch between its replicas
         streams = [dataset.TokenStream(pieces, encoding, with_context) for pieces in (data.train_pieces, data.valid_pieces)]
         return (dataset.training_dataset(streams[0], encoding, training, initial_epoch=state["epoch"]),
@@ -352,9 +358,8 @@ def _callbacks(out: Path, state: dict, tokens_per_step: int) -> list:
             else:
                 state["epochs_since_best"] += 1
             state["epoch"] = epoch + 1
-            if state["epochs_since_best"] >= TrainConfig.from_dict(state["training"]).patience:
-                self.model.stop_training = True
-                state["status"] = "finished"
+            if _epochs_over(state, TrainConfig.from_dict(state["training"])):
+                self.model.stop_training = True  # "finished" waits for model.keras: a kill before it resumes
             artifacts.write_json(out / artifacts.STATE_FILE, state)
             artifacts.remove_stale_checkpoints(out, keep={state["checkpoint"], state.get("best_checkpoint", LEGACY_BEST_CHECKPOINT)})
 
@@ -419,10 +424,10 @@ def _finish(out: Path, state: dict, valid_pieces) -> dict[str, Any]:
     if TrainConfig.from_dict(state["training"]).mixed_precision:
         best = _in_float32(best, state)
     state["metrics"] = sequence_metrics(best, valid_pieces, config=EncodingConfig.from_dict(state["encoding"]))
-    state["status"] = "finished"
     metadata = _metadata(state)
     artifacts.save_model(best, out / artifacts.MODEL_FILE, metadata)
     artifacts.write_json(out / "metadata.json", metadata)
+    state["status"] = "finished"  # last: a chief killed before this is restarted and publishes again
     artifacts.write_json(out / artifacts.STATE_FILE, state)
     plot_losses(state["history"], out / "loss.png")
     return {

@@ -197,3 +197,67 @@ def test_a_single_worker_tf_config_needs_no_seed(cache, tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["train", str(cache), "--out", str(tmp_path / "run"), *TINY, "--epochs", "1"])
     assert result.exit_code == 0, result.output
     assert "seed:" in result.output  # drawn and printed, as when training alone
+
+
+@pytest.mark.parametrize("mode", ["none", "mirrored"])
+def test_a_group_tf_config_without_a_group_strategy_is_refused(cache, tmp_path, monkeypatch, mode):
+    monkeypatch.setenv("TF_CONFIG", _tf_config(_free_ports(2), "worker", 1))  # each would think itself the chief
+    # unit first: a process let through would wait on the group instead of failing
+    with pytest.raises(ComposerError, match="pass --distribute multi-worker"):
+        cluster_from_env(mode)
+    result = CliRunner().invoke(main, ["train", str(cache), "--out", str(tmp_path / "run"), "--distribute", mode,
+                                       "--seed", "1", *TINY, "--epochs", "1"])  # fmt: skip
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert f"Error: TF_CONFIG describes a group of 2 workers, but --distribute {mode} trains" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("keras, tensorflow, refused", [
+    ("3.15.1", "2.21.0", False),
+    ("3.15.0", "2.21.3", False),
+    ("3.14.0", "2.21.0", True),
+    ("3.16.0", "2.21.0", True),
+    ("3.15.1", "2.20.0", True),
+    ("3.15.1", "2.22.0rc1", True),
+])  # fmt: skip
+def test_a_strategy_is_refused_outside_the_tested_releases(monkeypatch, keras, tensorflow, refused):
+    from composer import artifacts
+    from composer.distribute import check_tested_versions
+
+    monkeypatch.setattr(artifacts, "package_versions", lambda: {"keras": keras, "tensorflow": tensorflow})
+    check_tested_versions("none")  # training alone works on every release pyproject.toml admits
+    for mode in ("mirrored", "multi-worker"):
+        if refused:
+            with pytest.raises(ComposerError, match=r"tested only with keras>=3\.15,<3\.16 and tensorflow>=2\.21,"):
+                check_tested_versions(mode)
+        else:
+            check_tested_versions(mode)
+
+
+def test_the_installed_releases_are_tested_and_others_are_refused_before_any_work(cache, tmp_path, monkeypatch):
+    from composer import artifacts
+    from composer.distribute import check_tested_versions
+
+    check_tested_versions("multi-worker")  # what CI installs must be inside the range
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    monkeypatch.setattr(artifacts, "package_versions", lambda: {"keras": "3.3.3", "tensorflow": "2.16.1"})
+    result = CliRunner().invoke(main, ["train", str(cache), "--out", str(tmp_path / "run"), "--distribute", "mirrored",
+                                       "--seed", "1", *TINY, "--epochs", "1"])  # fmt: skip
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "(found keras 3.3.3, tensorflow 2.16.1)" in result.output and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("replicas, batch_size, mixed_precision, message", [
+    (1, 8, True, None),
+    (2, 8, False, None),
+    (3, 8, False, "--batch-size 8 does not split evenly between 3 replicas"),
+    (2, 8, True, "--mixed-precision cannot train on 2 replicas"),
+])  # fmt: skip
+def test_replicas_refuse_what_they_cannot_train_correctly(replicas, batch_size, mixed_precision, message):
+    from composer.distribute import check_replicas
+
+    if message is None:
+        check_replicas(replicas, batch_size, mixed_precision)
+        return
+    with pytest.raises(ComposerError, match=message):
+        check_replicas(replicas, batch_size, mixed_precision)

@@ -281,3 +281,33 @@ def test_mixed_precision_trains_in_float16_and_publishes_a_float32_model(corpus,
     assert read_metadata(out / "model.keras")["training"]["mixed_precision"] is True
     generated = CliRunner().invoke(main, ["generate", "--model", str(out), "--length", "20", "--out", str(tmp_path / "a.mid")])
     assert generated.exit_code == 0, generated.output
+
+
+def test_a_chief_killed_while_publishing_leaves_a_run_the_group_restart_finishes(corpus, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from composer import artifacts
+    from composer.config import ModelConfig, TrainConfig
+    from composer.distribute import Cluster
+    from composer.train import TrainRequest, _finished_run, _restarted_group, train
+
+    out, save_model = tmp_path / "run", artifacts.save_model
+
+    def killed_while_publishing(model, path, *args):
+        if path.name == artifacts.MODEL_FILE:
+            raise RuntimeError("killed")
+        save_model(model, path, *args)
+
+    training = TrainConfig(sequence_length=32, batch_size=8, epochs=3, patience=0, valid_fraction=0.25, seed=1)
+    request = TrainRequest(corpus, out, model=ModelConfig(embedding_dim=8, units=16), training=training,
+                           cache_dir=tmp_path / "cache", workers=1)  # fmt: skip
+    monkeypatch.setattr(artifacts, "save_model", killed_while_publishing)
+    with pytest.raises(RuntimeError, match="killed"):
+        train(request, report=lambda line: None)  # early stopping (patience 0) ends it after epoch 1
+    assert not (out / "model.keras").exists() and not _finished_run(out)
+    assert _restarted_group(request, Cluster("multi-worker", 2, 0))  # the same command picks it up
+
+    monkeypatch.setattr(artifacts, "save_model", save_model)
+    summary = train(replace(request, resume=True), report=lambda line: None)
+    assert summary["epochs"] == 1 and read_metadata(out / "model.keras")["history"]["val_loss"]
+    assert json.loads((out / "state.json").read_text())["status"] == "finished"
