@@ -148,9 +148,11 @@ def _fill(measure, voices, start: Fraction, length: Fraction, meter: tuple[int, 
     beat = _beat_length(meter)
     # a bar cut short by a change of meter has no whole-bar rest (notation programs would fill it out)
     whole_bar = length if length == Fraction(4 * meter[0], meter[1]) else None
-    voices = [voice for number, voice in enumerate(voices) if number == 0 or _sounds_in(voice, start, length)]
-    for number, voice in enumerate(voices, start=1):
-        target = measure if len(voices) == 1 else stream.Voice(id=str(number))
+    # a voice keeps its number from bar to bar, so that ties join notes of one voice
+    shown = [(number, voice) for number, voice in enumerate(voices, start=1)
+             if number == 1 or _sounds_in(voice, start, length)]  # fmt: skip
+    for number, voice in shown:
+        target = measure if len(shown) == 1 else stream.Voice(id=str(number))
         offset = Fraction(0)
         for chord_start, chord_end, pitches in voice:
             begin, end = max(chord_start, start) - start, min(chord_end, start + length) - start
@@ -216,8 +218,8 @@ def _rest_values(begin: Fraction, end: Fraction, beat: Fraction) -> list[tuple[F
 def _sounding(pitches: tuple[int, ...], is_drum: bool, tonality, value: Fraction):
     from music21 import chord, note, percussion
 
-    if is_drum:
-        notes = [_drum(pitch) for pitch in pitches]
+    if is_drum:  # drums drawn at one place on the staff are one notehead
+        notes = [_drum(pitch) for pitch in {DRUM_DISPLAY.get(p, OTHER_DRUM_DISPLAY): p for p in pitches}.values()]
         element = notes[0] if len(notes) == 1 else percussion.PercussionChord(notes)
     else:
         notes = [note.Note(_spelled(pitch, tonality)) for pitch in pitches]
