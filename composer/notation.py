@@ -307,9 +307,7 @@ def _clef(track: Track):
 
 def _beat_length(meter: tuple[int, int]) -> Fraction:
     """The beat notation groups by: the dotted beat of a compound meter (6/8, 9/8, 12/8), else the denominator."""
-    from music21 import meter as music21_meter
-
-    return Fraction(music21_meter.TimeSignature(f"{meter[0]}/{meter[1]}").beatDuration.quarterLength)
+    return Fraction(_time_signature(meter).beatDuration.quarterLength)
 
 
 def _time_signature(meter: tuple[int, int]):
