@@ -14,7 +14,7 @@ import click
 
 from composer import __version__
 from composer.artifacts import DEFAULT_MODEL_DIR
-from composer.config import DEFAULT_TEMPERATURE, EncodingConfig, ModelConfig, TrainConfig
+from composer.config import CONTEXT_LAYOUT, DEFAULT_TEMPERATURE, EncodingConfig, ModelConfig, TrainConfig
 from composer.errors import ComposerError
 from composer.distribute import MODES as DISTRIBUTE_MODES
 from composer.scales import SCALES
@@ -96,8 +96,9 @@ def inspect(file: Path, num_tokens: int, as_json: bool) -> None:
 @click.option("--embedding-dim", type=click.IntRange(min=1), default=MODEL_DEFAULTS.embedding_dim, show_default=True)
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=MODEL_DEFAULTS.dropout,
               show_default=True)
-@click.option("--context/--no-context", default=MODEL_DEFAULTS.context, show_default=True,
-              help="Give the network the notes sounding, each part's last pitch and the key so far at every event.")
+@click.option("--context/--no-context", default=True, show_default=True,
+              help="Give the network the notes sounding, where they end, each part's last pitch and the key so far "
+                   "at every event.")
 @_encoding_options
 @click.option("--init-from", type=click.Path(path_type=Path), default=None,
               help="Fine-tune this model (.keras or model directory) on DATA: its encoding and network are kept.")
@@ -217,7 +218,7 @@ def _train_configs(options: dict, seed: int) -> dict:
     return {
         "encoding": _encoding_config(options),
         "model": ModelConfig(embedding_dim=options["embedding_dim"], units=options["units"], layers=options["layers"],
-                             dropout=options["dropout"], context=options["context"]),
+                             dropout=options["dropout"], context=CONTEXT_LAYOUT if options["context"] else 0),
         "training": TrainConfig(
             sequence_length=options["sequence_length"], batch_size=options["batch_size"], epochs=options["epochs"],
             learning_rate=options["learning_rate"], patience=options["patience"],

@@ -17,6 +17,7 @@ MAX_TIME_EVENTS = 16_384  # keeps every token id within int16, how encoded files
 # Sampling's default temperature: at 0.9 the bundled model's samples are as likely under it as real music is
 # (at 1.0, 14% less likely: the tail of rare events derails pieces); docs/quality.md, row 7.
 DEFAULT_TEMPERATURE = 0.9
+CONTEXT_LAYOUT = 2  # the layout of composer.context that new networks read (1: composer 0.4.0's)
 
 _Config = TypeVar("_Config", bound="_Serializable")
 
@@ -106,16 +107,19 @@ class ModelConfig(_Serializable):
     units: int = 256
     layers: int = 2
     dropout: float = 0.2
-    context: bool = True  # the sounding notes, the part's last pitch and the key so far as an input
+    context: int = CONTEXT_LAYOUT  # the layout of composer.context the network reads beside each event; 0: none
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        return config_from_dict(cls, {"context": False, **data})  # models before composer 0.4 had no context
+        # models before composer 0.4 had no context; 0.4.0 wrote true for layout 1
+        data = {**data, "context": int(data.get("context", 0))}
+        return config_from_dict(cls, data)
 
     def __post_init__(self) -> None:
         for name in ("embedding_dim", "units", "layers"):
             _require(getattr(self, name) >= 1, f"{name} must be at least 1", "model")
         _require(0 <= self.dropout < 1, "dropout must be in [0, 1)", "model")
+        _require(0 <= self.context <= CONTEXT_LAYOUT, f"context layout must be in 0..{CONTEXT_LAYOUT}", "model")
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,13 @@ more probability on the piece's scale than a uniform guess. These facts are read
 own state (``events.StreamState``) after every event and given to the network as an input, the same
 way in training and in sampling.
 
-Stored packed, 29 bytes an event (``pack``), and unpacked for the network (``unpack``), which also
-transposes them with the events.
+Layout 2 adds where the sounding notes end: the positions in the bar of the earliest and the latest
+end. Without them the network chose the next onset with no regard to note lengths, and left a third of
+the beats empty at the quickstart's length (docs/quality.md, row 9). Networks of layout 1 (composer
+0.4.0) still read their own.
+
+Stored packed, 31 bytes an event (``pack``), and unpacked for the network in its layout (``unpack``),
+which also transposes them with the events.
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from composer.config import EncodingConfig
+from composer.config import CONTEXT_LAYOUT, EncodingConfig
 from composer.events import START, StreamState
 
 PITCHES = 128
-PACKED_SIZE = PITCHES // 8 + 1 + 12  # sounding pitches as bits, the part's last pitch, pitch-class shares
-CONTEXT_SIZE = PITCHES + PITCHES + 12  # sounding pitches, the part's last pitch (one-hot), pitch-class shares
+END_POSITIONS = 96  # positions in the bar an end is told at (two 4/4 bars at 12 steps a quarter); beyond: "later"
+LATER, NONE_SOUNDING = END_POSITIONS, END_POSITIONS + 1
+# sounding pitches as bits, the part's last pitch, pitch-class shares, the earliest and latest end
+PACKED_SIZE = PITCHES // 8 + 1 + 12 + 2
+_TIMING = PITCHES // 8 + 1 + 12  # where the ends start in a packed context
 NO_PITCH = 255
 _BITS = 1 << np.arange(8, dtype=np.uint8)
 
@@ -35,7 +43,28 @@ def pack(state: StreamState) -> np.ndarray:
     counts = np.asarray(state.pitch_class_counts, dtype=np.float64)
     shares = np.round(255 * counts / counts.sum()) if counts.any() else counts
     last = state.last_pitches.get(state.instrument, NO_PITCH)
-    return np.concatenate([np.packbits(sounding, bitorder="little"), [last], shares]).astype(np.uint8)
+    ends = [end for end, *_ in state.sounding if end > state.now]
+    timing = [_end_position(min(ends), state), _end_position(max(ends), state)] if ends else [NONE_SOUNDING] * 2
+    return np.concatenate([np.packbits(sounding, bitorder="little"), [last], shares, timing]).astype(np.uint8)
+
+
+def context_size(layout: int) -> int:
+    """The width of the network input of context ``layout`` (1: composer 0.4.0's, 2: with note ends)."""
+    return 2 * PITCHES + 12 + (2 * (END_POSITIONS + 2) if layout >= 2 else 0)
+
+
+def layout_of_size(size: int) -> int:
+    """The context layout whose network input is ``size`` wide (a network's weights say which it reads)."""
+    layouts = [layout for layout in range(1, CONTEXT_LAYOUT + 1) if context_size(layout) == size]
+    if not layouts:
+        raise ValueError(f"a context input {size} wide is no layout this composer knows")
+    return layouts[0]
+
+
+def _end_position(end: int, state: StreamState) -> int:
+    """Where in the current bar a note ends, or LATER when in a later bar."""
+    position = end - state.clock.bar_start
+    return position if position < min(END_POSITIONS, state.clock.bar_length) else LATER
 
 
 def stream_context(tokens: Iterable[int], config: EncodingConfig) -> np.ndarray:
@@ -52,14 +81,18 @@ def stream_context(tokens: Iterable[int], config: EncodingConfig) -> np.ndarray:
     return packed
 
 
-def unpack(packed: np.ndarray, shift: int = 0) -> np.ndarray:
-    """(..., CONTEXT_SIZE) float32 network input from packed contexts, transposed ``shift`` semitones (as
-    the events beside them are; the caller keeps every pitch in range)."""
+def unpack(packed: np.ndarray, shift: int = 0, layout: int = CONTEXT_LAYOUT) -> np.ndarray:
+    """(..., context_size(layout)) float32 network input from packed contexts, transposed ``shift``
+    semitones (as the events beside them are; the caller keeps every pitch in range)."""
     sounding = (packed[..., : PITCHES // 8, None] & _BITS).astype(bool).reshape(*packed.shape[:-1], PITCHES)
     last = packed[..., PITCHES // 8].astype(np.int64)
     voice = (last[..., None] == np.arange(PITCHES)).astype(np.float32)
-    shares = packed[..., PITCHES // 8 + 1 :].astype(np.float32)
+    shares = packed[..., PITCHES // 8 + 1 : _TIMING].astype(np.float32)
     total = shares.sum(axis=-1, keepdims=True)
     shares = np.divide(shares, total, out=np.zeros_like(shares), where=total > 0)
-    return np.concatenate([np.roll(sounding.astype(np.float32), shift, axis=-1), np.roll(voice, shift, axis=-1),
-                           np.roll(shares, shift, axis=-1)], axis=-1)  # fmt: skip
+    parts = [np.roll(sounding.astype(np.float32), shift, axis=-1), np.roll(voice, shift, axis=-1),
+             np.roll(shares, shift, axis=-1)]  # fmt: skip
+    if layout >= 2:
+        ends = packed[..., _TIMING:, None].astype(np.int64) == np.arange(END_POSITIONS + 2)
+        parts.append(ends.astype(np.float32).reshape(*packed.shape[:-1], 2 * (END_POSITIONS + 2)))
+    return np.concatenate(parts, axis=-1)

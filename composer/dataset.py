@@ -14,19 +14,20 @@ import numpy as np
 from composer.tf_runtime import tf
 
 from composer.config import EncodingConfig, TrainConfig
-from composer.context import CONTEXT_SIZE, PACKED_SIZE, stream_context, unpack
+from composer.context import PACKED_SIZE, context_size, stream_context, unpack
 from composer.events import HOLD, PITCH, TEMPO, VELOCITY, pitched_note_mask, vocabulary
 from composer.prepare import PITCHED_BIT
 
 
 class TokenStream:
     """Pieces joined end to end, with the positions transposition may move and, for a network that reads
-    it, the packed context after each event (``composer.context``)."""
+    context ``layout`` (0: none), the packed context after each event (``composer.context``)."""
 
-    def __init__(self, sequences: list[np.ndarray], config: EncodingConfig, with_context: bool = False) -> None:
+    def __init__(self, sequences: list[np.ndarray], config: EncodingConfig, layout: int = 0) -> None:
         self.tokens = np.concatenate([np.asarray(s, dtype=np.int32) for s in sequences])
         self.pitched = np.concatenate([pitched_note_mask(np.asarray(s), config) for s in sequences])
-        self.contexts = stream_context(self.tokens, config) if with_context else None
+        self.layout = layout
+        self.contexts = stream_context(self.tokens, config) if layout else None
 
     def num_windows(self, length: int) -> int:
         return (len(self.tokens) - 1) // length
@@ -44,7 +45,7 @@ def training_dataset(stream: TokenStream, encoding: EncodingConfig, train: Train
         jitter = tf.random.stateless_uniform([], seed, 0, length, dtype=tf.int64)
         start = tf.minimum(index * length + jitter, len(stream.tokens) - length - 1)
         events, shift = augment(tokens[start : start + length + 1], pitched[start : start + length + 1], seed)
-        return _inputs(events, contexts, start, shift), events[1:]
+        return _inputs(events, contexts, start, shift, stream.layout), events[1:]
 
     def epoch_batches(epoch):
         # batched per epoch, so every epoch is the same whole number of steps
@@ -66,7 +67,7 @@ def validation_dataset(stream: TokenStream, train: TrainConfig):
     windows = stream.tokens[starts[:, None] + np.arange(length + 1)]
     inputs = windows[:, :-1]
     if stream.contexts is not None:
-        inputs = (inputs, unpack(stream.contexts[starts[:, None] + np.arange(length)]))
+        inputs = (inputs, unpack(stream.contexts[starts[:, None] + np.arange(length)], layout=stream.layout))
     return (
         tf.data.Dataset.from_tensor_slices((inputs, windows[:, 1:]))
         .batch(train.batch_size)
@@ -74,15 +75,16 @@ def validation_dataset(stream: TokenStream, train: TrainConfig):
     )
 
 
-def _inputs(events, contexts, start, shift):
+def _inputs(events, contexts, start, shift, layout: int):
     """The network's input for a window of ``events`` from ``start``: the events but the last, and beside
-    them, when ``contexts`` holds the stream's packed contexts, theirs, transposed ``shift`` semitones."""
+    them, when ``contexts`` holds the stream's packed contexts, theirs in ``layout``, transposed ``shift``
+    semitones."""
     if contexts is None:
         return events[:-1]
     length = tf.shape(events)[0] - 1
     packed = contexts[start : start + tf.cast(length, start.dtype)]
-    unpacked = tf.numpy_function(unpack, [packed, shift], tf.float32, stateful=False)
-    return events[:-1], tf.ensure_shape(unpacked, [None, CONTEXT_SIZE])
+    unpacked = tf.numpy_function(lambda p, s: unpack(p, s, layout), [packed, shift], tf.float32, stateful=False)
+    return events[:-1], tf.ensure_shape(unpacked, [None, context_size(layout)])
 
 
 def _augmenter(encoding: EncodingConfig, train: TrainConfig):
@@ -135,13 +137,13 @@ SHARDS_READ_AT_ONCE = 4
 
 
 def shard_training_dataset(shards: list, steps: int, encoding: EncodingConfig, train: TrainConfig,
-                           initial_epoch: int = 0, input_context=None, with_context: bool = False):  # fmt: skip
+                           initial_epoch: int = 0, input_context=None, layout: int = 0):  # fmt: skip
     """Windows streamed from a prepared cache's shards: ``steps`` global batches per epoch, never the whole
     corpus in memory.
 
     Every input pipeline (one per worker under tf.distribute, see ``input_context``) reads its
     own shards. Shard order, window offsets, window order and augmentation are stateless
-    functions of (seed, epoch, shard, window), like the in-memory pipeline's. ``with_context``:
+    functions of (seed, epoch, shard, window), like the in-memory pipeline's. With a context ``layout``,
     each window comes with its events' contexts, worked out from the shard's pieces as it is read.
     """
     context = input_context or tf.distribute.InputContext()
@@ -152,7 +154,7 @@ def shard_training_dataset(shards: list, steps: int, encoding: EncodingConfig, t
     def shard_windows(epoch, index):
         seed = tf.random.experimental.stateless_fold_in(tf.stack([tf.cast(train.seed, tf.int64), epoch]), indices[index])
         tokens, pitched = _read_shard(paths[index])
-        contexts = _shard_contexts(tokens, encoding) if with_context else None
+        contexts = _shard_contexts(tokens, encoding) if layout else None
         jitter = tf.random.stateless_uniform([], seed, 0, length, dtype=tf.int32)
         count = tf.maximum((tf.size(tokens) - 1 - jitter) // length, 0)
         starts = tf.random.experimental.stateless_shuffle(jitter + tf.range(count) * length, seed)
@@ -161,7 +163,7 @@ def shard_training_dataset(shards: list, steps: int, encoding: EncodingConfig, t
             window_seed = tf.random.experimental.stateless_fold_in(seed, number)
             span = tf.range(starts[number], starts[number] + length + 1)
             events, shift = augment(tf.gather(tokens, span), tf.gather(pitched, span), window_seed)
-            return _inputs(events, contexts, starts[number], shift), events[1:]
+            return _inputs(events, contexts, starts[number], shift, layout), events[1:]
 
         return tf.data.Dataset.range(tf.cast(count, tf.int64)).map(window)
 
@@ -180,7 +182,7 @@ def shard_training_dataset(shards: list, steps: int, encoding: EncodingConfig, t
 
 
 def shard_validation_dataset(shards: list, steps: int, encoding: EncodingConfig, train: TrainConfig, input_context=None,
-                             with_context: bool = False):  # fmt: skip
+                             layout: int = 0):  # fmt: skip
     """The cache's validation windows in order, unaugmented, split window by window between the input
     pipelines: ``steps`` batches per epoch, repeated, since Keras keeps one iterator across epochs."""
     context = input_context or tf.distribute.InputContext()
@@ -192,10 +194,10 @@ def shard_validation_dataset(shards: list, steps: int, encoding: EncodingConfig,
         spans = tf.range(count)[:, None] * length + tf.range(length + 1)[None, :]
         windows = tf.gather(tokens, spans)
         inputs = windows[:, :-1]
-        if with_context:
+        if layout:
             packed = tf.gather(_shard_contexts(tokens, encoding), spans[:, :-1])
-            inputs = (inputs, tf.ensure_shape(tf.numpy_function(unpack, [packed], tf.float32, stateful=False),
-                                              [None, length, CONTEXT_SIZE]))  # fmt: skip
+            unpacked = tf.numpy_function(lambda p: unpack(p, layout=layout), [packed], tf.float32, stateful=False)
+            inputs = (inputs, tf.ensure_shape(unpacked, [None, length, context_size(layout)]))
         return tf.data.Dataset.from_tensor_slices((inputs, windows[:, 1:]))
 
     return (

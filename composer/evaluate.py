@@ -13,7 +13,7 @@ import numpy as np
 
 from composer.artifacts import model_encoding
 from composer.config import EncodingConfig, TrainConfig
-from composer.context import CONTEXT_SIZE, stream_context, unpack
+from composer.context import layout_of_size, stream_context, unpack
 from composer.corpus import load_corpus, split_corpus
 from composer.errors import ComposerError
 from composer.events import PAD, PITCH, encode, pitched_note_mask, vocabulary
@@ -277,7 +277,8 @@ def event_nlls(model, sequences: Sequence[np.ndarray], batch_size: int = 8, *, c
     reads_context = len(model.inputs) == 2
     if reads_context and config is None:
         raise ValueError("this network reads the context of each event: pass the encoding config")
-    signature = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None, CONTEXT_SIZE], tf.float32)]
+    width = model.inputs[1].shape[-1] if reads_context else 0
+    signature = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None, width], tf.float32)]
 
     @tf.function(input_signature=signature)  # one graph for every batch shape
     def score(batch, contexts):
@@ -288,9 +289,10 @@ def event_nlls(model, sequences: Sequence[np.ndarray], batch_size: int = 8, *, c
 
     results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for indices, batch in _batches_by_length(sequences, batch_size):
-        contexts = np.zeros((len(indices), batch.shape[1] - 1 if reads_context else 0, CONTEXT_SIZE), np.float32)
+        contexts = np.zeros((len(indices), batch.shape[1] - 1 if reads_context else 0, width), np.float32)
         for row, index in enumerate(indices if reads_context else []):
-            contexts[row, : len(sequences[index]) - 1] = unpack(stream_context(sequences[index][:-1], config))
+            packed = stream_context(sequences[index][:-1], config)
+            contexts[row, : len(sequences[index]) - 1] = unpack(packed, layout=layout_of_size(width))
         nll, hits = (tensor.numpy() for tensor in score(batch, contexts))
         for row, index in enumerate(indices):
             length = len(sequences[index]) - 1

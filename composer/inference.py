@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
+from composer.context import layout_of_size
 from composer.errors import ComposerError
 
 # without and with the context input (composer.model.build_model)
@@ -58,6 +59,8 @@ class NumpyLSTM:
         self.dense_kernel, self.dense_bias = dense_kernel[:units], dense_bias
         # the context (composer.context) enters the first layer and, beside the last one's output, the logits
         self.has_context = context_embedding is not None
+        # which layout of composer.context it reads, by the width of its context input
+        self.context_layout = layout_of_size(context_embedding.shape[0]) if self.has_context else 0
         if self.has_context:
             self.context_input = context_embedding @ layers[0].kernel
             self.context_output = dense_kernel[units:]
@@ -95,7 +98,7 @@ class NumpyLSTM:
 
     def step(self, events: np.ndarray, state: list, context: np.ndarray | None = None) -> tuple[np.ndarray, list]:
         """Logits (batch, vocab) for the event after ``events`` (batch,), and the new state. ``context``
-        (batch, CONTEXT_SIZE): what sounds after ``events``, for a network that reads it."""
+        (batch, context width): what sounds after ``events``, for a network that reads it."""
         new_state = []
         h, c = state[0]
         z = self.input_table[events] + h @ self.layers[0].recurrent_kernel
@@ -109,7 +112,7 @@ class NumpyLSTM:
 
     def run(self, events: np.ndarray, state: list | None = None, context: np.ndarray | None = None) -> tuple[np.ndarray, list]:
         """Logits (batch, time, vocab) for every position of ``events`` (batch, time); ``context`` (batch,
-        time, CONTEXT_SIZE) beside them for a network that reads it."""
+        time, context width) beside them for a network that reads it."""
         state = state or self.initial_state(events.shape[0])
         logits = []
         for t in range(events.shape[1]):

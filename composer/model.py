@@ -9,12 +9,12 @@ from __future__ import annotations
 from composer.tf_runtime import keras
 
 from composer.config import ModelConfig
-from composer.context import CONTEXT_SIZE
+from composer.context import context_size
 
 
 def build_model(config: ModelConfig, vocab_size: int) -> keras.Model:
     """Logits for the next event at every position of a (batch, time) array of event ids and, with
-    ``config.context``, a (batch, time, CONTEXT_SIZE) array of what sounds (``composer.context``).
+    ``config.context``, a (batch, time, context_size(config.context)) array of what sounds (``composer.context``).
 
     The context enters twice: added to the event's embedding, so the LSTM reads the chord it adds to,
     and beside the LSTM's output, so a pitch's logit can follow the key and the sounding notes directly.
@@ -22,7 +22,7 @@ def build_model(config: ModelConfig, vocab_size: int) -> keras.Model:
     events = keras.Input(shape=(None,), dtype="int32", name="events")
     x = keras.layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(events)
     if config.context:
-        context = keras.Input(shape=(None, CONTEXT_SIZE), name="context")
+        context = keras.Input(shape=(None, context_size(config.context)), name="context")
         seen = keras.layers.Dense(config.embedding_dim, use_bias=False, name="context_embedding")(context)
         x = keras.layers.Add(name="with_context")([x, seen])
     for layer in range(config.layers):

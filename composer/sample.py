@@ -392,7 +392,8 @@ def generate(
     # bars are counted whole from the continuation on: a bar already started (or not yet opened) is not one
     first_bar = clock.bars + (clock.now > clock.bar_start or clock.bars == 0)
     context = primer[-PRIMER_CONTEXT:]
-    sounding = unpack(stream_context(primer, config)[-len(context):])[None] if network.has_context else None
+    sounding = (unpack(stream_context(primer, config)[-len(context):], layout=network.context_layout)[None]
+                if network.has_context else None)  # fmt: skip
     logits, state = network.run(np.tile(np.array(context)[None, :], (batch, 1)),
                                 context=None if sounding is None else np.tile(sounding, (batch, 1, 1)))
     logits = logits[:, -1]
@@ -419,6 +420,7 @@ def generate(
                 finished[index] = True  # on the Bar that starts the bar after the last one asked for
         if all(finished):
             break
-        sounding = unpack(np.stack([pack(stream) for stream in streams])) if network.has_context else None
+        sounding = (unpack(np.stack([pack(stream) for stream in streams]), layout=network.context_layout)
+                    if network.has_context else None)  # fmt: skip
         logits, state = network.step(events, state, sounding)
     return pieces

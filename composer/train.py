@@ -277,9 +277,9 @@ def _datasets(data: TrainingData, state: dict, steps: int, strategy, cluster: Cl
     from composer import dataset
 
     encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
-    with_context = ModelConfig.from_dict(state["model"]).context
+    layout = ModelConfig.from_dict(state["model"]).context
     if data.cache is None:  # in memory; a strategy splits each global batch between its replicas
-        streams = [dataset.TokenStream(pieces, encoding, with_context) for pieces in (data.train_pieces, data.valid_pieces)]
+        streams = [dataset.TokenStream(pieces, encoding, layout) for pieces in (data.train_pieces, data.valid_pieces)]
         return (dataset.training_dataset(streams[0], encoding, training, initial_epoch=state["epoch"]),
                 dataset.validation_dataset(streams[1], training), None)  # fmt: skip
     shards = {split: shard_files(data.cache, data.manifest, split) for split in ("train", "valid")}
@@ -287,11 +287,11 @@ def _datasets(data: TrainingData, state: dict, steps: int, strategy, cluster: Cl
 
     def training_batches(input_context=None):
         return dataset.shard_training_dataset(shards["train"], steps, encoding, training, state["epoch"], input_context,
-                                              with_context)  # fmt: skip
+                                              layout)  # fmt: skip
 
     def validation_batches(input_context=None):
         return dataset.shard_validation_dataset(shards["valid"], valid_steps, encoding, training, input_context,
-                                                with_context)  # fmt: skip
+                                                layout)  # fmt: skip
 
     if strategy is None:
         return training_batches(), validation_batches(), valid_steps

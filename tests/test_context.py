@@ -1,7 +1,8 @@
 import numpy as np
 
 from composer.config import EncodingConfig
-from composer.context import CONTEXT_SIZE, PITCHES, pack, stream_context, unpack
+from composer.config import CONTEXT_LAYOUT
+from composer.context import END_POSITIONS, LATER, NONE_SOUNDING, PITCHES, context_size, pack, stream_context, unpack
 from composer.events import DRUMS, START, StreamState, encode, token_names
 from composer.score import Note, Score, Track
 
@@ -19,8 +20,14 @@ def _score() -> Score:
 
 
 def _parts(row: np.ndarray) -> tuple[set[int], set[int], np.ndarray]:
-    sounding, voice, shares = np.split(row, [PITCHES, 2 * PITCHES])
+    sounding, voice, shares, _ = np.split(row, [PITCHES, 2 * PITCHES, 2 * PITCHES + 12])
     return set(np.flatnonzero(sounding).tolist()), set(np.flatnonzero(voice).tolist()), shares
+
+
+def _ends(row: np.ndarray) -> list[int]:
+    """(earliest, latest) end of the sounding notes, as positions in the bar."""
+    ends = row[2 * PITCHES + 12 :].reshape(2, END_POSITIONS + 2)
+    return [int(np.flatnonzero(end)[0]) for end in ends]
 
 
 def _context_after(tokens: list[int], name: str, occurrence: int = 1) -> np.ndarray:
@@ -54,7 +61,8 @@ def test_each_piece_starts_from_an_empty_context():
     first, second = encode(toy_score(0, 20), ENCODING), encode(toy_score(1, 20), ENCODING)
     joined = stream_context(first + second, ENCODING)
     assert np.array_equal(joined[len(first) :], stream_context(second, ENCODING))
-    assert second[0] == START and not unpack(joined[len(first)]).any()
+    assert second[0] == START and not unpack(joined[len(first)], layout=1).any()
+    assert _ends(unpack(joined[len(first)])) == [NONE_SOUNDING] * 2
 
 
 def test_unpacking_transposes_pitches_and_pitch_classes_alike():
@@ -64,4 +72,23 @@ def test_unpacking_transposes_pitches_and_pitch_classes_alike():
     sounding, voice, shares = _parts(unpack(packed[index], shift=3))
     assert sounding == {51, 67} and voice == {67}
     assert np.allclose(shares[[3, 7]], [0.5, 0.5])
-    assert unpack(packed).shape == (len(tokens), CONTEXT_SIZE)
+    assert unpack(packed).shape == (len(tokens), context_size(CONTEXT_LAYOUT))
+    assert _ends(unpack(packed[index], shift=3)) == _ends(unpack(packed[index]))  # times do not transpose
+
+
+def test_the_context_says_where_in_the_bar_the_sounding_notes_end():
+    """Steps of 12 a quarter: the cello's C3 ends at 24, the violin's E4 at 12, its G4 at 24, the drum at 18."""
+    tokens = encode(_score(), ENCODING)
+    assert _ends(_context_after(tokens, "Duration_12")) == [12, 24]  # the violin's E4 beside the held cello
+    assert _ends(_context_after(tokens, "Duration_6")) == [18, 24]  # the drum on beat 2 ends first
+    assert _ends(_context_after(tokens, "Pos_12")) == [24, 24]  # on beat 2, before its notes: the cello alone
+    assert _ends(_context_after(tokens, "Pitch_48")) == [NONE_SOUNDING] * 2  # a note counts once it has a length
+    tied_over = encode(Score(tracks=(Track(42, notes=(Note(0.0, 6.0, 48, 80), Note(6.0, 7.0, 50, 80))),)), ENCODING)
+    assert _ends(_context_after(tied_over, "Duration_72")) == [LATER, LATER]  # ends in the next bar
+    assert _ends(_context_after(tied_over, "Bar", occurrence=2)) == [24, 24]  # there, on beat 3
+
+
+def test_a_network_of_composer_040_reads_the_context_without_note_ends():
+    packed = stream_context(encode(_score(), ENCODING), ENCODING)
+    assert context_size(1) == 2 * PITCHES + 12
+    assert np.array_equal(unpack(packed, layout=1), unpack(packed)[:, : context_size(1)])

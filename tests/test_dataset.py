@@ -214,14 +214,14 @@ def _voice_matches_each_pitch(inputs, contexts) -> bool:
 
 
 def test_windows_come_with_the_context_of_their_events_transposed_alike():
-    stream = TokenStream([np.array(encode(toy_score(seed), ENCODING)) for seed in range(3)], ENCODING, with_context=True)
+    stream = TokenStream([np.array(encode(toy_score(seed), ENCODING)) for seed in range(3)], ENCODING, layout=2)
     training = TrainConfig(sequence_length=32, batch_size=4, epochs=1, transpose_semitones=6, seed=1)
     batches = [((x.numpy(), c.numpy()), y.numpy()) for (x, c), y in training_dataset(stream, ENCODING, training)]
     assert all(_voice_matches_each_pitch(x, c) for (x, c), _ in batches)
     pieces = [np.array(encode(toy_score(seed), ENCODING)) for seed in range(3)]
     plain = _batches(TokenStream(pieces, ENCODING), training)
     assert all(np.array_equal(x, p[0]) for ((x, _), _), p in zip(batches, plain))  # the events are as without context
-    (inputs, contexts), _ = next(iter(validation_dataset(TokenStream(pieces, ENCODING, True), training)))
+    (inputs, contexts), _ = next(iter(validation_dataset(TokenStream(pieces, ENCODING, 2), training)))
     assert _voice_matches_each_pitch(inputs.numpy(), contexts.numpy())
 
 
@@ -231,7 +231,7 @@ def test_streamed_windows_come_with_the_context_of_their_events(cache):
 
     training = TrainConfig(sequence_length=32, batch_size=4, epochs=1, transpose_semitones=6, seed=4)
     manifest = read_manifest(cache)
-    batches = shard_training_dataset(shard_files(cache, manifest, "train"), 5, ENCODING, training, with_context=True)
+    batches = shard_training_dataset(shard_files(cache, manifest, "train"), 5, ENCODING, training, layout=2)
     assert all(_voice_matches_each_pitch(x.numpy(), c.numpy()) for (x, c), _ in batches)
-    validation = shard_validation_dataset(shard_files(cache, manifest, "valid"), 2, ENCODING, training, with_context=True)
+    validation = shard_validation_dataset(shard_files(cache, manifest, "valid"), 2, ENCODING, training, layout=2)
     assert all(_voice_matches_each_pitch(x.numpy(), c.numpy()) for (x, c), _ in validation.take(2))

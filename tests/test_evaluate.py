@@ -18,7 +18,7 @@ from composer.score import Note, Score, Track
 from midi_factory import toy_score
 
 
-def _fixed_logits_model(logits, context=False):
+def _fixed_logits_model(logits, context=0):
     """The same logits after every history: event i has probability softmax(logits)[i]."""
     model = build_model(ModelConfig(4, 8, 1, context=context), len(logits))
     dense = model.get_layer("logits")
@@ -44,7 +44,7 @@ def test_nll_is_split_by_the_kind_of_event_predicted_and_given_per_note():
     config = EncodingConfig()
     kinds = np.array(vocabulary(config).kinds)
     bias = np.random.default_rng(0).normal(0, 2, len(kinds))
-    model = _fixed_logits_model(bias, context=True)  # a network that reads the context: scored with it
+    model = _fixed_logits_model(bias, context=2)  # a network that reads the context: scored with it
     pieces = [Score(tracks=(Track(0, notes=tuple(Note(i, i + 1, 60 + i, 80) for i in range(n))),)) for n in (3, 2)]
     sequences = [np.array(encode(piece, config)) for piece in pieces]
     metrics = sequence_metrics(model, sequences, batch_size=2, config=config)

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from composer.artifacts import read_metadata
 from composer.cli import main
+from composer.config import CONTEXT_LAYOUT
 from composer.midi_io import write_score
 from composer.score import Note, Score, Track
 
@@ -40,7 +41,7 @@ def test_training_leaves_a_complete_self_describing_model(corpus, tmp_path):
     assert "events_per_s" in result.output
 
     metadata = read_metadata(out / "model.keras")
-    assert metadata["model"] == {"embedding_dim": 8, "units": 16, "layers": 2, "dropout": 0.2, "context": True}
+    assert metadata["model"] == {"embedding_dim": 8, "units": 16, "layers": 2, "dropout": 0.2, "context": CONTEXT_LAYOUT}
     assert metadata["training"]["seed"] == 3 and metadata["training"]["epochs"] == 2
     assert metadata["encoding"]["steps_per_quarter"] == 12
     assert metadata["vocabulary"][:3] == ["Pad", "Start", "End"]
@@ -63,7 +64,7 @@ def test_no_context_trains_the_event_only_network_and_it_generates(corpus, tmp_p
     result = _train(corpus, tmp_path / "run", "--epochs", "1", "--seed", "3", "--no-context")
     assert result.exit_code == 0, result.output
     model = tmp_path / "run" / "model.keras"
-    assert read_metadata(model)["model"]["context"] is False
+    assert read_metadata(model)["model"]["context"] == 0
     layers = json.loads(zipfile.ZipFile(model).read("config.json"))["config"]["layers"]
     assert [layer["class_name"] for layer in layers].count("InputLayer") == 1
     made = CliRunner().invoke(main, ["generate", "--model", str(model), "--length", "60", "--out", str(tmp_path / "a.mid")])
