@@ -126,11 +126,11 @@ class ModelConfig(_Serializable):
 class TrainConfig(_Serializable):
     """How the model is fitted: windows for truncated BPTT, optimiser, stopping, augmentation."""
 
-    # Short windows in small batches: four times the optimiser steps of 128 x 32 for the same events, which on a
-    # 2-core CPU learns more per minute than anything else tried (docs/quality.md, rows 11-12)
+    # Short windows in small batches: eight times the optimiser steps of 128 x 32 for the same events, which on a
+    # 2-core CPU learns more per minute than anything else tried (docs/quality.md, "Learning per minute")
     sequence_length: int = 64  # events per training window; gradients flow back this far
-    batch_size: int = 16
-    epochs: int = 12  # the quickstart: under 15 minutes on a 2-core CPU
+    batch_size: int = 8
+    epochs: int = 8  # the quickstart: under 15 minutes on a 2-core CPU
     learning_rate: float = 3e-3
     warmup_steps: int = 100
     clipnorm: float = 1.0  # gradient clipping against exploding gradients

@@ -24,6 +24,7 @@ PROBES = {
     "128 x 16": ["--sequence-length", "128", "--batch-size", "16"],
     "64 x 32": ["--sequence-length", "64", "--batch-size", "32"],
     "64 x 16": ["--sequence-length", "64", "--batch-size", "16"],
+    "64 x 8": ["--sequence-length", "64", "--batch-size", "8"],
 }
 
 
