@@ -4,7 +4,8 @@
                                      [--collection ryansMammoth] [--tunes 25] [--force] [--json PATH]
 
 The bundled model learned Bach chorales on strings; the README promises that
-`composer train my-midi/ --init-from composer/models/default.keras --epochs 40 --patience 5`
+`composer train my-midi/ --init-from composer/models/default.keras --epochs 40 --patience 5 --sequence-length 128
+--batch-size 32`
 adapts it to a user's own small folder. This check builds such a folder from the
 fiddle tunes of Ryan's Mammoth Collection bundled with music21 (the first usable
 tunes in file-name order; one melody per file, on violin, an instrument the model
@@ -48,7 +49,9 @@ DEFAULT_MODEL = REPO / "composer" / "models" / "default.keras"
 # Reels, hornpipes, jigs and strathspeys for the fiddle, one per file, repeats written out: ~800 events a tune.
 DEFAULT_COLLECTION = "ryansMammoth"
 VIOLIN = 40  # the soprano program of the bundled model's chorales, so the model knows it
-RECIPE = {"epochs": 40, "patience": 5}  # the README's fine-tuning command
+# the README's fine-tuning command; on a folder this small, windows of 128 in batches of 32 (a few steps an epoch)
+# keep the samples nearer the folder than the training defaults do (docs/quality.md, "Fine-tuning on your own tunes")
+RECIPE = {"epochs": 40, "patience": 5, "sequence-length": 128, "batch-size": 32}
 SAMPLES, LENGTH = 20, 400
 SHOWN = ("scale_consistency", "onsets_on_eighth_grid", "onsets_on_beat", "parts")
 TOLERANCE = 0.05  # the issue's bound on |samples - folder| for scale fit and the eighth-note grid
@@ -154,7 +157,7 @@ def check_folder(folder: Path, force: bool) -> None:
 def train(folder: Path, model: Path, run: Path, seed: int, force: bool) -> float:
     """Run the README's recipe through the CLI, as a user would; returns the wall-clock seconds."""
     command = [str(Path(sys.executable).parent / "composer"), "train", str(folder), "--init-from", str(model),
-               "--epochs", str(RECIPE["epochs"]), "--patience", str(RECIPE["patience"]), "--seed", str(seed),
+               *[part for name, value in RECIPE.items() for part in (f"--{name}", str(value))], "--seed", str(seed),
                "--out", str(run)] + (["--force"] if force else [])  # fmt: skip
     print("$ " + " ".join(command), flush=True)
     started = time.monotonic()
