@@ -278,6 +278,7 @@ def event_nlls(model, sequences: Sequence[np.ndarray], batch_size: int = 8, *, c
     if reads_context and config is None:
         raise ValueError("this network reads the context of each event: pass the encoding config")
     width = model.inputs[1].shape[-1] if reads_context else 0
+    layout = layout_of_size(width) if reads_context else 0  # the network's weights say which context it reads
     signature = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None, width], tf.float32)]
 
     @tf.function(input_signature=signature)  # one graph for every batch shape
@@ -292,7 +293,7 @@ def event_nlls(model, sequences: Sequence[np.ndarray], batch_size: int = 8, *, c
         contexts = np.zeros((len(indices), batch.shape[1] - 1 if reads_context else 0, width), np.float32)
         for row, index in enumerate(indices if reads_context else []):
             packed = stream_context(sequences[index][:-1], config)
-            contexts[row, : len(sequences[index]) - 1] = unpack(packed, layout=layout_of_size(width))
+            contexts[row, : len(sequences[index]) - 1] = unpack(packed, layout=layout)
         nll, hits = (tensor.numpy() for tensor in score(batch, contexts))
         for row, index in enumerate(indices):
             length = len(sequences[index]) - 1
