@@ -86,10 +86,16 @@ def piece_features(score: Score) -> dict[str, np.ndarray]:
 
 def compare_sets(generated: list[Score], reference: list[Score], *, seed: int = 0) -> dict:
     """Per feature: each set's distribution, their overlap area (1 = same) and KL(generated || reference);
-    the instruments the generated set uses that are rare in the reference; and the two-sample test."""
+    the instruments the generated set uses that are rare in the reference; and the two-sample test.
+
+    Both sets are measured over the same span, each piece's first ``beats`` beats (the shorter of the two
+    sets' median lengths): a longer piece modulates more, reaches further and has more bars that can
+    return, so whole pieces of different lengths would differ by their length alone.
+    """
     if not generated or not reference:
         raise ComposerError("both the generated and the reference set need at least one piece")
-    rows = [[piece_features(score) for score in scores] for scores in (generated, reference)]
+    beats = _common_length(generated, reference)
+    rows = [[piece_features(_cut(score, beats)) for score in scores] for scores in (generated, reference)]
     columns = {name: (_column(rows[0], name), _column(rows[1], name)) for name in rows[0][0]}
     features = {name: _compare_feature(name, *pair) for name, pair in columns.items()}
     for side, values in zip(("generated", "reference"), columns["instruments"]):
@@ -97,10 +103,11 @@ def compare_sets(generated: list[Score], reference: list[Score], *, seed: int = 
     overlaps = [feature["overlap"] for feature in features.values() if feature["overlap"] is not None]
     return {
         "pieces": {"generated": len(generated), "reference": len(reference)},
+        "beats": beats,
         "features": features,
         "mean_overlap": float(np.mean(overlaps)) if overlaps else None,
         "rare_instruments": _rare_instruments(*columns["instruments"]),
-        **two_sample_test(generated, reference, seed=seed),
+        **_two_sample(*map(_feature_matrix, rows), beats, seed),
     }
 
 
@@ -109,15 +116,19 @@ def two_sample_test(generated: list[Score], reference: list[Score], *, seed: int
     from reference ones (0.5 = it cannot, 1.0 = always), beside the same test on two disjoint halves of the
     reference, which shows how far from 0.5 real music alone lands with this many pieces.
 
-    Each piece is cut to its first ``beats`` beats (the shorter of the two sets' median lengths), so that length
-    alone tells nothing; a piece is then the vector of its scalar features and histogram bins, each column
+    Each piece is cut to its first ``beats`` beats (as compare_sets does), so that length alone tells
+    nothing; a piece is then the vector of its scalar features and histogram bins, each column
     standardised over the pieces compared. A histogram thus has a say per bin: a difference spread over many
     bins (instruments, pitch classes) is that much more evidence. Each test draws equal numbers of pieces from
     both sides and is averaged over TWO_SAMPLE_REPEATS draws made with ``seed``. A test with fewer than
     TWO_SAMPLE_MIN_PIECES pieces a side is None.
     """
-    beats = min(float(np.median([score.end_beat for score in scores])) for scores in (generated, reference))
-    fake, real = (_feature_matrix([_cut(score, beats) for score in scores]) for scores in (generated, reference))
+    beats = _common_length(generated, reference)
+    rows = [[piece_features(_cut(score, beats)) for score in scores] for scores in (generated, reference)]
+    return _two_sample(*map(_feature_matrix, rows), beats, seed)
+
+
+def _two_sample(fake: np.ndarray, real: np.ndarray, beats: float, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     pieces, halves = min(len(fake), len(real)), min(len(fake), len(real) // 2)
 
@@ -136,6 +147,11 @@ def two_sample_test(generated: list[Score], reference: list[Score], *, seed: int
         "two_sample": {"beats": beats, "pieces_per_set": pieces, "control_pieces_per_set": halves,
                        "neighbours": NEIGHBOURS, "repeats": TWO_SAMPLE_REPEATS, "seed": seed},  # fmt: skip
     }
+
+
+def _common_length(generated: list[Score], reference: list[Score]) -> float:
+    """The span both sets are measured over: the shorter of their median lengths, in beats."""
+    return min(float(np.median([score.end_beat for score in scores])) for scores in (generated, reference))
 
 
 def load_scores(folder: str | os.PathLike) -> tuple[dict[str, Score], dict[str, str]]:
@@ -168,8 +184,8 @@ def format_report(result: dict) -> str:
     lines = [
         "# Music statistics: generated vs reference",
         "",
-        f"{pieces['generated']} generated and {pieces['reference']} reference pieces; "
-        f"mean overlap {_number(result['mean_overlap'], '.3f')} (1 = the sets cannot be told apart).",
+        f"{pieces['generated']} generated and {pieces['reference']} reference pieces, each measured over its first "
+        f"{result['beats']:g} beats; mean overlap {_number(result['mean_overlap'], '.3f')} (1 = the sets cannot be told apart).",
         "",
         _format_two_sample(result),
         "",
@@ -370,10 +386,9 @@ def _cut(score: Score, beats: float) -> Score:
     return replace(score, tracks=tracks, length=min(score.length, beats))
 
 
-def _feature_matrix(scores: list[Score]) -> np.ndarray:
-    """The pieces as rows of every feature, a histogram's bins as columns of their own: (pieces, columns)."""
-    rows = [np.concatenate([np.ravel(value) for value in piece_features(score).values()]) for score in scores]
-    return np.array(rows).reshape(len(scores), -1)
+def _feature_matrix(rows: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """The pieces' features as rows, a histogram's bins as columns of their own: (pieces, columns)."""
+    return np.array([np.concatenate([np.ravel(value) for value in row.values()]) for row in rows]).reshape(len(rows), -1)
 
 
 def _draw(rng: np.random.Generator, rows: np.ndarray, size: int) -> np.ndarray:

@@ -61,6 +61,21 @@ def test_empty_score_gives_nan_for_every_feature():
     assert features["pitch_class_histogram"].shape == (12,)
 
 
+def test_sets_are_compared_over_the_same_number_of_beats():
+    # Each reference piece opens with the generated piece and then wanders far: measured whole, they would
+    # differ in range, key and entropy by length alone; over the generated pieces' 8 beats they are the same.
+    openings = [melody([60 + step, 62 + step, 64 + step, 65 + step, 67 + step, 65 + step, 64 + step, 62 + step])
+                for step in range(0, 12, 2)]  # fmt: skip
+    wanderings = [replace(opening, tracks=(Track(0, notes=opening.tracks[0].notes + tuple(
+        Note(8 + i, 9 + i, 61 + 5 * i, 90) for i in range(12))),)) for opening in openings]  # fmt: skip
+    result = compare_sets(openings, wanderings)
+    assert result["beats"] == 8
+    for name in ("pitch_range", "pitch_class_entropy", "scale_consistency", "note_density"):
+        generated, reference = (result["features"][name][side]["mean"] for side in ("generated", "reference"))
+        assert generated == pytest.approx(reference), name
+    assert "each measured over its first 8 beats" in format_report(result)
+
+
 def test_identical_sets_overlap_completely():
     pieces = [toy_score(seed, num_notes=40) for seed in range(3)]
     result = compare_sets(pieces, pieces)
@@ -94,7 +109,7 @@ def test_result_is_json_and_leaves_out_undefined_pieces():
 
 
 def test_sets_without_a_defined_value_report_no_overlap():
-    result = compare_sets([melody([36], drums=True)], [melody([60, 62])])
+    result = compare_sets([melody([36, 38], drums=True)], [melody([60, 62])])
     assert result["features"]["pitch_range"]["overlap"] is None
     assert "| pitch_range | n/a | n/a | n/a | 2 |" in format_report(result)
     with pytest.raises(ComposerError, match="at least one piece"):
