@@ -105,6 +105,9 @@ def inspect(file: Path, num_tokens: int, as_json: bool) -> None:
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None,
               help="Cap an epoch (checkpoint, validation, early stopping) at this many steps: for big corpora.")
 @click.option("--mixed-precision", is_flag=True, help="Compute in float16 (GPUs with tensor cores); weights stay float32.")
+@click.option("--carry-state/--no-carry-state", default=TRAIN_DEFAULTS.carry_state, show_default=True,
+              help="Start each training window from the LSTM state the previous window of its lane ended with, as "
+                   "generation runs one state through a piece (one process, MIDI folder only).")
 @click.option("--seed", type=int, default=None, help="Makes the run reproducible; a random one is printed if absent.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
               help="Where encoded files are cached [default: $COMPOSER_CACHE_DIR or ~/.cache/composer].")
@@ -225,6 +228,7 @@ def _train_configs(options: dict, seed: int) -> dict:
             valid_fraction=options["valid_fraction"], transpose_semitones=options["transpose"],
             velocity_jitter=options["velocity_jitter"], tempo_jitter=options["tempo_jitter"], seed=seed,
             steps_per_epoch=options["steps_per_epoch"] or 0, mixed_precision=options["mixed_precision"],
+            carry_state=options["carry_state"],
         ),
     }  # fmt: skip
 

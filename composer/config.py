@@ -142,6 +142,7 @@ class TrainConfig(_Serializable):
     seed: int = 0
     steps_per_epoch: int = 0  # 0: an epoch is one pass over the data; else at most this many steps (big corpora)
     mixed_precision: bool = False  # float16 compute with float32 weights, for GPUs with tensor cores
+    carry_state: bool = False  # each window starts from the LSTM state the one before it in its lane ended with
 
     def __post_init__(self) -> None:
         for name in ("sequence_length", "batch_size", "epochs"):

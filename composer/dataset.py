@@ -6,6 +6,10 @@ model also learns where pieces begin and end) and cut into windows of
 targets the same shifted by one. Every random choice (window order, window
 offset, transposition) is a stateless function of (seed, epoch, window), so a
 resumed run sees exactly the data the uninterrupted run would have seen.
+
+With the LSTM state carried from window to window (``TrainConfig.carry_state``),
+the stream is instead dealt out into lanes, one per batch row, read in order
+(``lane_training_dataset``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class TokenStream:
 
     def __init__(self, sequences: list[np.ndarray], config: EncodingConfig, layout: int = 0) -> None:
         self.tokens = np.concatenate([np.asarray(s, dtype=np.int32) for s in sequences])
+        self.bounds = np.cumsum([0] + [len(s) for s in sequences])  # piece i is tokens[bounds[i] : bounds[i + 1]]
         self.pitched = np.concatenate([pitched_note_mask(np.asarray(s), config) for s in sequences])
         self.layout = layout
         self.contexts = stream_context(self.tokens, config) if layout else None
@@ -73,6 +78,83 @@ def validation_dataset(stream: TokenStream, train: TrainConfig):
         .batch(train.batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def lane_training_dataset(stream: TokenStream, encoding: EncodingConfig, train: TrainConfig, steps: int,
+                          initial_epoch: int = 0):  # fmt: skip
+    """``steps`` batches per epoch for truncated BPTT that carries the LSTM state across windows.
+
+    Each epoch joins the pieces in a new order, each transposed (and jittered) as a whole, and deals the
+    result out into ``train.batch_size`` lanes; row r of a batch is the window of lane r that follows
+    row r of the batch before. A stateful network thus starts every window with the state its previous
+    window ended in, as it does when it generates, while gradients still stop at the window's edge.
+    The order and the augmentation are stateless functions of (seed, epoch, piece), so a run resumed
+    at an epoch boundary sees exactly the data the uninterrupted run would have seen.
+    """
+    augment = _augmenter(encoding, train)
+
+    def batches():
+        for epoch in range(initial_epoch, train.epochs):
+            events, shifts, positions = _shuffled_pieces(stream, augment, train.seed, epoch)
+            yield from _lane_batches(stream, events, shifts, positions, train, steps)
+
+    return tf.data.Dataset.from_generator(batches, output_signature=_lane_signature(stream, train)).prefetch(2)
+
+
+def lane_validation_dataset(stream: TokenStream, train: TrainConfig, steps: int):
+    """The validation stream in file order, unaugmented, dealt into lanes as ``lane_training_dataset`` does:
+    each window is scored from the state the one before it left, like a piece read from its start."""
+    positions = np.arange(len(stream.tokens))
+    batches = list(_lane_batches(stream, stream.tokens, np.zeros_like(positions), positions, train, steps))
+    inputs, targets = [x for x, _ in batches], np.stack([y for _, y in batches])
+    inputs = np.stack(inputs) if stream.contexts is None else tuple(np.stack(part) for part in zip(*inputs))
+    return tf.data.Dataset.from_tensor_slices((inputs, targets))
+
+
+def _shuffled_pieces(stream: TokenStream, augment, seed: int, epoch: int):
+    """(events, transposition of each event, its position in ``stream``): the pieces of one epoch, joined
+    in a random order, each transposed and jittered as a whole."""
+    order = np.random.default_rng([seed, epoch]).permutation(len(stream.bounds) - 1)
+    events, shifts, positions = [], [], []
+    for piece in order:
+        span = np.arange(stream.bounds[piece], stream.bounds[piece + 1])
+        piece_seed = tf.constant([seed, epoch * 1_000_003 + piece], tf.int64)
+        moved, shift = augment(tf.constant(stream.tokens[span]), tf.constant(stream.pitched[span]), piece_seed)
+        events.append(moved.numpy())
+        shifts.append(np.full(len(span), int(shift)))
+        positions.append(span)
+    return np.concatenate(events), np.concatenate(shifts), np.concatenate(positions)
+
+
+def _lane_batches(stream: TokenStream, events, shifts, positions, train: TrainConfig, steps: int):
+    """The first ``steps`` (inputs, targets) batches of the stream dealt into ``train.batch_size`` lanes."""
+    length, lanes = train.sequence_length, train.batch_size
+    width = len(events) // lanes
+    events, shifts, positions = (values[: lanes * width].reshape(lanes, width) for values in (events, shifts, positions))
+    for step in range(steps):
+        window = slice(step * length, step * length + length + 1)
+        inputs = events[:, window][:, :-1]
+        if stream.contexts is not None:
+            packed = stream.contexts[positions[:, window][:, :-1]]
+            inputs = (inputs, _unpack_shifted(packed, shifts[:, window][:, :-1], stream.layout))
+        yield inputs, events[:, window][:, 1:]
+
+
+def _unpack_shifted(packed: np.ndarray, shifts: np.ndarray, layout: int) -> np.ndarray:
+    """``unpack`` with a transposition per event (a window can join two pieces, transposed apart)."""
+    unpacked = np.empty(shifts.shape + (context_size(layout),), np.float32)
+    for shift in np.unique(shifts):
+        at = shifts == shift
+        unpacked[at] = unpack(packed[at], int(shift), layout)
+    return unpacked
+
+
+def _lane_signature(stream: TokenStream, train: TrainConfig):
+    events = tf.TensorSpec((train.batch_size, train.sequence_length), tf.int32)
+    if stream.contexts is None:
+        return events, events
+    context = tf.TensorSpec((train.batch_size, train.sequence_length, context_size(stream.layout)), tf.float32)
+    return (events, context), events
 
 
 def _inputs(events, contexts, start, shift, layout: int):

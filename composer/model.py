@@ -12,22 +12,26 @@ from composer.config import ModelConfig
 from composer.context import context_size
 
 
-def build_model(config: ModelConfig, vocab_size: int) -> keras.Model:
+def build_model(config: ModelConfig, vocab_size: int, stateful_batch: int | None = None) -> keras.Model:
     """Logits for the next event at every position of a (batch, time) array of event ids and, with
     ``config.context``, a (batch, time, context_size(config.context)) array of what sounds (``composer.context``).
+
+    With ``stateful_batch``, the network trains on batches of exactly that many rows and each LSTM starts a
+    batch from the state the previous batch ended in (truncated BPTT that carries the state); the weights
+    are the same, so the published network is built without it.
 
     The context enters twice: added to the event's embedding, so the LSTM reads the chord it adds to,
     and beside the LSTM's output, so a pitch's logit can follow the key and the sounding notes directly.
     """
-    events = keras.Input(shape=(None,), dtype="int32", name="events")
+    events = keras.Input(batch_shape=(stateful_batch, None), dtype="int32", name="events")
     x = keras.layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(events)
     if config.context:
-        context = keras.Input(shape=(None, context_size(config.context)), name="context")
+        context = keras.Input(batch_shape=(stateful_batch, None, context_size(config.context)), name="context")
         seen = keras.layers.Dense(config.embedding_dim, use_bias=False, name="context_embedding")(context)
         x = keras.layers.Add(name="with_context")([x, seen])
     for layer in range(config.layers):
         # dropout between layers, not recurrent dropout: keeps the cuDNN kernel usable on GPUs
-        x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{layer}")(x)
+        x = keras.layers.LSTM(config.units, return_sequences=True, stateful=bool(stateful_batch), name=f"lstm_{layer}")(x)
         x = keras.layers.Dropout(config.dropout, name=f"dropout_{layer}")(x)
     if config.context:
         x = keras.layers.Concatenate(name="output_with_context")([x, context])

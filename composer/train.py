@@ -32,7 +32,7 @@ from composer.events import token_names, vocabulary
 from composer.ngram import fit_baseline
 from composer.plot import plot_losses
 from composer.prepare import is_cache, read_manifest, shard_files
-from composer.training_data import TrainingData, load_training_data, steps_per_epoch, validation_steps
+from composer.training_data import TrainingData, lane_steps, load_training_data, steps_per_epoch, validation_steps
 
 LEGACY_CHECKPOINT = "checkpoints/last.keras"  # runs started before checkpoints were named per epoch
 LEGACY_BEST_CHECKPOINT = "checkpoints/best.keras"
@@ -76,6 +76,7 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
                             f"run `composer prepare {state['data']} --out CACHE` and train on CACHE")  # fmt: skip
     data = load_training_data(Path(state["data"]), encoding, training, cache_dir=request.cache_dir,
                               workers=request.workers, on_file=on_file)  # fmt: skip
+    _check_carry_state(training, data, cluster)
     state["data_summary"], state["split"] = data.summary, data.split
     state["distribute"] = {"mode": cluster.mode, "workers": cluster.workers}
     report(_describe_corpus(state["data_summary"]))
@@ -108,6 +109,14 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
     if not writes:
         return {"worker": cluster.index, "epochs": state["epoch"]}
     return _finish(out, state, data.valid_pieces)
+
+
+def _check_carry_state(training: TrainConfig, data: TrainingData, cluster: Cluster) -> None:
+    """A carried state lives in one process's LSTM, one lane of the stream per batch row: no strategy may
+    split the batch, and a cache's shards are not read as one stream."""
+    if training.carry_state and (data.cache is not None or cluster.mode in ("mirrored", "multi-worker")):
+        raise ComposerError("--carry-state trains in one process from a MIDI folder; "
+                            "drop it to train on a prepared cache or with --distribute")  # fmt: skip
 
 
 def _finished_run(out: Path) -> bool:
@@ -199,8 +208,10 @@ def _fit(out: Path, work: Path, state: dict, data: TrainingData, steps: int, rep
     'done' or 'interrupted' (NaN raises)."""
     from composer.tf_runtime import keras
 
-    strategy, state["distribute"]["mode"] = make_strategy(cluster)  # first: before any other TensorFlow work
     training = TrainConfig.from_dict(state["training"])
+    one_device = training.carry_state and cluster.mode == "auto"
+    # first: before any other TensorFlow work
+    strategy, state["distribute"]["mode"] = make_strategy(Cluster() if one_device else cluster)
     if strategy:
         check_replicas(strategy.num_replicas_in_sync, training.batch_size, training.mixed_precision)
     keras.utils.set_random_seed(training.seed)
@@ -212,6 +223,8 @@ def _fit(out: Path, work: Path, state: dict, data: TrainingData, steps: int, rep
     ready_for_fit(model, strategy)
     train_data, valid_data, valid_steps = _datasets(data, state, steps, strategy, cluster)
     callbacks = _callbacks(work, state, training.sequence_length * training.batch_size)
+    if training.carry_state:
+        callbacks.append(state_reset())
     artifacts.write_json(work / artifacts.STATE_FILE, state)
     try:
         with _sigterm_as_interrupt(), scope():
@@ -262,7 +275,8 @@ def _model(out: Path, state: dict, steps: int, report):
     if state["epoch"] > 0:
         report(f"resuming after epoch {state['epoch']} of {training.epochs}")
         return keras.models.load_model(out / state.get("checkpoint", LEGACY_CHECKPOINT))
-    model = build_model(ModelConfig.from_dict(state["model"]), len(vocabulary(encoding)))
+    stateful_batch = training.batch_size if training.carry_state else None
+    model = build_model(ModelConfig.from_dict(state["model"]), len(vocabulary(encoding)), stateful_batch)
     if state.get("init_from"):
         _load_base_weights(model, Path(state["init_from"]["path"]))
         report(f"fine-tuning {state['init_from']['path']}")
@@ -280,6 +294,10 @@ def _datasets(data: TrainingData, state: dict, steps: int, strategy, cluster: Cl
     layout = ModelConfig.from_dict(state["model"]).context
     if data.cache is None:  # in memory; a strategy splits each global batch between its replicas
         streams = [dataset.TokenStream(pieces, encoding, layout) for pieces in (data.train_pieces, data.valid_pieces)]
+        if training.carry_state:
+            return (dataset.lane_training_dataset(streams[0], encoding, training, steps, initial_epoch=state["epoch"]),
+                    dataset.lane_validation_dataset(streams[1], training, lane_steps(data.split["valid_events"], training)),
+                    None)  # fmt: skip
         return (dataset.training_dataset(streams[0], encoding, training, initial_epoch=state["epoch"]),
                 dataset.validation_dataset(streams[1], training), None)  # fmt: skip
     shards = {split: shard_files(data.cache, data.manifest, split) for split in ("train", "valid")}
@@ -368,6 +386,22 @@ def _callbacks(out: Path, state: dict, tokens_per_step: int) -> list:
     return [Throughput(), guard, Checkpointer(), tensorboard]
 
 
+def state_reset():
+    """For a network that carries its state (``build_model``'s ``stateful_batch``): every lane starts each epoch
+    and each validation from a zero state, since an epoch deals the pieces out anew."""
+    from composer.tf_runtime import keras
+
+    class StateReset(keras.callbacks.Callback):
+        def reset(self, *args) -> None:
+            for layer in self.model.layers:
+                if getattr(layer, "stateful", False):
+                    layer.reset_state()
+
+        on_epoch_begin = on_test_begin = reset
+
+    return StateReset()
+
+
 @contextmanager
 def _compute_precision(mixed: bool, report):
     """Layers built inside compute in float16 and keep float32 weights; Keras then scales the loss."""
@@ -386,8 +420,9 @@ def _compute_precision(mixed: bool, report):
         keras.config.set_dtype_policy(previous)
 
 
-def _in_float32(model, state: dict):
-    """The same weights in a float32 model: what generate and evaluate load, on any machine."""
+def _published(model, state: dict):
+    """The same weights in a float32 network for batches of any size and no carried state: what generate
+    and evaluate load, on any machine, whatever the training computed in or carried."""
     from composer.model import build_model
 
     encoding = EncodingConfig.from_dict(state["encoding"])
@@ -420,9 +455,7 @@ def _finish(out: Path, state: dict, valid_pieces) -> dict[str, Any]:
 
     from composer.evaluate import sequence_metrics
 
-    best = keras.models.load_model(out / state.get("best_checkpoint", LEGACY_BEST_CHECKPOINT), compile=False)
-    if TrainConfig.from_dict(state["training"]).mixed_precision:
-        best = _in_float32(best, state)
+    best = _published(keras.models.load_model(out / state.get("best_checkpoint", LEGACY_BEST_CHECKPOINT), compile=False), state)
     state["metrics"] = sequence_metrics(best, valid_pieces, config=EncodingConfig.from_dict(state["encoding"]))
     metadata = _metadata(state)
     artifacts.save_model(best, out / artifacts.MODEL_FILE, metadata)

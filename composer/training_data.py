@@ -69,11 +69,20 @@ def validation_steps(data: TrainingData, training: TrainConfig, pipelines: int) 
     return steps
 
 
+def lane_steps(events: int, training: TrainConfig) -> int:
+    """Batches in one pass over ``events`` dealt into one lane per batch row, as ``dataset.lane_training_dataset``
+    does: consecutive windows of a lane share an event (one's last target is the next one's first input)."""
+    return (events // training.batch_size - 1) // training.sequence_length
+
+
 def _full_pass_steps(data: TrainingData, training: TrainConfig, pipelines: int) -> int:
     """Windows are counted as the datasets cut them; from a cache, every worker reads its own shards,
     and the one with the fewest windows sets the pace."""
     length, batch = training.sequence_length, training.batch_size
-    if data.cache is None:
+    if data.cache is None and training.carry_state:
+        steps = lane_steps(data.split["train_events"], training)
+        valid_windows = lane_steps(data.split["valid_events"], training)
+    elif data.cache is None:
         steps = (data.split["train_events"] - 1) // length // batch
         valid_windows = (data.split["valid_events"] - 1) // length
     else:

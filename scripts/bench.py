@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -230,6 +230,21 @@ def pipeline_rate(stream, config: ModelConfig, training: TrainConfig, steps: int
     return events_per_second(model, data, steps, training.sequence_length * training.batch_size)
 
 
+def carried_state_rate(stream, config: ModelConfig, training: TrainConfig, steps: int) -> float:
+    """composer's pipeline with --carry-state: a stateful network fed lanes dealt out in NumPy each epoch."""
+    from composer.dataset import lane_training_dataset
+    from composer.model import build_model, compile_model
+    from composer.tf_runtime import keras
+    from composer.training_data import lane_steps
+
+    carrying = replace(training, carry_state=True)
+    keras.utils.set_random_seed(training.seed)
+    model = build_model(config, len(vocabulary(EncodingConfig())), stateful_batch=training.batch_size)
+    compile_model(model, training.learning_rate, training.warmup_steps, 3 * steps, training.clipnorm)
+    data = lane_training_dataset(stream, EncodingConfig(), carrying, lane_steps(len(stream.tokens), carrying))
+    return events_per_second(model, data, steps, training.sequence_length * training.batch_size)
+
+
 def plain_and_pipeline_rates(stream, sizes: Sizes) -> dict[str, float]:
     """Tokens/s of a plain ``model.fit`` on pre-cut NumPy windows and of composer's pipeline, best of repeats."""
     config, training, steps = sizes.train_model, sizes.training, sizes.train_steps
@@ -285,6 +300,8 @@ def bench_training(sizes: Sizes, args) -> Section:
     rates = plain_and_pipeline_rates(stream, sizes)
     section.add("plain model.fit", rates["plain"], "tokens/s")
     section.add("composer pipeline", rates["ours"], "tokens/s", vs="plain model.fit")
+    section.add("composer pipeline, carried state", carried_state_rate(stream, config, training, steps), "tokens/s",
+                vs="composer pipeline")  # fmt: skip
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0":  # composer switches oneDNN on (composer/tf_runtime.py)
         section.add("composer pipeline, oneDNN off", pipeline_rate_without_onednn(args), "tokens/s",
                     vs="composer pipeline")  # fmt: skip

@@ -235,3 +235,84 @@ def test_streamed_windows_come_with_the_context_of_their_events(cache):
     assert all(_voice_matches_each_pitch(x.numpy(), c.numpy()) for (x, c), _ in batches)
     validation = shard_validation_dataset(shard_files(cache, manifest, "valid"), 2, ENCODING, training, layout=2)
     assert all(_voice_matches_each_pitch(x.numpy(), c.numpy()) for (x, c), _ in validation.take(2))
+
+
+def _lane_batches(stream, training, steps, initial_epoch=0):
+    from composer.dataset import lane_training_dataset
+
+    batches = lane_training_dataset(stream, ENCODING, training, steps, initial_epoch)
+    return [(tuple(part.numpy() for part in x) if isinstance(x, tuple) else x.numpy(), y.numpy()) for x, y in batches]
+
+
+def _lane(batches, row):
+    """Row ``row``'s events over consecutive batches: every window's inputs, then the last window's last target."""
+    return np.concatenate([x[row] for x, _ in batches] + [batches[-1][1][row, -1:]])
+
+
+def _interval_to(segment, piece):
+    """The interval that transposes ``piece`` into ``segment`` (every pitched event alike, nothing else moved),
+    or None if it is not the piece."""
+    from composer.events import pitched_note_mask
+
+    if len(segment) != len(piece):
+        return None
+    pitched = pitched_note_mask(piece, ENCODING)
+    moves = set((segment - piece)[pitched].tolist())
+    return (moves or {0}).pop() if (segment[~pitched] == piece[~pitched]).all() and len(moves) <= 1 else None
+
+
+def test_lanes_carry_on_from_batch_to_batch_through_whole_pieces_each_transposed_as_one():
+    from composer.events import START
+    from composer.training_data import lane_steps
+
+    pieces = [np.array(encode(toy_score(seed, num_notes=40), ENCODING)) for seed in range(8)]
+    stream = TokenStream(pieces, ENCODING)
+    training = TrainConfig(sequence_length=16, batch_size=2, epochs=2, transpose_semitones=6, seed=1)
+    steps = lane_steps(len(stream.tokens), training)
+    batches = _lane_batches(stream, training, steps)
+    assert len(batches) == 2 * steps and batches[0][0].shape == (2, 16)
+    epochs, intervals, whole = (batches[:steps], batches[steps:]), set(), 0
+    for epoch in epochs:
+        for (_, before), (after, _) in zip(epoch, epoch[1:]):
+            assert (after[:, 0] == before[:, -1]).all(), "each row goes on where the row before it stopped"
+        for row in range(2):
+            lane = _lane(epoch, row)
+            starts = np.flatnonzero(lane == START)
+            for begin, end in zip(starts, starts[1:]):
+                found = [m for m in (_interval_to(lane[begin:end], piece) for piece in pieces) if m is not None]
+                assert found, "a piece between two others is whole and transposed as one"
+                intervals.add(found[0])
+                whole += 1
+    assert whole >= 8 and len(intervals) > 2
+    assert not np.array_equal(_lane(epochs[0], 0), _lane(epochs[1], 0)), "each epoch deals the pieces anew"
+    resumed = _lane_batches(stream, training, steps, initial_epoch=1)
+    assert len(resumed) == steps
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(resumed, epochs[1]))
+
+
+def test_lanes_come_with_the_context_of_their_events_transposed_alike():
+    from composer.training_data import lane_steps
+
+    stream = TokenStream([np.array(encode(toy_score(seed, num_notes=40), ENCODING)) for seed in range(8)], ENCODING, 2)
+    training = TrainConfig(sequence_length=16, batch_size=2, epochs=1, transpose_semitones=6, seed=3)
+    batches = _lane_batches(stream, training, lane_steps(len(stream.tokens), training))
+    assert all(_voice_matches_each_pitch(x, c) for (x, c), _ in batches)
+
+
+def test_validation_lanes_read_the_stream_in_order_unaugmented():
+    from composer.context import unpack
+    from composer.dataset import lane_validation_dataset
+    from composer.training_data import lane_steps
+
+    stream = TokenStream([np.array(encode(toy_score(seed, num_notes=40), ENCODING)) for seed in range(3)], ENCODING, 2)
+    training = TrainConfig(sequence_length=16, batch_size=3, transpose_semitones=6, velocity_jitter=2)
+    steps = lane_steps(len(stream.tokens), training)
+    batches = list(lane_validation_dataset(stream, training, steps))
+    width = len(stream.tokens) // 3
+    assert len(batches) == steps > 1
+    for step, ((inputs, contexts), targets) in enumerate(batches):
+        for row in range(3):
+            start = row * width + step * 16
+            np.testing.assert_array_equal(inputs[row], stream.tokens[start : start + 16])
+            np.testing.assert_array_equal(targets[row], stream.tokens[start + 1 : start + 17])
+            np.testing.assert_array_equal(contexts[row], unpack(stream.contexts[start : start + 16], layout=2))

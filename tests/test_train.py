@@ -312,3 +312,51 @@ def test_a_chief_killed_while_publishing_leaves_a_run_the_group_restart_finishes
     summary = train(replace(request, resume=True), report=lambda line: None)
     assert summary["epochs"] == 1 and read_metadata(out / "model.keras")["history"]["val_loss"]
     assert json.loads((out / "state.json").read_text())["status"] == "finished"
+
+
+def test_carry_state_resumes_exactly_and_publishes_a_network_for_batches_of_any_size(corpus, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from composer import train as training
+    from composer.config import ModelConfig, TrainConfig
+    from composer.tf_runtime import keras
+
+    config = TrainConfig(sequence_length=16, batch_size=4, epochs=2, patience=2, valid_fraction=0.25, seed=6,
+                         carry_state=True)  # fmt: skip
+    request = training.TrainRequest(corpus, tmp_path / "whole", model=ModelConfig(embedding_dim=8, units=16, dropout=0.0),
+                                    training=config, cache_dir=tmp_path / "cache", workers=1)  # fmt: skip
+    whole = training.train(request, report=lambda line: None)
+
+    reset_every_epoch = training.state_reset
+
+    def interrupted_before_the_second_epoch():
+        callback = reset_every_epoch()
+        callback.on_epoch_begin = lambda epoch, logs=None: callback.reset() if epoch == 0 else _interrupt()
+        return callback
+
+    parted = replace(request, out=tmp_path / "parted")
+    monkeypatch.setattr(training, "state_reset", interrupted_before_the_second_epoch)
+    assert training.train(parted, report=lambda line: None)["interrupted"]
+    monkeypatch.setattr(training, "state_reset", reset_every_epoch)
+    resumed = training.train(replace(parted, resume=True), report=lambda line: None)
+    histories = [read_metadata(Path(run["model"]))["history"] for run in (whole, resumed)]
+    assert histories[0]["loss"] == histories[1]["loss"] and histories[0]["val_loss"] == histories[1]["val_loss"]
+
+    state = json.loads((tmp_path / "whole" / "state.json").read_text())
+    assert keras.models.load_model(tmp_path / "whole" / state["checkpoint"], compile=False).get_layer("lstm_0").stateful
+    published = keras.models.load_model(whole["model"])
+    assert not published.get_layer("lstm_0").stateful and published.inputs[0].shape[0] is None
+    generated = CliRunner().invoke(main, ["generate", "--model", whole["model"], "--length", "20", "--out",
+                                          str(tmp_path / "a.mid")])  # fmt: skip
+    assert generated.exit_code == 0, generated.output
+
+
+def _interrupt():
+    raise KeyboardInterrupt
+
+
+def test_carry_state_is_refused_where_a_strategy_would_split_the_batch(corpus, tmp_path):
+    out = tmp_path / "run"
+    result = _train(corpus, out, "--carry-state", "--distribute", "mirrored")
+    assert result.exit_code == 2 and "--carry-state trains in one process from a MIDI folder" in result.output
+    assert not out.exists()
