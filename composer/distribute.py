@@ -108,6 +108,25 @@ def ready_for_fit(model, strategy) -> None:
     model._distribute_strategy = None  # the scope fit runs in provides it
 
 
+def agree_on_start(strategy, epoch: int, fingerprint: str) -> None:
+    """Every worker of a group must resume from the same epoch with the same weights. Each reads state.json
+    and its checkpoint on its own, so a worker restarted between the group's last step of an epoch and the
+    chief's write of state.json would start one epoch apart and train on, silently out of step. The workers
+    exchange (epoch, weights fingerprint) in one collective and all refuse together, so none waits for the
+    others in a later collective."""
+    from composer.tf_runtime import tf
+
+    mine = tf.constant([[epoch, int(fingerprint[:12], 16)]], tf.int64)
+    gathered = strategy.run(lambda: tf.distribute.get_replica_context().all_gather(mine, axis=0))
+    starts = strategy.experimental_local_results(gathered)[0].numpy().tolist()
+    if any(start != starts[0] for start in starts):
+        places = {tuple(start): [index for index, other in enumerate(starts) if other == start] for start in starts}
+        described = "; ".join(f"after epoch {epoch_done} with weights {weights:012x} on replicas {replicas}"
+                              for (epoch_done, weights), replicas in places.items())  # fmt: skip
+        raise ComposerError(f"the workers would resume from different places ({described}); stop the whole group "
+                            "and start it again with the same command")  # fmt: skip
+
+
 def weights_fingerprint(model) -> str:
     """A short hash of every weight: equal on every worker when training kept them in sync."""
     digest = hashlib.sha256()
@@ -119,7 +138,10 @@ def weights_fingerprint(model) -> str:
 def _fix_keras_multi_worker_logs() -> None:
     """Keras 3 averages each worker's scalar logs (loss, metrics) with ``strategy.reduce(..., axis=0)``,
     which fails on scalars (keras-team/keras#20585); average them over all replicas instead,
-    so every worker sees the same loss and takes the same early-stopping decision."""
+    so every worker sees the same loss at every step and takes the same decisions (the NaN guard's,
+    early stopping's). With one replica per worker the logs arrive as this worker's plain tensors,
+    which ``strategy.reduce`` would pass through unchanged: those are averaged over the group with a
+    collective of their own."""
     from keras.src.backend.tensorflow import trainer
 
     from composer.tf_runtime import keras, tf
@@ -131,10 +153,12 @@ def _fix_keras_multi_worker_logs() -> None:
     def reduce_per_replica(values, strategy, reduction):
         if reduction not in ("auto", "mean") or not trainer._collective_all_reduce_multi_worker(strategy):
             return original(values, strategy, reduction)
-        return keras.tree.map_structure(
-            lambda v: strategy.reduce("MEAN", v, axis=None) if isinstance(v, tf.distribute.DistributedValues) else v,
-            values,
-        )
+        def group_mean(value):
+            if isinstance(value, tf.distribute.DistributedValues):
+                return strategy.reduce("MEAN", value, axis=None)
+            return strategy.run(lambda own: tf.distribute.get_replica_context().all_reduce("MEAN", own), args=(value,))
+
+        return keras.tree.map_structure(group_mean, values)
 
     reduce_per_replica.composer_fix = True
     trainer.reduce_per_replica = reduce_per_replica

@@ -25,7 +25,7 @@ import numpy as np
 from composer import artifacts
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.corpus import representation_problems
-from composer.distribute import (Cluster, check_replicas, cluster_from_env, make_strategy, ready_for_fit,
+from composer.distribute import (Cluster, agree_on_start, check_replicas, cluster_from_env, make_strategy, ready_for_fit,
                                   weights_fingerprint)  # fmt: skip
 from composer.errors import ComposerError
 from composer.events import token_names, vocabulary
@@ -221,6 +221,8 @@ def _fit(out: Path, work: Path, state: dict, data: TrainingData, steps: int, rep
     with scope(), _compute_precision(training.mixed_precision, report):
         model = _model(out, state, steps, report)
     ready_for_fit(model, strategy)
+    if cluster.workers > 1:
+        agree_on_start(strategy, state["epoch"], weights_fingerprint(model))
     train_data, valid_data, valid_steps = _datasets(data, state, steps, strategy, cluster)
     callbacks = _callbacks(work, state, training.sequence_length * training.batch_size)
     if training.carry_state:

@@ -261,3 +261,71 @@ def test_replicas_refuse_what_they_cannot_train_correctly(replicas, batch_size, 
         return
     with pytest.raises(ComposerError, match=message):
         check_replicas(replicas, batch_size, mixed_precision)
+
+
+AGREE = """
+import sys
+from composer.distribute import agree_on_start, cluster_from_env, make_strategy
+from composer.errors import ComposerError
+strategy, _ = make_strategy(cluster_from_env("multi-worker"))
+try:
+    agree_on_start(strategy, int(sys.argv[1]), sys.argv[2])
+    print("agreed")
+except ComposerError as error:
+    print("refused:", error)
+"""
+
+
+@pytest.mark.parametrize("starts, agreed", [
+    ([(3, "ab12cd34ef56"), (3, "ab12cd34ef56")], True),
+    ([(3, "ab12cd34ef56"), (4, "ab12cd34ef56")], False),
+    ([(3, "ab12cd34ef56"), (3, "0012cd34ef56")], False),
+])  # fmt: skip
+def test_workers_resume_only_from_the_same_epoch_and_weights(starts, agreed):
+    ports = _free_ports(2)
+    workers = [
+        subprocess.Popen([sys.executable, "-c", AGREE, str(epoch), fingerprint], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True,
+                         env={**os.environ, "TF_CONFIG": _tf_config(ports, "worker", index)})  # fmt: skip
+        for index, (epoch, fingerprint) in enumerate(starts)
+    ]
+    outputs = _finish(workers, timeout=120)
+    if agreed:
+        assert all("agreed" in output for output in outputs), outputs
+    else:  # every worker refuses, none is left waiting in a collective
+        assert all("refused: the workers would resume from different places" in output for output in outputs), outputs
+        assert f"after epoch {starts[1][0]} with weights {starts[1][1]} on replicas [1]" in outputs[0]
+
+
+PER_STEP = """
+import sys
+import numpy as np
+from composer.distribute import cluster_from_env, make_strategy, ready_for_fit
+from composer.tf_runtime import keras
+strategy, _ = make_strategy(cluster_from_env("multi-worker"))
+with strategy.scope():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+ready_for_fit(model, strategy)
+worker = int(sys.argv[1])
+x = np.full((16, 4), 1.0 + 10 * worker, np.float32)  # each worker its own data, so its own loss
+losses = []
+callback = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: losses.append(float(logs["loss"])))
+with strategy.scope():
+    model.fit(x, np.zeros((16, 1), np.float32), batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[callback])
+print("losses", " ".join(f"{loss:.6g}" for loss in losses))
+"""
+
+
+def test_every_worker_sees_the_group_loss_at_every_step():
+    """The NaN guard stops on a step's loss: a worker that saw only its own could stop while the others go on
+    into a collective that never completes. With one replica per worker (this test, and the Kubernetes
+    example) Keras hands each worker its own loss unless composer averages it over the group."""
+    ports = _free_ports(2)
+    workers = [
+        subprocess.Popen([sys.executable, "-c", PER_STEP, str(index)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, env={**os.environ, "TF_CONFIG": _tf_config(ports, "worker", index)})  # fmt: skip
+        for index in range(2)
+    ]
+    losses = [re.search(r"losses (.*)", output).group(1) for output in _finish(workers, timeout=120)]
+    assert losses[0] == losses[1] and len(losses[0].split()) == 2
