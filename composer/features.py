@@ -185,7 +185,8 @@ def format_report(result: dict) -> str:
         "# Music statistics: generated vs reference",
         "",
         f"{pieces['generated']} generated and {pieces['reference']} reference pieces, each measured over its first "
-        f"{result['beats']:g} beats; mean overlap {_number(result['mean_overlap'], '.3f')} (1 = the sets cannot be told apart).",
+        f"{result['beats']:g} beats; mean overlap {_number(result['mean_overlap'], '.3f')} "
+        "(1 = the sets cannot be told apart).",
         "",
         _format_two_sample(result),
         "",

@@ -31,7 +31,8 @@ def build_model(config: ModelConfig, vocab_size: int, stateful_batch: int | None
         x = keras.layers.Add(name="with_context")([x, seen])
     for layer in range(config.layers):
         # dropout between layers, not recurrent dropout: keeps the cuDNN kernel usable on GPUs
-        x = keras.layers.LSTM(config.units, return_sequences=True, stateful=bool(stateful_batch), name=f"lstm_{layer}")(x)
+        x = keras.layers.LSTM(config.units, return_sequences=True, stateful=bool(stateful_batch),
+                              name=f"lstm_{layer}")(x)  # fmt: skip
         x = keras.layers.Dropout(config.dropout, name=f"dropout_{layer}")(x)
     if config.context:
         x = keras.layers.Concatenate(name="output_with_context")([x, context])

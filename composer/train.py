@@ -25,8 +25,8 @@ import numpy as np
 from composer import artifacts
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.corpus import representation_problems
-from composer.distribute import (Cluster, agree_on_start, check_replicas, cluster_from_env, make_strategy, ready_for_fit,
-                                  weights_fingerprint)  # fmt: skip
+from composer.distribute import (Cluster, agree_on_start, check_replicas, cluster_from_env, make_strategy,
+                                  ready_for_fit, weights_fingerprint)  # fmt: skip
 from composer.errors import ComposerError
 from composer.events import token_names, vocabulary
 from composer.ngram import fit_baseline
@@ -297,9 +297,9 @@ def _datasets(data: TrainingData, state: dict, steps: int, strategy, cluster: Cl
     if data.cache is None:  # in memory; a strategy splits each global batch between its replicas
         streams = [dataset.TokenStream(pieces, encoding, layout) for pieces in (data.train_pieces, data.valid_pieces)]
         if training.carry_state:
+            valid_lanes = lane_steps(data.split["valid_events"], training)
             return (dataset.lane_training_dataset(streams[0], encoding, training, steps, initial_epoch=state["epoch"]),
-                    dataset.lane_validation_dataset(streams[1], training, lane_steps(data.split["valid_events"], training)),
-                    None)  # fmt: skip
+                    dataset.lane_validation_dataset(streams[1], training, valid_lanes), None)  # fmt: skip
         return (dataset.training_dataset(streams[0], encoding, training, initial_epoch=state["epoch"]),
                 dataset.validation_dataset(streams[1], training), None)  # fmt: skip
     shards = {split: shard_files(data.cache, data.manifest, split) for split in ("train", "valid")}
