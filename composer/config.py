@@ -136,7 +136,9 @@ class TrainConfig(_Serializable):
     clipnorm: float = 1.0  # gradient clipping against exploding gradients
     patience: int = 3  # epochs without a better validation loss before stopping
     valid_fraction: float = 0.1
-    transpose_semitones: int = 6  # random transposition up to this far either way; 0 = off
+    # Random transposition up to this far either way; 0 = off. Off by default: a network trained on windows moved
+    # at random has no key or register of the corpus to keep to (docs/quality.md, row 17)
+    transpose_semitones: int = 0
     velocity_jitter: int = 0  # random shift of velocity levels per window; 0 = off
     tempo_jitter: int = 0  # random shift of tempo levels per window; 0 = off
     seed: int = 0
