@@ -457,7 +457,8 @@ def _finish(out: Path, state: dict, valid_pieces) -> dict[str, Any]:
 
     from composer.evaluate import sequence_metrics
 
-    best = _published(keras.models.load_model(out / state.get("best_checkpoint", LEGACY_BEST_CHECKPOINT), compile=False), state)
+    best = keras.models.load_model(out / state.get("best_checkpoint", LEGACY_BEST_CHECKPOINT), compile=False)
+    best = _published(best, state)
     state["metrics"] = sequence_metrics(best, valid_pieces, config=EncodingConfig.from_dict(state["encoding"]))
     metadata = _metadata(state)
     artifacts.save_model(best, out / artifacts.MODEL_FILE, metadata)
