@@ -21,6 +21,7 @@ from composer.config import EncodingConfig, TrainConfig
 from composer.context import PACKED_SIZE, context_size, stream_context, unpack
 from composer.events import HOLD, PITCH, TEMPO, VELOCITY, pitched_note_mask, vocabulary
 from composer.prepare import PITCHED_BIT
+from composer.training_data import lane_steps
 
 
 class TokenStream:
@@ -101,10 +102,11 @@ def lane_training_dataset(stream: TokenStream, encoding: EncodingConfig, train: 
     return tf.data.Dataset.from_generator(batches, output_signature=_lane_signature(stream, train)).prefetch(2)
 
 
-def lane_validation_dataset(stream: TokenStream, train: TrainConfig, steps: int):
-    """The validation stream in file order, unaugmented, dealt into lanes as ``lane_training_dataset`` does:
-    each window is scored from the state the one before it left, like a piece read from its start."""
+def lane_validation_dataset(stream: TokenStream, train: TrainConfig):
+    """The whole validation stream in file order, unaugmented, dealt into lanes as ``lane_training_dataset``
+    does: each window is scored from the state the one before it left, like a piece read from its start."""
     positions = np.arange(len(stream.tokens))
+    steps = lane_steps(len(stream.tokens), train)
     batches = list(_lane_batches(stream, stream.tokens, np.zeros_like(positions), positions, train, steps))
     inputs, targets = [x for x, _ in batches], np.stack([y for _, y in batches])
     inputs = np.stack(inputs) if stream.contexts is None else tuple(np.stack(part) for part in zip(*inputs))

@@ -32,7 +32,7 @@ from composer.events import token_names, vocabulary
 from composer.ngram import fit_baseline
 from composer.plot import plot_losses
 from composer.prepare import is_cache, read_manifest, shard_files
-from composer.training_data import TrainingData, lane_steps, load_training_data, steps_per_epoch, validation_steps
+from composer.training_data import TrainingData, load_training_data, steps_per_epoch, validation_steps
 
 LEGACY_CHECKPOINT = "checkpoints/last.keras"  # runs started before checkpoints were named per epoch
 LEGACY_BEST_CHECKPOINT = "checkpoints/best.keras"
@@ -297,9 +297,8 @@ def _datasets(data: TrainingData, state: dict, steps: int, strategy, cluster: Cl
     if data.cache is None:  # in memory; a strategy splits each global batch between its replicas
         streams = [dataset.TokenStream(pieces, encoding, layout) for pieces in (data.train_pieces, data.valid_pieces)]
         if training.carry_state:
-            valid_lanes = lane_steps(data.split["valid_events"], training)
             return (dataset.lane_training_dataset(streams[0], encoding, training, steps, initial_epoch=state["epoch"]),
-                    dataset.lane_validation_dataset(streams[1], training, valid_lanes), None)  # fmt: skip
+                    dataset.lane_validation_dataset(streams[1], training), None)  # fmt: skip
         return (dataset.training_dataset(streams[0], encoding, training, initial_epoch=state["epoch"]),
                 dataset.validation_dataset(streams[1], training), None)  # fmt: skip
     shards = {split: shard_files(data.cache, data.manifest, split) for split in ("train", "valid")}

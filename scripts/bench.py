@@ -213,12 +213,13 @@ def events_per_second(model, data, steps: int, events_per_step: int, **fit_args)
     return events_per_step / float(np.median(seconds))
 
 
-def fresh_model(config: ModelConfig, training: TrainConfig, vocab_size: int, total_steps: int):
+def fresh_model(config: ModelConfig, training: TrainConfig, vocab_size: int, total_steps: int,
+                stateful_batch: int | None = None):  # fmt: skip
     from composer.model import build_model, compile_model
     from composer.tf_runtime import keras
 
     keras.utils.set_random_seed(training.seed)
-    model = build_model(config, vocab_size)
+    model = build_model(config, vocab_size, stateful_batch)
     compile_model(model, training.learning_rate, training.warmup_steps, total_steps, training.clipnorm)
     return model
 
@@ -234,14 +235,10 @@ def pipeline_rate(stream, config: ModelConfig, training: TrainConfig, steps: int
 def carried_state_rate(stream, config: ModelConfig, training: TrainConfig, steps: int) -> float:
     """composer's pipeline with --carry-state: a stateful network fed lanes dealt out in NumPy each epoch."""
     from composer.dataset import lane_training_dataset
-    from composer.model import build_model, compile_model
-    from composer.tf_runtime import keras
     from composer.training_data import lane_steps
 
     carrying = replace(training, carry_state=True)
-    keras.utils.set_random_seed(training.seed)
-    model = build_model(config, len(vocabulary(EncodingConfig())), stateful_batch=training.batch_size)
-    compile_model(model, training.learning_rate, training.warmup_steps, 3 * steps, training.clipnorm)
+    model = fresh_model(config, training, len(vocabulary(EncodingConfig())), 3 * steps, training.batch_size)
     data = lane_training_dataset(stream, EncodingConfig(), carrying, lane_steps(len(stream.tokens), carrying))
     return events_per_second(model, data, steps, training.sequence_length * training.batch_size)
 

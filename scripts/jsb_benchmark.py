@@ -126,7 +126,7 @@ def datasets(train_stream: TokenStream, valid_stream: TokenStream, training: Tra
                 [])  # fmt: skip
     steps = lane_steps(len(train_stream.tokens), training)
     return (lane_training_dataset(train_stream, ENCODING, training, steps),
-            lane_validation_dataset(valid_stream, training, lane_steps(len(valid_stream.tokens), training)), steps,
+            lane_validation_dataset(valid_stream, training), steps,
             [state_reset()])  # fmt: skip
 
 

@@ -307,7 +307,7 @@ def test_validation_lanes_read_the_stream_in_order_unaugmented():
     stream = TokenStream([np.array(encode(toy_score(seed, num_notes=40), ENCODING)) for seed in range(3)], ENCODING, 2)
     training = TrainConfig(sequence_length=16, batch_size=3, transpose_semitones=6, velocity_jitter=2)
     steps = lane_steps(len(stream.tokens), training)
-    batches = list(lane_validation_dataset(stream, training, steps))
+    batches = list(lane_validation_dataset(stream, training))
     width = len(stream.tokens) // 3
     assert len(batches) == steps > 1
     for step, ((inputs, contexts), targets) in enumerate(batches):
