@@ -6,7 +6,7 @@ sampler can read its weights by layer name.
 
 from __future__ import annotations
 
-from composer.tf_runtime import keras
+from composer.tf_runtime import keras, tf
 
 from composer.config import ModelConfig
 from composer.context import context_size
@@ -40,8 +40,32 @@ def build_model(config: ModelConfig, vocab_size: int, stateful_batch: int | None
     return keras.Model([events, context] if config.context else events, logits, name="composer_lstm")
 
 
+@keras.saving.register_keras_serializable(package="composer")
+class SumClippedAdam(keras.optimizers.Adam):
+    """Adam that clips each variable's gradient by norm after the replicas' gradients are summed.
+
+    Keras 3 clips in ``apply``, before tf.distribute sums the replicas' gradients, so each replica's share
+    is clipped alone and the group may step up to ``replicas x clipnorm`` (tensorflow/tensorflow#33929).
+    ``update_step`` receives the summed gradient, so clipping there holds one limit for the whole batch,
+    as on one device, where both are the same.
+    """
+
+    def __init__(self, *args, sum_clipnorm: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sum_clipnorm = sum_clipnorm
+
+    def update_step(self, gradient, variable, learning_rate):
+        # dense: an embedding's sparse gradient lists a row once per occurrence, which would miscount its norm
+        gradient = tf.convert_to_tensor(gradient)
+        super().update_step(tf.clip_by_norm(gradient, self.sum_clipnorm), variable, learning_rate)
+
+    def get_config(self):
+        return {**super().get_config(), "sum_clipnorm": self.sum_clipnorm}
+
+
 def compile_model(model: keras.Model, learning_rate: float, warmup_steps: int, decay_steps: int, clipnorm: float) -> None:
-    """Adam with norm clipping; linear warm-up, then cosine decay to a tenth of the peak rate."""
+    """Adam with norm clipping of the whole batch's gradient; linear warm-up, then cosine decay to a tenth of
+    the peak rate."""
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=learning_rate / 10 if warmup_steps else learning_rate,
         decay_steps=max(1, decay_steps),
@@ -50,7 +74,7 @@ def compile_model(model: keras.Model, learning_rate: float, warmup_steps: int, d
         warmup_steps=warmup_steps,
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule, clipnorm=clipnorm),
+        optimizer=SumClippedAdam(schedule, sum_clipnorm=clipnorm),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
