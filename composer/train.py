@@ -133,11 +133,23 @@ def _restarted_group(request: TrainRequest, cluster: Cluster) -> bool:
     path = request.out / artifacts.STATE_FILE
     if cluster.mode != "multi-worker" or request.force or not path.exists() or _finished_run(request.out):
         return False
-    state = artifacts.read_json(path)
-    if state["training"] != request.training.to_dict() or (not state.get("init_from") and state["model"] != request.model.to_dict()):
-        raise ComposerError(f"{request.out} holds an unfinished run with other settings: pass --resume to continue it "
-                            "as it was, or --force to start again")  # fmt: skip
+    changed = _changed_settings(artifacts.read_json(path), request)
+    if changed:
+        raise ComposerError(f"{request.out} holds an unfinished run with other settings ({'; '.join(changed)}): "
+                            "pass --resume to continue it as it was, or --force to start again")  # fmt: skip
     return True
+
+
+def _changed_settings(state: dict[str, Any], request: TrainRequest) -> list[str]:
+    """Each setting this command asks for that differs from the run's, as "name: run's value, asked value".
+    Compared as configs, so a setting the run's (older) version did not record counts at its default."""
+    pairs = [(TrainConfig.from_dict(state["training"]), request.training)]
+    if not state.get("init_from"):  # a fine-tuned network is the base model's, whatever --units says
+        pairs.append((ModelConfig.from_dict(state["model"]), request.model))
+    return [f"{name} {value} there, {asked} now"
+            for recorded, requested in pairs
+            for (name, value), asked in zip(recorded.to_dict().items(), requested.to_dict().values())
+            if value != asked]  # fmt: skip
 
 
 def _new_state(request: TrainRequest) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from composer.cli import main
+from composer.config import ModelConfig, TrainConfig
 from composer.distribute import Cluster, cluster_from_env
 from composer.errors import ComposerError
 
@@ -153,12 +154,17 @@ def test_a_group_without_a_common_seed_is_refused(cache, tmp_path, monkeypatch):
 def test_a_restarted_group_with_other_settings_is_refused_not_resumed(cache, tmp_path, monkeypatch):
     out = tmp_path / "run"
     out.mkdir()
-    state = {"status": "running", "epoch": 3, "training": {"epochs": 99}, "model": {}, "data": str(cache)}
+    command = ["train", str(cache), "--out", str(out), "--seed", "1", *TINY]
+    recorded = TrainConfig(seed=1, batch_size=8, sequence_length=32).to_dict()
+    del recorded["carry_state"]  # recorded by an older version: its default is no change
+    state = {"status": "running", "epoch": 3, "training": {**recorded, "epochs": 99},
+             "model": ModelConfig(units=16, embedding_dim=8, layers=1).to_dict(), "data": str(cache)}  # fmt: skip
     (out / "state.json").write_text(json.dumps(state))
     monkeypatch.setenv("TF_CONFIG", _tf_config(_free_ports(2)))
-    result = CliRunner().invoke(main, ["train", str(cache), "--out", str(out), "--seed", "1", *TINY])
+    result = CliRunner().invoke(main, command)
     assert result.exit_code == 2
-    assert "holds an unfinished run with other settings: pass --resume to continue it as it was" in result.output
+    assert ("holds an unfinished run with other settings (epochs 99 there, 8 now): pass --resume to continue it "
+            "as it was") in result.output  # fmt: skip
     assert json.loads((out / "state.json").read_text()) == state
 
 
