@@ -48,6 +48,7 @@ RARE_SHARE = 0.02  # an instrument in fewer reference pieces than this is rare i
 NEIGHBOURS = 5  # k of the two-sample test's k-nearest-neighbour classifier; odd, so a vote has no tie
 TWO_SAMPLE_REPEATS = 10  # draws of the pieces compared, averaged: one draw of 20 from 350 is noisy
 TWO_SAMPLE_MIN_PIECES = 3  # per set: fewer leave a piece fewer than NEIGHBOURS others to vote
+OVERLAP_CONTROL_DRAWS = 5  # draws of reference pieces held out against the rest for the overlaps' control
 
 # Major and harmonic minor: natural minor has the same pitch set as its relative major, so it would add nothing.
 _SCALE_STEPS = ((0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 11))
@@ -100,15 +101,49 @@ def compare_sets(generated: list[Score], reference: list[Score], *, seed: int = 
     features = {name: _compare_feature(name, *pair) for name, pair in columns.items()}
     for side, values in zip(("generated", "reference"), columns["instruments"]):
         features["instruments"][side]["pieces_using"] = _pieces_using(values)
-    overlaps = [feature["overlap"] for feature in features.values() if feature["overlap"] is not None]
     return {
         "pieces": {"generated": len(generated), "reference": len(reference)},
         "beats": beats,
         "features": features,
-        "mean_overlap": float(np.mean(overlaps)) if overlaps else None,
+        "mean_overlap": _mean_overlap(features),
+        "overlap_control": _overlap_control(rows[1], len(generated), seed),
         "rare_instruments": _rare_instruments(*columns["instruments"]),
         **_two_sample(*map(_feature_matrix, rows), beats, seed),
     }
+
+
+def _mean_overlap(features: dict[str, dict]) -> float | None:
+    overlaps = [feature["overlap"] for feature in features.values() if feature["overlap"] is not None]
+    return float(np.mean(overlaps)) if overlaps else None
+
+
+def _overlap_control(reference_rows: list[dict], size: int, seed: int) -> dict | None:
+    """The overlaps of ``size`` reference pieces held out against the other reference pieces, per feature
+    averaged over OVERLAP_CONTROL_DRAWS draws: what real music of this corpus scores against itself, the
+    ceiling to read a model's overlaps against (an overlap also falls with fewer pieces). None when the
+    reference holds fewer than twice TWO_SAMPLE_MIN_PIECES pieces."""
+    size = min(size, len(reference_rows) // 2)
+    if size < TWO_SAMPLE_MIN_PIECES:
+        return None
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(OVERLAP_CONTROL_DRAWS):
+        order = rng.permutation(len(reference_rows))
+        held, rest = ([reference_rows[i] for i in part] for part in (order[:size], order[size:]))
+        draws.append({name: _compare_feature(name, _column(held, name), _column(rest, name)) for name in held[0]})
+    per_draw = [_mean_overlap(draw) for draw in draws]
+    return {
+        "pieces": size,
+        "draws": OVERLAP_CONTROL_DRAWS,
+        "mean_overlap": float(np.mean(per_draw)),
+        "mean_overlap_range": [min(per_draw), max(per_draw)],
+        "features": {name: _mean_or_none([draw[name]["overlap"] for draw in draws]) for name in draws[0]},
+    }
+
+
+def _mean_or_none(values: list[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return float(np.mean(known)) if known else None
 
 
 def two_sample_test(generated: list[Score], reference: list[Score], *, seed: int = 0) -> dict:
@@ -186,18 +221,27 @@ def format_report(result: dict) -> str:
         "",
         f"{pieces['generated']} generated and {pieces['reference']} reference pieces, each measured over its first "
         f"{result['beats']:g} beats; mean overlap {_number(result['mean_overlap'], '.3f')} "
-        "(1 = the sets cannot be told apart).",
+        f"(1 = the sets cannot be told apart); {_format_overlap_control(result['overlap_control'])}",
         "",
         _format_two_sample(result),
         "",
-        "| feature | overlap | KL | generated mean | reference mean |",
-        "|---|---|---|---|---|",
+        "| feature | overlap | real vs real | KL | generated mean | reference mean |",
+        "|---|---|---|---|---|---|",
     ]
+    control = (result["overlap_control"] or {}).get("features", {})
     for name, feature in result["features"].items():
         means = (_describe(feature, feature[side]["mean"]) for side in ("generated", "reference"))
-        overlap, kl = _number(feature["overlap"], ".3f"), _number(feature["kl"])
-        lines.append(f"| {name} | {overlap} | {kl} | {' | '.join(means)} |")
+        overlap, real, kl = _number(feature["overlap"], ".3f"), _number(control.get(name), ".3f"), _number(feature["kl"])
+        lines.append(f"| {name} | {overlap} | {real} | {kl} | {' | '.join(means)} |")
     return "\n".join(lines + ["", *_format_instruments(result)]) + "\n"
+
+
+def _format_overlap_control(control: dict | None) -> str:
+    if control is None:
+        return "real vs real: n/a (too few reference pieces to hold some out)."
+    low, high = control["mean_overlap_range"]
+    return (f"real vs real {control['mean_overlap']:.3f} ({low:.3f}-{high:.3f}: {control['pieces']} reference "
+            f"pieces held out against the rest, {control['draws']} draws).")
 
 
 def _format_two_sample(result: dict) -> str:

@@ -53,7 +53,8 @@ def row(result: dict) -> str:
     return (f"| {Path(result['model']).parent.name} | {result['epochs']} ep, {result['training_seconds'] / 60:.1f} min "
             f"| {valid['nll_per_event']:.3f} / {valid.get('nll_per_note', float('nan')):.2f} "
             f"(n-gram {result['ngram']['nll_per_event']:.3f}) | {shown} "
-            f"| {result['music']['mean_overlap']:.3f} (lowest {worst} {overlaps[worst]:.2f}) "
+            f"| {result['music']['mean_overlap']:.3f} (real {result['music']['overlap_control']['mean_overlap']:.3f}; "
+            f"lowest {worst} {overlaps[worst]:.2f}) "
             f"| {result['music']['two_sample_accuracy']:.2f} (real {result['music']['two_sample_control']:.2f}) "
             f"| {own['nll_per_event'] / valid['nll_per_event']:.2f} | {rare} "
             f"| {result['copy_check']['flagged']} flagged, longest {result['copy_check']['generated']['longest_shared_run_transposed']:g} |")

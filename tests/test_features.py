@@ -111,15 +111,15 @@ def test_result_is_json_and_leaves_out_undefined_pieces():
 def test_sets_without_a_defined_value_report_no_overlap():
     result = compare_sets([melody([36, 38], drums=True)], [melody([60, 62])])
     assert result["features"]["pitch_range"]["overlap"] is None
-    assert "| pitch_range | n/a | n/a | n/a | 2 |" in format_report(result)
+    assert "| pitch_range | n/a | n/a | n/a | n/a | 2 |" in format_report(result)
     with pytest.raises(ComposerError, match="at least one piece"):
         compare_sets([], [melody([60])])
 
 
 def test_report_is_a_markdown_table():
     report = format_report(compare_sets([melody(C_MAJOR_SCALE)], [melody(C_MAJOR_SCALE)]))
-    assert "| feature | overlap | KL | generated mean | reference mean |" in report
-    assert "| pitch_range | 1.000 | 0 | 12 | 12 |" in report
+    assert "| feature | overlap | real vs real | KL | generated mean | reference mean |" in report
+    assert "| pitch_range | 1.000 | n/a | 0 | 12 | 12 |" in report  # one reference piece: none to hold out
     assert "peak C (0.25)" in report
     assert "mean overlap 1.000" in report
 
@@ -308,3 +308,26 @@ def test_the_two_sample_test_is_repeatable_and_needs_three_pieces_a_side():
     json.dumps(few, allow_nan=False)
     small_reference = two_sample_test(pieces[:4], pieces[4:9])  # 5 reference pieces make halves of 2
     assert small_reference["two_sample_accuracy"] is not None and small_reference["two_sample_control"] is None
+
+
+def test_the_overlaps_control_holds_reference_pieces_out_against_the_others():
+    same = [melody(C_MAJOR_SCALE)] * 12  # every held-out draw is the rest of the reference exactly
+    result = compare_sets(random_melodies(range(8)), same)
+    control = result["overlap_control"]
+    assert control["pieces"] == 6 and control["draws"] == 5  # 8 generated, but only half the reference is held out
+    assert control["mean_overlap"] == pytest.approx(1.0, abs=1e-9)
+    assert all(overlap in (None, pytest.approx(1.0, abs=1e-9)) for overlap in control["features"].values())
+    assert result["mean_overlap"] < 0.9
+    report = format_report(result)
+    assert "real vs real 1.000 (1.000-1.000: 6 reference pieces held out against the rest, 5 draws)" in report
+    assert "| scale_consistency | 1.000 | 1.000 |" in report
+
+
+def test_the_overlaps_control_reads_the_reference_only_and_needs_three_pieces_held_out():
+    reference = random_melodies(range(40, 70))
+    control = compare_sets(random_melodies(range(10)), reference)["overlap_control"]
+    assert compare_sets(random_melodies(range(10, 20)), reference)["overlap_control"] == control
+    low, high = control["mean_overlap_range"]
+    assert 0.5 < low <= control["mean_overlap"] <= high < 1.0  # melodies of one kind, but not the same ones
+    assert compare_sets(random_melodies(range(2)), reference)["overlap_control"] is None
+    assert "real vs real: n/a" in format_report(compare_sets(reference[:4], reference[4:9]))
