@@ -49,6 +49,9 @@ def _encoding_options(command):
                      help="Restate the notes still sounding at every onset, so the model sees the chord it adds to."),
         click.option("--sustain-pedal/--no-sustain-pedal", default=True, show_default=True,
                      help="Notes held by the sustain pedal (CC64) last until it lifts."),
+        click.option("--repeat-bars", type=click.IntRange(min=0), default=ENCODING_DEFAULTS.repeat_bars,
+                     show_default=True, help="A bar repeating one up to this many bars back is one Repeat event "
+                                             "(0: none)."),
     ]):  # fmt: skip
         command = option(command)
     return command
@@ -199,7 +202,7 @@ def _in_worker_group(distribute: str) -> bool:
     return bool(os.environ.get("TF_CONFIG")) and cluster_from_env(distribute).mode == "multi-worker"
 
 
-ENCODING_OPTIONS = ("steps_per_quarter", "velocity", "duration", "held_notes", "sustain_pedal")
+ENCODING_OPTIONS = ("steps_per_quarter", "velocity", "duration", "held_notes", "sustain_pedal", "repeat_bars")
 MODEL_OPTIONS = ("units", "layers", "embedding_dim", "dropout")
 
 
@@ -214,7 +217,7 @@ def _refuse_given(ctx: click.Context, names: list[str], why: str) -> None:
 def _encoding_config(options: dict) -> EncodingConfig:
     return EncodingConfig(steps_per_quarter=options["steps_per_quarter"], use_velocity=options["velocity"],
                           use_duration=options["duration"], held_notes=options["held_notes"],
-                          sustain_pedal=options["sustain_pedal"])  # fmt: skip
+                          sustain_pedal=options["sustain_pedal"], repeat_bars=options["repeat_bars"])  # fmt: skip
 
 
 def _train_configs(options: dict, seed: int) -> dict:
@@ -288,7 +291,8 @@ def _format_training_summary(summary: dict) -> str:
 @click.option("--repetition-penalty", type=click.FloatRange(min=1), default=1.0, show_default=True,
               help="Above 1, pitches played in the last 64 events become less likely (try 1.2 against loops).")
 @click.option("--no-repeat-ngram", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Never repeat a run of this many events within a piece (0: off; 16 is about four notes).")
+              help="Never repeat a run of this many events within a piece, nor a whole bar (0: off; 16 is about "
+                   "four notes).")
 @click.option("--primer", type=click.Path(path_type=Path), default=None, help="A MIDI file to continue.")
 @click.option("--primer-bars", type=click.IntRange(min=1), default=None, help="Use only the primer's first K bars.")
 @click.option("--include-primer/--no-include-primer", default=True, show_default=True,

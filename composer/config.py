@@ -17,7 +17,7 @@ MAX_TIME_EVENTS = 16_384  # keeps every token id within int16, how encoded files
 # Sampling's default temperature: at 0.9 the bundled model's samples are as likely under it as real music is
 # (at 1.0, 14% less likely: the tail of rare events derails pieces); docs/quality.md, row 7.
 DEFAULT_TEMPERATURE = 0.9
-CONTEXT_LAYOUT = 2  # the layout of composer.context that new networks read (1: composer 0.4.0's)
+CONTEXT_LAYOUT = 3  # the layout of composer.context that new networks read (1: composer 0.4.0's)
 
 _Config = TypeVar("_Config", bound="_Serializable")
 
@@ -55,9 +55,16 @@ class EncodingConfig(_Serializable):
     use_time_signatures: bool = True
     max_time_signature_numerator: int = 16
     sustain_pedal: bool = True  # notes held by the sustain pedal (CC64) last until it lifts
+    repeat_bars: int = 16  # a bar that repeats one up to this many bars back is one Repeat event; 0: never
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EncodingConfig:
+        # models before composer 0.7 had no Repeat events
+        return config_from_dict(cls, {"repeat_bars": 0, **data})
 
     def __post_init__(self) -> None:
         _require(self.steps_per_quarter >= 1, "steps_per_quarter must be at least 1")
+        _require(self.repeat_bars >= 0, "repeat_bars must be 0 or more")
         _require(self.max_duration_quarters >= 1, "max_duration_quarters must be at least 1")
         _require(0 <= self.min_pitch <= self.max_pitch <= 127, "need 0 <= min_pitch <= max_pitch <= 127")
         _require(1 <= self.num_velocity_bins <= 127, "num_velocity_bins must be in 1..127")

@@ -10,10 +10,14 @@ way in training and in sampling.
 
 Layout 2 adds where the sounding notes end: the positions in the bar of the earliest and the latest
 end. Without them the network chose the next onset with no regard to note lengths, and left a third of
-the beats empty at the quickstart's length (docs/quality.md, row 9). Networks of layout 1 (composer
-0.4.0) still read their own.
+the beats empty at the quickstart's length (docs/quality.md, row 9).
 
-Stored packed, 31 bytes an event (``pack``), and unpacked for the network in its layout (``unpack``),
+Layout 3 adds which bar of the piece the event is in (1 to 16, then "later"). A window of 64 events
+starts mid-piece, so without it the network cannot tell the fifth bar, where a chorale's opening lines
+return with a ``Repeat``, from the fifteenth (docs/quality.md, row 18). Networks of layouts 1 (composer
+0.4.0) and 2 (0.5, 0.6) still read their own.
+
+Stored packed, 32 bytes an event (``pack``), and unpacked for the network in its layout (``unpack``),
 which also transposes them with the events.
 """
 
@@ -29,9 +33,11 @@ from composer.events import START, StreamState
 PITCHES = 128
 END_POSITIONS = 96  # positions in the bar an end is told at (two 4/4 bars at 12 steps a quarter); beyond: "later"
 LATER, NONE_SOUNDING = END_POSITIONS, END_POSITIONS + 1
-# sounding pitches as bits, the part's last pitch, pitch-class shares, the earliest and latest end
-PACKED_SIZE = PITCHES // 8 + 1 + 12 + 2
+BARS = 17  # the bars of the piece told apart: 0 (before the first Bar), 1..15, and 16 or later
+# sounding pitches as bits, the part's last pitch, pitch-class shares, the earliest and latest end, the bar
+PACKED_SIZE = PITCHES // 8 + 1 + 12 + 2 + 1
 _TIMING = PITCHES // 8 + 1 + 12  # where the ends start in a packed context
+_BAR = _TIMING + 2
 NO_PITCH = 255
 _BITS = 1 << np.arange(8, dtype=np.uint8)
 
@@ -45,12 +51,14 @@ def pack(state: StreamState) -> np.ndarray:
     last = state.last_pitches.get(state.instrument, NO_PITCH)
     ends = [end for end, *_ in state.sounding if end > state.now]
     timing = [_end_position(min(ends), state), _end_position(max(ends), state)] if ends else [NONE_SOUNDING] * 2
-    return np.concatenate([np.packbits(sounding, bitorder="little"), [last], shares, timing]).astype(np.uint8)
+    bar = min(state.clock.bars, BARS - 1)
+    return np.concatenate([np.packbits(sounding, bitorder="little"), [last], shares, timing, [bar]]).astype(np.uint8)
 
 
 def context_size(layout: int) -> int:
-    """The width of the network input of context ``layout`` (1: composer 0.4.0's, 2: with note ends)."""
-    return 2 * PITCHES + 12 + (2 * (END_POSITIONS + 2) if layout >= 2 else 0)
+    """The width of the network input of context ``layout`` (1: composer 0.4.0's, 2: with note ends, 3: and
+    the bar of the piece)."""
+    return 2 * PITCHES + 12 + (2 * (END_POSITIONS + 2) if layout >= 2 else 0) + (BARS if layout >= 3 else 0)
 
 
 def layout_of_size(size: int) -> int:
@@ -93,6 +101,8 @@ def unpack(packed: np.ndarray, shift: int = 0, layout: int = CONTEXT_LAYOUT) -> 
     parts = [np.roll(sounding.astype(np.float32), shift, axis=-1), np.roll(voice, shift, axis=-1),
              np.roll(shares, shift, axis=-1)]  # fmt: skip
     if layout >= 2:
-        ends = packed[..., _TIMING:, None].astype(np.int64) == np.arange(END_POSITIONS + 2)
+        ends = packed[..., _TIMING:_BAR, None].astype(np.int64) == np.arange(END_POSITIONS + 2)
         parts.append(ends.astype(np.float32).reshape(*packed.shape[:-1], 2 * (END_POSITIONS + 2)))
+    if layout >= 3:
+        parts.append((packed[..., _BAR, None].astype(np.int64) == np.arange(BARS)).astype(np.float32))
     return np.concatenate(parts, axis=-1)

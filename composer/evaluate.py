@@ -16,7 +16,7 @@ from composer.config import EncodingConfig, TrainConfig
 from composer.context import layout_of_size, stream_context, unpack
 from composer.corpus import load_corpus, split_corpus
 from composer.errors import ComposerError
-from composer.events import PAD, PITCH, encode, pitched_note_mask, vocabulary
+from composer.events import PAD, decode, encode, pitched_note_mask, vocabulary
 from composer.ngram import fit_baseline
 
 COPY_THRESHOLD = 64  # events shared in a row (about 16 notes, 4 bars of a chorale) that flag a piece as copied
@@ -243,15 +243,16 @@ def sequence_metrics(
     empty = [np.zeros(0, dtype=np.int64)]  # np.concatenate refuses an empty list
     targets = np.concatenate([np.asarray(sequence[1:], dtype=np.int64) for sequence in sequences] + empty)
     nlls = np.concatenate([nll for nll, _ in scored] + empty)
-    return metrics | _nll_by_kind(nlls, np.array(vocabulary(config).kinds)[targets])
+    notes = sum(decode(sequence, config).num_notes for sequence in sequences)
+    return metrics | _nll_by_kind(nlls, np.array(vocabulary(config).kinds)[targets], notes)
 
 
-def _nll_by_kind(nlls: np.ndarray, kinds: np.ndarray) -> dict[str, Any]:
+def _nll_by_kind(nlls: np.ndarray, kinds: np.ndarray, notes: int) -> dict[str, Any]:
     """The NLL of each predicted event (nats) split by the kind of event it is, and per note.
 
     ``nll_by_kind`` maps each kind (Pitch, Duration, Shift, ...; whatever the vocabulary has) to its mean NLL,
     its number of events and its share of the total NLL, the largest share first. ``nll_per_note`` is the total
-    NLL over the number of notes, counted as Pitch events (drum hits too): encodings that spend a different
+    NLL over the ``notes`` the pieces hold (drum hits too, a repeated bar's too): encodings that spend a different
     number of events on a note compare on it, where NLL per event does not. None without notes.
     """
     total = float(nlls.sum())
@@ -260,7 +261,6 @@ def _nll_by_kind(nlls: np.ndarray, kinds: np.ndarray) -> dict[str, Any]:
         chosen = nlls[kinds == kind]
         by_kind[kind] = {"nll": float(chosen.mean()), "events": len(chosen),
                          "share": float(chosen.sum()) / total if total > 0 else None}  # fmt: skip
-    notes = int(np.sum(kinds == PITCH))
     return {
         "nll_by_kind": dict(sorted(by_kind.items(), key=lambda item: -(item[1]["share"] or 0))),
         "nll_per_note": total / notes if notes else None,

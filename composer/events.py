@@ -27,6 +27,14 @@ sees the chord it adds to and the note each voice is holding. ``Program`` and
 restates every held note; a held note that an onset's listing passes over ends
 there, which is how a sampled stream lets a note go early.
 
+A bar whose events are exactly those of a bar up to ``repeat_bars`` back is written
+``Bar Repeat_k`` (k: how many bars back), and decoding plays that bar's events again:
+a returning phrase, which a chorale's repeated opening or a song's second verse is,
+costs two events a bar instead of eighty, so the network can write one, where a
+64-event window could never hold the bar it should copy. The bar must not be the
+first (it declares the piece) nor change the meter; the k of the bar before is kept
+when it fits, so a repeated phrase reads as one k.
+
 Token ids are laid out in contiguous blocks derived from the config alone
 (magenta's note-seq style): the same config always gives the same ids.
 ``decode(encode(s)) == quantize(s)`` holds for every score; ``decode`` accepts any
@@ -49,12 +57,12 @@ import numpy as np
 from composer.config import TIME_SIGNATURE_DENOMINATORS, EncodingConfig
 from composer.score import DEFAULT_QPM, DEFAULT_TIME_SIGNATURE, Note, Score, TempoChange, TimeSignature, Track
 
-ENCODING_VERSION = 4  # bump when encode() changes its output for an unchanged config
+ENCODING_VERSION = 5  # bump when encode() changes its output for an unchanged config
 
 PAD, START, END = 0, 1, 2
 DRUMS = 128  # the instrument number of drum tracks; pitched programs are 0..127
 
-BAR, POSITION, TEMPO, TIME_SIGNATURE = "Bar", "Pos", "Tempo", "TimeSig"
+BAR, REPEAT, POSITION, TEMPO, TIME_SIGNATURE = "Bar", "Repeat", "Pos", "Tempo", "TimeSig"
 PART, PROGRAM, VELOCITY, PITCH, HOLD, DURATION = "Part", "Program", "Velocity", "Pitch", "Hold", "Duration"
 
 # A grid note: (start, end, pitch, velocity) with times in integer steps.
@@ -98,6 +106,7 @@ def vocabulary(config: EncodingConfig) -> Vocabulary:
         ("Start", [None]),
         ("End", [None]),
         (BAR, [None]),
+        (REPEAT, range(1, config.repeat_bars + 1)),
         (POSITION, range(config.max_bar_steps)),
     ]
     if config.use_tempo:
@@ -180,7 +189,7 @@ def quantize(score: Score, config: EncodingConfig) -> Score:
 def encode(score: Score, config: EncodingConfig) -> list[int]:
     """Token ids of ``score``, from ``Start`` to ``End``."""
     grid = _normalize(_score_to_grid(score, config), config)
-    return _grid_to_tokens(grid, config)
+    return _with_repeats(_grid_to_tokens(grid, config), config)
 
 
 def decode(tokens: Iterable[int], config: EncodingConfig, meter: tuple[int, int] = DEFAULT_TIME_SIGNATURE) -> Score:
@@ -353,6 +362,34 @@ def _grid_to_tokens(grid: _Grid, config: EncodingConfig) -> list[int]:
     return writer.tokens + [END]
 
 
+def _with_repeats(tokens: list[int], config: EncodingConfig) -> list[int]:
+    """``tokens`` (Start to End) with each bar that may be a Repeat written as one (see the module's doc)."""
+    if not config.repeat_bars:
+        return tokens
+    stream, ids = StreamState(config), vocabulary(config).ids
+    written, k_before = [], None
+    for segment in _bar_segments(tokens[:-1], ids[BAR, None]):
+        k = None
+        if segment[0] == ids[BAR, None] and len(segment) > 1:
+            stream.feed(segment[0])
+            matches = [back for back in range(1, config.repeat_bars + 1)
+                       if stream.repeatable(back) and stream.bar_events[-1 - back] == segment[1:]]  # fmt: skip
+            k = k_before if k_before in matches else next(iter(matches), None)
+            segment = segment[1:] if k is None else [ids[REPEAT, k]]
+            written.append(ids[BAR, None])
+        for token in segment:
+            stream.feed(token)
+        written += segment
+        k_before = k
+    return written + [END]
+
+
+def _bar_segments(tokens: list[int], bar: int) -> list[list[int]]:
+    """``tokens`` cut before every Bar."""
+    cuts = [0] + [i for i, token in enumerate(tokens) if token == bar and i > 0] + [len(tokens)]
+    return [tokens[start:end] for start, end in zip(cuts, cuts[1:])]
+
+
 class _Writer:
     """Builds the token list of ``encode`` while a StreamState follows it."""
 
@@ -471,6 +508,9 @@ class StreamState:
         self.opened = False  # an onset has been opened: no more parts may be declared
         self.last_pitches: dict[int, int] = {}  # each pitched instrument's latest note, listed or restated
         self.pitch_class_counts = [0] * 12  # of the pitched notes started so far
+        self.bar_events: list[list[int]] = []  # each bar's events after its Bar, a Repeat's as played
+        self.bar_meters: list[tuple[int, int]] = []  # the meter each bar started in
+        self.repeated = False  # the current bar is a Repeat: it is complete
 
     @property
     def now(self) -> int:
@@ -478,6 +518,15 @@ class StreamState:
 
     def feed(self, token: int) -> None:
         kind, value = self.vocab.kinds[token], self.vocab.values[token]
+        if kind == REPEAT:
+            self._repeat(value)
+            return
+        if kind == BAR:
+            self.bar_events.append([])
+            self.bar_meters.append(self.clock.meter)
+        elif self.bar_events and token > END:
+            self.bar_events[-1].append(token)
+        self.repeated = False
         pitch, self.pitch, self.pending = self.pitch, None, None  # anything unexpected drops an incomplete note
         if kind == BAR:
             self._end_onset()
@@ -509,6 +558,22 @@ class StreamState:
             self._remember_pitch(value, new=True)
         elif kind == DURATION and pitch is not None:
             self._add_note(pitch, value)
+
+    def repeatable(self, k: int) -> bool:
+        """Whether ``Repeat_k`` may come now: first in its bar, naming a bar with events in the same meter that
+        is neither the piece's first (it declares the piece) nor one that changes the meter."""
+        bars = self.bar_events
+        if not 1 <= k <= self.config.repeat_bars or len(bars) - 1 - k < 1 or bars[-1]:
+            return False
+        source = bars[-1 - k]
+        return (bool(source) and self.bar_meters[-1 - k] == self.clock.meter
+                and all(self.vocab.kinds[token] != TIME_SIGNATURE for token in source))  # fmt: skip
+
+    def _repeat(self, k: int) -> None:
+        if self.repeatable(k):
+            for token in list(self.bar_events[-1 - k]):
+                self.feed(token)
+            self.repeated = True
 
     def _remember_pitch(self, pitch: int, new: bool = False) -> None:
         if self.instrument != DRUMS:

@@ -16,8 +16,9 @@ import numpy as np
 from composer.config import DEFAULT_TEMPERATURE, EncodingConfig
 from composer.errors import ComposerError
 from composer.context import pack, stream_context, unpack
-from composer.events import (BAR, DRUMS, DURATION, HOLD, PART, PITCH, POSITION, PROGRAM, START, TEMPO, TIME_SIGNATURE,
-                             VELOCITY, StreamState, declares_parts, tempo_values, velocity_values, vocabulary)
+from composer.events import (BAR, DRUMS, DURATION, HOLD, PART, PITCH, POSITION, PROGRAM, REPEAT, START, TEMPO,
+                             TIME_SIGNATURE, VELOCITY, StreamState, declares_parts, tempo_values, velocity_values,
+                             vocabulary)
 from composer.inference import NumpyLSTM
 from composer.scales import scale_pitch_classes
 from composer.score import DEFAULT_TIME_SIGNATURE
@@ -110,8 +111,8 @@ class Grammar:
         self.config, self.constraints = config, constraints
         vocab = vocabulary(config)
         self.kinds = np.array(vocab.kinds)
-        self.blocks = {kind: vocab.block(kind) for kind in (BAR, POSITION, TEMPO, TIME_SIGNATURE, PART, PROGRAM,
-                                                            VELOCITY, PITCH, HOLD, DURATION)}  # fmt: skip
+        self.blocks = {kind: vocab.block(kind) for kind in (BAR, REPEAT, POSITION, TEMPO, TIME_SIGNATURE, PART,
+                                                            PROGRAM, VELOCITY, PITCH, HOLD, DURATION)}  # fmt: skip
         self.pitches = np.arange(config.min_pitch, config.max_pitch + 1)
         self.tempo_values = np.array(tempo_values(config) if config.use_tempo else ())  # per step: made once
         self.velocity_values = np.array(velocity_values(config) if config.use_velocity else ())
@@ -149,6 +150,8 @@ class Grammar:
             self._allow(mask, TIME_SIGNATURE, self.constraints.time_signature)  # ... and its meter
         elif stream.declaring() and not stream.parts:
             self._parts(stream, mask)  # the piece's instruments before anything else
+        elif stream.repeated:
+            mask[self.blocks[BAR]] = True  # a repeated bar is complete
         elif not stream.in_frame:
             self._between_onsets(stream, mask)
             if stream.declaring():
@@ -172,9 +175,13 @@ class Grammar:
         mask[self.blocks[PART][playable]] = True
 
     def _between_onsets(self, stream: StreamState, mask: np.ndarray) -> None:
-        """After a Bar: an empty bar, the bar's meter, or the first onset of the bar."""
+        """After a Bar: an empty bar, a repeated one, the bar's meter, or the first onset of the bar."""
         clock, opening = stream.clock, self.config.use_tempo and not stream.tempo_given
         mask[self.blocks[BAR]] = not opening  # the piece's tempo is given at its very start, as encode writes it
+        if not opening and self._room_for_a_repeat(stream):
+            repeats = self.blocks[REPEAT]
+            mask[repeats] = self.usable[repeats] & np.array([stream.repeatable(k) for k in range(1, len(repeats) + 1)],
+                                                            dtype=bool)  # fmt: skip
         first = clock.now - clock.bar_start
         self._positions(mask, clock, first, last=first if opening else None)
         if stream.meter_step < clock.now == clock.bar_start and self.constraints.time_signature is None:
@@ -219,6 +226,11 @@ class Grammar:
     def _any_new_note(self, stream: StreamState) -> bool:
         return self._room_for_notes(stream) and any(
             self._new_pitches(stream, int(program)).any() for program in np.flatnonzero(self.new_note_programs))
+
+    def _room_for_a_repeat(self, stream: StreamState) -> bool:
+        """A repeated bar keeps a polyphony limit when no note is held into it: its onsets then sound no more
+        notes than they did in the bar it repeats, which kept the limit."""
+        return self.constraints.max_polyphony is None or stream.notes_sounding() == 0
 
     def _room_for_notes(self, stream: StreamState) -> bool:
         limit = self.constraints.max_polyphony
@@ -400,9 +412,11 @@ def generate(
     pieces = [Generated(list(primer), 0) for _ in range(batch)]
     blockers = [_NgramBlocker(options.no_repeat_ngram, primer) for _ in range(batch)] if options.no_repeat_ngram else []
     is_pitch = grammar.kinds == PITCH
+    # a Repeat event plays a whole bar again, the very loop that --no-repeat-ngram is asked to prevent
+    looping = grammar.kinds == REPEAT if blockers else np.zeros(len(grammar.kinds), bool)
     finished = [False] * batch
     for _ in range(num_events if num_events is not None else MAX_EVENTS_PER_PIECE):
-        mask = np.stack([grammar.allowed(stream) for stream in streams])
+        mask = np.stack([grammar.allowed(stream) for stream in streams]) & ~looping
         if blockers:
             mask = _without_repeats(mask, pieces, blockers)
         if options.repetition_penalty != 1:

@@ -2,7 +2,8 @@ import numpy as np
 
 from composer.config import EncodingConfig
 from composer.config import CONTEXT_LAYOUT
-from composer.context import END_POSITIONS, LATER, NONE_SOUNDING, PITCHES, context_size, pack, stream_context, unpack
+from composer.context import (BARS, END_POSITIONS, LATER, NONE_SOUNDING, PITCHES, context_size, pack, stream_context,
+                              unpack)
 from composer.events import DRUMS, START, StreamState, encode, token_names
 from composer.score import Note, Score, Track
 
@@ -26,7 +27,7 @@ def _parts(row: np.ndarray) -> tuple[set[int], set[int], np.ndarray]:
 
 def _ends(row: np.ndarray) -> list[int]:
     """(earliest, latest) end of the sounding notes, as positions in the bar."""
-    ends = row[2 * PITCHES + 12 :].reshape(2, END_POSITIONS + 2)
+    ends = row[2 * PITCHES + 12 : context_size(2)].reshape(2, END_POSITIONS + 2)
     return [int(np.flatnonzero(end)[0]) for end in ends]
 
 
@@ -92,3 +93,15 @@ def test_a_network_of_composer_040_reads_the_context_without_note_ends():
     packed = stream_context(encode(_score(), ENCODING), ENCODING)
     assert context_size(1) == 2 * PITCHES + 12
     assert np.array_equal(unpack(packed, layout=1), unpack(packed)[:, : context_size(1)])
+
+
+def test_the_context_says_which_bar_of_the_piece_an_event_is_in():
+    notes = tuple(Note(4.0 * bar, 4.0 * bar + 1, 60 + bar % 5, 80) for bar in range(20))
+    tokens = encode(Score(tracks=(Track(40, notes=notes),)), ENCODING)
+    bars = unpack(stream_context(tokens, ENCODING))[:, context_size(2) :]
+    assert bars.shape[1] == BARS and np.all(bars.sum(axis=1) == 1)
+    told = np.argmax(bars, axis=1)
+    assert told[0] == 0  # Start, before the first Bar
+    assert [told[i] for i, name in enumerate(token_names(tokens, ENCODING)) if name == "Bar"] == [*range(1, 17)] + [16] * 4
+    packed = stream_context(tokens, ENCODING)
+    assert np.array_equal(unpack(packed, layout=2), unpack(packed)[:, : context_size(2)]), "layout 2 reads its own"

@@ -13,7 +13,7 @@ from composer.events import PITCH, encode, vocabulary
 from composer.midi_io import write_score
 from composer.evaluate import event_nlls, sequence_metrics
 from composer.model import build_model
-from composer.score import Note, Score, Track
+from composer.score import Note, Score, TimeSignature, Track
 
 from midi_factory import toy_score
 
@@ -178,3 +178,16 @@ def test_evaluate_says_when_the_baseline_was_fitted_on_part_of_a_large_corpus(ti
     trained = read_metadata(tiny_model)
     assert result.exit_code == 0, result.output
     assert f"fitted on the first 1 of {trained['data']['train_files']} training files (" in result.output
+
+
+def test_nll_per_note_counts_the_notes_of_repeated_bars():
+    config = EncodingConfig()
+    bias = np.random.default_rng(0).normal(0, 2, len(vocabulary(config)))
+    bars = [(67,), (60, 64), (60, 64), (60, 64)]  # the last two bars are Repeat events
+    piece = Score(tracks=(Track(0, notes=tuple(Note(4 * bar + 2 * i, 4 * bar + 2 * i + 2, pitch, 80)
+                                               for bar, pitches in enumerate(bars) for i, pitch in enumerate(pitches))),),
+                  time_signatures=(TimeSignature(0, 4, 4),))  # fmt: skip
+    sequence = np.array(encode(piece, config))
+    metrics = sequence_metrics(_fixed_logits_model(bias), [sequence], config=config)
+    assert metrics["nll_by_kind"][PITCH]["events"] == 3 and metrics["notes"] == 7
+    assert math.isclose(metrics["nll_per_note"], metrics["nll_per_event"] * metrics["events"] / 7, rel_tol=1e-6)

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,23 @@ scores = st.builds(
 )
 
 
+@st.composite
+def returning_phrases(draw):
+    """A piece whose phrase (one to three bars of a drawn score) comes back several times, over changes of
+    tempo and meter that may fall anywhere: the repeats that Repeat events write, and the places they must not."""
+    phrase = draw(scores)
+    bars, times = draw(st.integers(1, 3)), draw(st.integers(2, 4))
+    span = 4.0 * bars
+    kept = [replace(track, notes=tuple(n for n in track.notes if n.start < span)) for track in phrase.tracks]
+    tracks = tuple(replace(track, notes=tuple(replace(n, start=n.start + offset, end=n.end + offset)
+                                              for offset in [4.0 + span * i for i in range(times)]
+                                              for n in track.notes))
+                   for track in kept)  # fmt: skip
+    return replace(phrase, tracks=tracks, time_signatures=(TimeSignature(0, 4, 4), *phrase.time_signatures))
+
+
 @pytest.mark.parametrize("config", CONFIGS, ids=range(len(CONFIGS)))
-@given(score=scores)
+@given(score=st.one_of(scores, returning_phrases()))
 def test_decode_of_encode_is_quantize(config, score):
     assert decode(encode(score, config), config) == quantize(score, config)
 
@@ -135,22 +151,34 @@ def test_a_meter_change_mid_bar_starts_a_new_bar_there_as_bar_lines_have_it():
     assert decode(encode(score, config), config) == quantize(score, config)
 
 
+PINNED = [("Bar", None), ("Pos", 0), ("Pos", 383), ("Tempo", 40), ("Tempo", 250), ("TimeSig", (4, 4)), ("Part", 0),
+          ("Part", 128), ("Program", 0), ("Program", 128), ("Velocity", 127), ("Pitch", 0), ("Pitch", 127), ("Hold", 0),
+          ("Hold", 127), ("Duration", 96)]  # fmt: skip
+
+
 def test_token_ids_are_pinned():
     """Changing these ids breaks every saved model: do it only on purpose."""
-    config = EncodingConfig()
-    vocab = vocabulary(config)
+    vocab = vocabulary(EncodingConfig())
     assert (PAD, START, END) == (0, 1, 2)
-    assert [vocab.ids[kind, value] for kind, value in [
-        ("Bar", None), ("Pos", 0), ("Pos", 383), ("Tempo", 40), ("Tempo", 250), ("TimeSig", (4, 4)), ("Part", 0),
-        ("Part", 128), ("Program", 0), ("Program", 128), ("Velocity", 127), ("Pitch", 0), ("Pitch", 127), ("Hold", 0),
-        ("Hold", 127), ("Duration", 96),
-    ]] == [3, 4, 387, 388, 430, 450, 495, 623, 624, 752, 784, 785, 912, 913, 1040, 1136]  # fmt: skip
+    assert [vocab.ids["Repeat", 1], vocab.ids["Repeat", 16]] == [4, 19]
+    assert [vocab.ids[pair] for pair in PINNED] == [3, 20, 403, 404, 446, 466, 511, 639, 640, 768, 800, 801, 928, 929,
+                                                    1056, 1152]  # fmt: skip
+    assert len(vocab) == 1153
+
+
+def test_models_from_before_repeats_keep_their_token_ids():
+    legacy = EncodingConfig.from_dict({key: value for key, value in EncodingConfig().to_dict().items()
+                                       if key != "repeat_bars"})  # fmt: skip
+    assert legacy.repeat_bars == 0
+    vocab = vocabulary(legacy)
+    assert [vocab.ids[pair] for pair in PINNED] == [3, 4, 387, 388, 430, 450, 495, 623, 624, 752, 784, 785, 912, 913,
+                                                    1040, 1136]  # fmt: skip
     assert len(vocab) == 1137
 
 
 def test_switched_off_features_leave_the_vocabulary():
     config = EncodingConfig(use_velocity=False, use_duration=False, use_programs=False, use_tempo=False,
-                            use_time_signatures=False, steps_per_quarter=1)
+                            use_time_signatures=False, steps_per_quarter=1, repeat_bars=0)
     names = token_names(range(len(vocabulary(config))), config)
     assert names[:8] == ["Pad", "Start", "End", "Bar", "Pos_0", "Pos_1", "Pos_2", "Pos_3"]
     assert names[8:] == [f"Pitch_{p}" for p in range(128)]
@@ -192,3 +220,63 @@ def test_round_trip_on_every_sample(path):
     quantized = quantize(score, config)
     assert decode(encode(score, config), config) == quantized
     assert quantized.num_notes > 0
+
+
+def _bars(*contents: list[tuple[float, float, int]]) -> Score:
+    """A violin part of 4/4 bars, each given as (start, end, pitch) within its bar."""
+    notes = tuple(Note(bar * 4 + start, bar * 4 + end, pitch, 96)
+                  for bar, content in enumerate(contents) for start, end, pitch in content)  # fmt: skip
+    return Score(tracks=(Track(40, notes=notes),), time_signatures=(TimeSignature(0, 4, 4),))
+
+
+def test_a_returning_phrase_is_written_as_repeats_keeping_one_k():
+    x, a, b = [(0, 4, 67)], [(0, 4, 60)], [(0, 2, 62), (2, 4, 64)]
+    config = EncodingConfig()
+    score = _bars(x, a, b, b, a, b, b)
+    names = token_names(encode(score, config), config)
+    assert names[names.index("Pitch_60") - 1 :] == [
+        "Pos_0", "Pitch_60", "Duration_48", "Bar", "Pos_0", "Pitch_62", "Duration_24", "Pos_24", "Pitch_64",
+        "Duration_24", "Bar", "Repeat_1",  # b again
+        "Bar", "Repeat_3", "Bar", "Repeat_3", "Bar", "Repeat_3",  # a b b again: one k, though b b is also 2 back
+        "End",
+    ]  # fmt: skip
+    assert decode(encode(score, config), config) == quantize(score, config)
+    without = EncodingConfig(repeat_bars=0)
+    assert "Repeat" not in " ".join(token_names(encode(score, without), without))
+    two_back = EncodingConfig(repeat_bars=2)
+    assert token_names(encode(score, two_back), two_back)[-9:] == [
+        "Bar", "Pos_0", "Pitch_60", "Duration_48", "Bar", "Repeat_2", "Bar", "Repeat_1", "End"]  # fmt: skip
+
+
+def test_the_first_bar_and_bars_of_another_meter_are_not_repeated():
+    config = EncodingConfig()
+    same_as_first = token_names(encode(_bars([(0, 4, 60)], [(0, 4, 60)]), config), config)
+    assert "Repeat" not in " ".join(same_as_first), "the first bar declares the piece"
+
+    def violin(notes, meters):
+        return Score(tracks=(Track(40, notes=tuple(Note(s, e, p, 96) for s, e, p in notes)),),
+                     time_signatures=tuple(TimeSignature(beat, n, 4) for beat, n in meters))  # fmt: skip
+
+    dotted_halves = [(0, 4, 67), (4, 7, 60), (7, 10, 60), (10, 13, 60)]
+    names = token_names(encode(violin(dotted_halves, [(0, 4), (4, 3)]), config), config)
+    assert names[-7:] == ["Bar", "Pos_0", "Pitch_60", "Duration_36", "Bar", "Repeat_1", "End"], \
+        "the bar that sets 3/4 is written out, the next one in full, the one after repeats it"
+    changing = violin([(0, 4, 67), (4, 7, 60), (7, 11, 60), (11, 14, 60)], [(0, 4), (4, 3), (7, 4), (11, 3)])
+    assert "Repeat" not in " ".join(token_names(encode(changing, config), config)), "each bar sets a meter"
+    across_changes = violin([(0, 4, 67), (4, 7, 60), (7, 10, 60), (10, 14, 62), (14, 17, 64), (17, 20, 60)],
+                            [(0, 4), (4, 3), (10, 4), (14, 3)])  # fmt: skip
+    assert token_names(encode(across_changes, config), config)[-3:] == ["Bar", "Repeat_3", "End"], \
+        "a bar in 3/4 again repeats the last plain 3/4 bar"
+    assert decode(encode(across_changes, config), config) == quantize(across_changes, config)
+
+
+def test_a_repeat_out_of_place_is_skipped_by_decode():
+    config = EncodingConfig()
+    ids = vocabulary(config).ids
+    tokens = encode(_bars([(0, 4, 67)], [(0, 4, 60)]), config)[:-1]
+    assert decode(tokens + [ids["Bar", None], ids["Repeat", 1], END], config).num_notes == 3
+    for wrong in ([ids["Bar", None], ids["Repeat", 2]],  # names the first bar
+                  [ids["Bar", None], ids["Repeat", 9]],  # before the piece began
+                  [ids["Repeat", 1]],  # not right after a Bar
+                  [ids["Bar", None], ids["Pos", 0], ids["Repeat", 1]]):  # fmt: skip
+        assert decode(tokens + wrong + [END], config).num_notes == 2, token_names(wrong, config)

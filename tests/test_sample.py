@@ -203,13 +203,21 @@ def _runs(tokens, n):
     return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
-def test_no_repeat_ngram_keeps_every_run_of_n_events_unique():
+def test_no_repeat_ngram_repeats_a_run_of_n_events_only_where_the_grammar_leaves_no_other_event():
     greedy = SamplingOptions(temperature=0)
     looping = generate(random_network(seed=4), CONFIG, num_events=400, options=greedy)[0].tokens
     assert len(set(_runs(looping, 8))) < len(_runs(looping, 8)), "greedy sampling of this network repeats itself"
-    options = SamplingOptions(temperature=0, no_repeat_ngram=8)
+    options, grammar = SamplingOptions(temperature=0, no_repeat_ngram=8), Grammar(CONFIG, Constraints())
     for piece in generate(random_network(seed=4), CONFIG, num_events=400, batch=2, options=options):
-        assert len(set(_runs(piece.tokens, 8))) == len(_runs(piece.tokens, 8))
+        stream, followers = StreamState(CONFIG), {}
+        stream.feed(START)
+        for end, token in enumerate(piece.tokens[1:], start=2):
+            run = tuple(piece.tokens[end - 8 : end - 1]) if end >= 8 else None
+            if token in followers.get(run, ()):
+                assert set(np.flatnonzero(grammar.allowed(stream))) <= followers[run], "another event was allowed"
+            followers.setdefault(run, set()).add(token)
+            stream.feed(token)
+        assert "Repeat" not in " ".join(token_names(piece.tokens, CONFIG)), "a Repeat would loop a whole bar"
 
 
 def test_repetition_penalty_makes_recent_pitches_rarer():
@@ -266,3 +274,36 @@ def test_an_instrument_the_user_asks_for_may_play_after_a_primer_that_lacks_it()
     asked = Grammar(CONFIG, Constraints(programs=frozenset({0, 73})))
     assert asked.allowed(stream)[IDS["Program", 73]]
     assert not Grammar(CONFIG, Constraints()).allowed(stream)[IDS["Program", 73]]
+
+
+def test_a_bar_may_repeat_an_earlier_one_of_its_meter_right_after_its_bar_line_and_is_then_complete():
+    grammar, stream = Grammar(CONFIG, Constraints()), StreamState(CONFIG)
+    bar = [IDS["Bar", None], IDS["Pos", 0], IDS["Pitch", 60], IDS["Duration", 48]]
+    for token in OPENING + [IDS["Pitch", 67], IDS["Duration", 48]] + bar + bar:
+        stream.feed(token)
+    assert not {name for name in _allowed_names(grammar, stream) if name.startswith("Repeat")}, "mid-bar"
+    stream.feed(IDS["Bar", None])
+    assert {name for name in _allowed_names(grammar, stream) if name.startswith("Repeat")} == {"Repeat_1", "Repeat_2"}, \
+        "bar 4 may repeat bar 3 or 2, not bar 1, which opened the piece"
+    stream.feed(IDS["Repeat", 2])
+    assert _allowed_names(grammar, stream) == {"Bar"}
+    assert decode([*OPENING, IDS["Pitch", 67], IDS["Duration", 48], *bar, *bar, IDS["Bar", None], IDS["Repeat", 2]],
+                  CONFIG).tracks[0].notes[-1].start == 12  # fmt: skip
+    stream.feed(IDS["Bar", None])
+    stream.feed(IDS["TimeSig", (3, 4)])
+    assert not {name for name in _allowed_names(grammar, stream) if name.startswith("Repeat")}, "a bar with a meter"
+    stream.feed(IDS["Pos", 0])
+    stream.feed(IDS["Pitch", 60])
+    stream.feed(IDS["Duration", 36])
+    stream.feed(IDS["Bar", None])
+    assert {name for name in _allowed_names(grammar, stream) if name.startswith("Repeat")} == set(), \
+        "no earlier 3/4 bar without a meter event of its own"
+
+
+def test_repeats_are_left_out_when_a_held_note_could_break_a_polyphony_limit():
+    stream = StreamState(CONFIG)
+    bar = [IDS["Bar", None], IDS["Pos", 0], IDS["Pitch", 60], IDS["Duration", 96]]  # rings into the next bar
+    for token in OPENING + [IDS["Pitch", 67], IDS["Duration", 48]] + bar + [IDS["Bar", None]]:
+        stream.feed(token)
+    assert "Repeat_1" in _allowed_names(Grammar(CONFIG, Constraints()), stream)
+    assert "Repeat_1" not in _allowed_names(Grammar(CONFIG, Constraints(max_polyphony=4)), stream)
