@@ -236,7 +236,7 @@ def _fit(out: Path, work: Path, state: dict, data: TrainingData, steps: int, rep
     if cluster.workers > 1:
         agree_on_start(strategy, state["epoch"], weights_fingerprint(model))
     train_data, valid_data, valid_steps = _datasets(data, state, steps, strategy, cluster)
-    callbacks = _callbacks(work, state, training.sequence_length * training.batch_size)
+    callbacks = [*_callbacks(work, state, training.sequence_length * training.batch_size), dropout_seeds(training.seed)]
     if training.carry_state:
         callbacks.append(state_reset())
     artifacts.write_json(work / artifacts.STATE_FILE, state)
@@ -397,6 +397,21 @@ def _callbacks(out: Path, state: dict, tokens_per_step: int) -> list:
     guard = NaNGuard()
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(out / "logs"), write_graph=False)
     return [Throughput(), guard, Checkpointer(), tensorboard]
+
+
+def dropout_seeds(seed: int):
+    """Each epoch's dropout masks follow from (seed, epoch) alone. A checkpoint does not hold the random
+    generators' state, so a resumed run would otherwise draw other masks than an uninterrupted one (as
+    every worker of a restarted group does)."""
+    from composer.tf_runtime import keras
+
+    class DropoutSeeds(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            generators = [layer.seed_generator for layer in self.model.layers if hasattr(layer, "seed_generator")]
+            for index, generator in enumerate(generators):
+                generator.state.assign(np.array([seed * 1000 + index + 1, epoch << 32], dtype=generator.state.dtype))
+
+    return DropoutSeeds()
 
 
 def state_reset():

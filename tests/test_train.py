@@ -360,3 +360,30 @@ def test_carry_state_is_refused_where_a_strategy_would_split_the_batch(corpus, t
     result = _train(corpus, out, "--carry-state", "--distribute", "mirrored")
     assert result.exit_code == 2 and "--carry-state trains in one process from a MIDI folder" in result.output
     assert not out.exists()
+
+
+def test_a_resumed_run_draws_the_dropout_masks_of_an_uninterrupted_one(corpus, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from composer import train as training
+    from composer.config import ModelConfig, TrainConfig
+
+    config = TrainConfig(sequence_length=16, batch_size=4, epochs=2, patience=2, valid_fraction=0.25, seed=6)
+    request = training.TrainRequest(corpus, tmp_path / "whole", model=ModelConfig(embedding_dim=8, units=16, dropout=0.3),
+                                    training=config, cache_dir=tmp_path / "cache", workers=1)  # fmt: skip
+    whole = training.train(request, report=lambda line: None)
+    seeded = training.dropout_seeds
+
+    def interrupted_before_the_second_epoch(seed):
+        callback = seeded(seed)
+        begin = callback.on_epoch_begin
+        callback.on_epoch_begin = lambda epoch, logs=None: begin(epoch) if epoch == 0 else _interrupt()
+        return callback
+
+    parted = replace(request, out=tmp_path / "parted")
+    monkeypatch.setattr(training, "dropout_seeds", interrupted_before_the_second_epoch)
+    assert training.train(parted, report=lambda line: None)["interrupted"]
+    monkeypatch.setattr(training, "dropout_seeds", seeded)
+    resumed = training.train(replace(parted, resume=True), report=lambda line: None)
+    histories = [read_metadata(Path(run["model"]))["history"] for run in (whole, resumed)]
+    assert histories[0]["loss"] == histories[1]["loss"] and histories[0]["val_loss"] == histories[1]["val_loss"]
