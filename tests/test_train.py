@@ -315,8 +315,6 @@ def test_a_chief_killed_while_publishing_leaves_a_run_the_group_restart_finishes
 
 
 def test_carry_state_resumes_exactly_and_publishes_a_network_for_batches_of_any_size(corpus, tmp_path, monkeypatch):
-    from dataclasses import replace
-
     from composer import train as training
     from composer.config import ModelConfig, TrainConfig
     from composer.tf_runtime import keras
@@ -325,22 +323,7 @@ def test_carry_state_resumes_exactly_and_publishes_a_network_for_batches_of_any_
                          carry_state=True)  # fmt: skip
     request = training.TrainRequest(corpus, tmp_path / "whole", model=ModelConfig(embedding_dim=8, units=16, dropout=0.0),
                                     training=config, cache_dir=tmp_path / "cache", workers=1)  # fmt: skip
-    whole = training.train(request, report=lambda line: None)
-
-    reset_every_epoch = training.state_reset
-
-    def interrupted_before_the_second_epoch():
-        callback = reset_every_epoch()
-        callback.on_epoch_begin = lambda epoch, logs=None: callback.reset() if epoch == 0 else _interrupt()
-        return callback
-
-    parted = replace(request, out=tmp_path / "parted")
-    monkeypatch.setattr(training, "state_reset", interrupted_before_the_second_epoch)
-    assert training.train(parted, report=lambda line: None)["interrupted"]
-    monkeypatch.setattr(training, "state_reset", reset_every_epoch)
-    resumed = training.train(replace(parted, resume=True), report=lambda line: None)
-    histories = [read_metadata(Path(run["model"]))["history"] for run in (whole, resumed)]
-    assert histories[0]["loss"] == histories[1]["loss"] and histories[0]["val_loss"] == histories[1]["val_loss"]
+    whole = _assert_resume_repeats(request, training, "state_reset", monkeypatch)
 
     state = json.loads((tmp_path / "whole" / "state.json").read_text())
     assert keras.models.load_model(tmp_path / "whole" / state["checkpoint"], compile=False).get_layer("lstm_0").stateful
@@ -363,27 +346,34 @@ def test_carry_state_is_refused_where_a_strategy_would_split_the_batch(corpus, t
 
 
 def test_a_resumed_run_draws_the_dropout_masks_of_an_uninterrupted_one(corpus, tmp_path, monkeypatch):
-    from dataclasses import replace
-
     from composer import train as training
     from composer.config import ModelConfig, TrainConfig
 
     config = TrainConfig(sequence_length=16, batch_size=4, epochs=2, patience=2, valid_fraction=0.25, seed=6)
     request = training.TrainRequest(corpus, tmp_path / "whole", model=ModelConfig(embedding_dim=8, units=16, dropout=0.3),
                                     training=config, cache_dir=tmp_path / "cache", workers=1)  # fmt: skip
-    whole = training.train(request, report=lambda line: None)
-    seeded = training.dropout_seeds
+    _assert_resume_repeats(request, training, "dropout_seeds", monkeypatch)
 
-    def interrupted_before_the_second_epoch(seed):
-        callback = seeded(seed)
+
+def _assert_resume_repeats(request, training, hook: str, monkeypatch) -> dict:
+    """Trains ``request`` whole (returned), then again interrupted as its second epoch begins (by the callback
+    that ``training.<hook>`` makes) and resumed: both must log the same losses."""
+    from dataclasses import replace
+
+    whole = training.train(request, report=lambda line: None)
+    make_callback = getattr(training, hook)
+
+    def interrupted_before_the_second_epoch(*args):
+        callback = make_callback(*args)
         begin = callback.on_epoch_begin
         callback.on_epoch_begin = lambda epoch, logs=None: begin(epoch) if epoch == 0 else _interrupt()
         return callback
 
-    parted = replace(request, out=tmp_path / "parted")
-    monkeypatch.setattr(training, "dropout_seeds", interrupted_before_the_second_epoch)
+    parted = replace(request, out=request.out.parent / "parted")
+    monkeypatch.setattr(training, hook, interrupted_before_the_second_epoch)
     assert training.train(parted, report=lambda line: None)["interrupted"]
-    monkeypatch.setattr(training, "dropout_seeds", seeded)
+    monkeypatch.setattr(training, hook, make_callback)
     resumed = training.train(replace(parted, resume=True), report=lambda line: None)
     histories = [read_metadata(Path(run["model"]))["history"] for run in (whole, resumed)]
     assert histories[0]["loss"] == histories[1]["loss"] and histories[0]["val_loss"] == histories[1]["val_loss"]
+    return whole
