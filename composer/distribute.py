@@ -127,6 +127,15 @@ def agree_on_start(strategy, epoch: int, fingerprint: str) -> None:
                             "and start it again with the same command")  # fmt: skip
 
 
+def lost_member(error: Exception, cluster: Cluster) -> bool:
+    """Whether ``error`` is a collective step of a worker group failing because another worker stopped."""
+    from composer.tf_runtime import tf
+
+    failures = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
+                tf.errors.DeadlineExceededError)  # fmt: skip
+    return cluster.workers > 1 and isinstance(error, failures)
+
+
 def weights_fingerprint(model) -> str:
     """A short hash of every weight: equal on every worker when training kept them in sync."""
     digest = hashlib.sha256()

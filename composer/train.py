@@ -25,7 +25,7 @@ import numpy as np
 from composer import artifacts
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.corpus import representation_problems
-from composer.distribute import (Cluster, agree_on_start, check_replicas, cluster_from_env, make_strategy,
+from composer.distribute import (Cluster, agree_on_start, check_replicas, cluster_from_env, lost_member, make_strategy,
                                   ready_for_fit, weights_fingerprint)  # fmt: skip
 from composer.errors import ComposerError
 from composer.events import token_names, vocabulary
@@ -255,6 +255,14 @@ def _fit(out: Path, work: Path, state: dict, data: TrainingData, steps: int, rep
             )
     except KeyboardInterrupt:  # the epoch in progress is dropped: the checkpoint and state.json agree
         return "interrupted"
+    except Exception as error:
+        if not lost_member(error, cluster):
+            raise
+        raise ComposerError(
+            f"worker {cluster.index}: the group lost a worker during epoch {state['epoch'] + 1} ({type(error).__name__} "
+            f"in a collective step); the {state['epoch']} completed epochs are kept: start every worker again with "
+            "the same command and the group resumes after them"
+        ) from None
     if cluster.workers > 1:
         report(f"worker {cluster.index}: final weights fingerprint {weights_fingerprint(model)}")
     if callbacks[1].failed_at:

@@ -126,22 +126,28 @@ def test_two_workers_train_in_step_and_only_the_chief_writes_the_model(cache, tm
     )
 
 
-def test_a_killed_group_restarted_with_the_same_command_resumes(cache, tmp_path):
+def test_a_worker_killed_mid_epoch_stops_the_group_and_the_restarted_group_ends_where_an_unbroken_one_does(
+        cache, tmp_path):  # fmt: skip
+    extra = ["--epochs", "4", "--patience", "4", "--steps-per-epoch", "40"]
+    unbroken = _fingerprint(_finish(_start_group(cache, tmp_path / "unbroken", *extra))[0])
     out = tmp_path / "run"
-    extra = ["--epochs", "4", "--patience", "4"]
-    group = _start_group(cache, out, *extra)
+    chief, worker = _start_group(cache, out, *extra)
     state_file, deadline = out / "state.json", time.time() + 240
     while not (state_file.exists() and json.loads(state_file.read_text())["epoch"] >= 1):
-        assert time.time() < deadline and all(worker.poll() is None for worker in group), "the group stopped early"
+        assert time.time() < deadline and chief.poll() is None and worker.poll() is None, "the group stopped early"
         time.sleep(0.2)
-    for worker in group:
-        worker.kill()
-        worker.wait()
+    time.sleep(2)  # into the second epoch
+    worker.kill()  # kill -9
+    worker.wait()
+    output = chief.communicate(timeout=240)[0]  # the chief does not wait for it forever
+    assert chief.returncode == 2 and "Traceback" not in output, output
     done = json.loads(state_file.read_text())["epoch"]
+    assert (f"Error: worker 0: the group lost a worker during epoch {done + 1}" in output
+            and "start every worker again with the same command" in output), output
 
     chief, worker = _finish(_start_group(cache, out, *extra))  # no --resume: a cluster reruns the same command
     assert f"resuming after epoch {done} of 4" in chief and f"resuming after epoch {done} of 4" in worker
-    assert _fingerprint(chief) == _fingerprint(worker)
+    assert _fingerprint(chief) == _fingerprint(worker) == unbroken
     assert len(json.loads(state_file.read_text())["history"]["val_loss"]) == 4
 
 
