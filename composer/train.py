@@ -141,7 +141,7 @@ def _restarted_group(request: TrainRequest, cluster: Cluster) -> bool:
 
 
 def _changed_settings(state: dict[str, Any], request: TrainRequest) -> list[str]:
-    """Each setting this command asks for that differs from the run's, as "name: run's value, asked value".
+    """Each setting this command asks for that differs from the run's, as "name <run's value> there, <asked> now".
     Compared as configs, so a setting the run's (older) version did not record counts at its default."""
     pairs = [(TrainConfig.from_dict(state["training"]), request.training)]
     if not state.get("init_from"):  # a fine-tuned network is the base model's, whatever --units says
@@ -260,8 +260,8 @@ def _fit(out: Path, work: Path, state: dict, data: TrainingData, steps: int, rep
             raise
         raise ComposerError(
             f"worker {cluster.index}: the group lost a worker during epoch {state['epoch'] + 1} ({type(error).__name__} "
-            f"in a collective step); the {state['epoch']} completed epochs are kept: start every worker again with "
-            "the same command and the group resumes after them"
+            f"in a collective step); the epochs completed before it ({state['epoch']}) are kept: start every worker "
+            "again with the same command and the group resumes after them"
         ) from None
     if cluster.workers > 1:
         report(f"worker {cluster.index}: final weights fingerprint {weights_fingerprint(model)}")
