@@ -1,7 +1,7 @@
-"""Measure the README's fine-tuning recipe on 25 folk tunes the bundled model never saw.
+"""Measure the README's fine-tuning recipe on 30 folk tunes the bundled model never saw.
 
     python scripts/finetune_check.py [--model composer/models/default.keras] [--folder DIR] [--out RUN]
-                                     [--collection ryansMammoth] [--tunes 25] [--force] [--json PATH]
+                                     [--collection ryansMammoth] [--tunes 30] [--force] [--json PATH]
 
 The bundled model learned Bach chorales on strings; the README promises that
 `composer train my-midi/ --init-from composer/models/default.keras --epochs 40 --patience 5 --sequence-length 128
@@ -18,7 +18,7 @@ LSTM beats the n-gram; samples within 0.05 of the folder on scale fit and on
 onsets on the eighth-note grid.
 
 Ryan's rather than the Essen folk songs (--collection essenFolksong/erk10.abc builds
-such a folder): an Essen song is some 200 events, so 25 of them give a validation split
+such a folder): an Essen song is some 200 events, so even 30 of them give a validation split
 under the 1,000 events `composer train` requires, and the recipe stops there.
 """
 
@@ -216,7 +216,7 @@ def main() -> int:
     parser.add_argument("--folder", type=Path, help="where to write the tunes (default: a new temporary folder)")
     parser.add_argument("--out", type=Path, help="the fine-tuning run's folder (default: a new temporary folder)")
     parser.add_argument("--collection", default=DEFAULT_COLLECTION, help="a music21 corpus folder or ABC file of tunes")
-    parser.add_argument("--tunes", type=int, default=25)
+    parser.add_argument("--tunes", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0, help="for training and for sampling")
     parser.add_argument("--force", action="store_true", help="replace the tunes in --folder and the run in --out")
     parser.add_argument("--json", type=Path, help="Also write every figure here.")
