@@ -115,7 +115,7 @@ def test_two_workers_train_in_step_and_only_the_chief_writes_the_model(cache, tm
     assert "the chief wrote the model" in worker and "model:" in chief
     assert _fingerprint(chief) == _fingerprint(worker)
     last = out / json.loads((out / "state.json").read_text())["checkpoint"]
-    assert weights_fingerprint(keras.models.load_model(last)) == _fingerprint(chief)
+    assert weights_fingerprint(keras.models.load_model(last, compile=False)) == _fingerprint(chief)
     # both workers saw the same (all-reduced) losses, so they took the same decisions
     assert re.findall(r"val_loss: [\d.]+", chief) == re.findall(r"val_loss: [\d.]+", worker)
     metadata = read_metadata(out / "model.keras")
