@@ -26,10 +26,14 @@ def plot_losses(history: dict[str, list[float]], path: Path) -> Path:
 
 
 def plot_piano_roll(score: Score, path: Path, *, overwrite: bool = False) -> Path:
-    """One coloured bar per note, a colour per track, time in beats with bar lines."""
+    return _save(piano_roll_figure(score), path, overwrite=overwrite)
+
+
+def piano_roll_figure(score: Score):
+    """One coloured bar per note, a colour of its own per track, time in beats with the score's bar lines
+    (``Score.bar_lines``, so they follow meter changes as the MIDI file's do)."""
     figure, axes = _figure((12, 5))
-    for index, track in enumerate(score.tracks):
-        colour = f"C{index % 10}"
+    for track, colour in zip(score.tracks, _distinct_colours(len(score.tracks))):
         for note in track.notes:
             axes.add_patch(_patches().Rectangle((note.start, note.pitch - 0.4), note.end - note.start, 0.8,
                                                 color=colour, alpha=0.8))  # fmt: skip
@@ -37,11 +41,20 @@ def plot_piano_roll(score: Score, path: Path, *, overwrite: bool = False) -> Pat
     pitches = [n.pitch for t in score.tracks for n in t.notes] or [60]
     axes.set(xlim=(0, max(score.end_beat, 1)), ylim=(min(pitches) - 2, max(pitches) + 2),
              xlabel="beat", ylabel="MIDI pitch")  # fmt: skip
-    bar = score.time_signatures[0].numerator * 4 / score.time_signatures[0].denominator if score.time_signatures else 4
-    for beat in range(0, int(score.end_beat) + 1, max(1, round(bar))):
-        axes.axvline(beat, color="grey", linewidth=0.5)
+    for line in score.bar_lines(score.end_beat):
+        axes.axvline(line, color="grey", linewidth=0.5)
     axes.legend(loc="upper right", fontsize="small")
-    return _save(figure, path, overwrite=overwrite)
+    return figure
+
+
+def _distinct_colours(count: int) -> list:
+    """Twenty paired colours, or as many evenly spaced hues when a score has more tracks: a colour never
+    stands for two instruments."""
+    import matplotlib
+
+    if count <= 20:
+        return [matplotlib.colormaps["tab20"](index) for index in range(count)]
+    return [matplotlib.colormaps["hsv"](index / count) for index in range(count)]
 
 
 def plot_feature_comparison(result: dict, path: Path, *, overwrite: bool = False) -> Path:
