@@ -16,13 +16,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from composer import artifacts
+from composer import artifacts, run_state
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.corpus import representation_problems
 from composer.distribute import (Cluster, agree_on_start, check_replicas, cluster_from_env, lost_member, make_strategy,
@@ -32,10 +32,8 @@ from composer.events import token_names, vocabulary
 from composer.ngram import fit_baseline
 from composer.plot import plot_losses
 from composer.prepare import is_cache, read_manifest, shard_files
+from composer.run_state import FineTuningBase, RunState
 from composer.training_data import TrainingData, load_training_data, steps_per_epoch, validation_steps
-
-LEGACY_CHECKPOINT = "checkpoints/last.keras"  # runs started before checkpoints were named per epoch
-LEGACY_BEST_CHECKPOINT = "checkpoints/best.keras"
 
 
 @dataclass(frozen=True)
@@ -70,45 +68,49 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
     elif not request.force and _finished_run(out):  # as the chief refuses it: the others must not wait for it
         raise ComposerError(f"{out} already holds a finished run; pass --force to replace it")
     state = _resumed_state(request, report) if resume else _new_state(request)
-    encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
-    if cluster.mode == "multi-worker" and not is_cache(Path(state["data"])):
+    if cluster.mode == "multi-worker" and not is_cache(Path(state.data)):
         raise ComposerError("a worker group trains from a prepared cache, each worker on its own shards: "
-                            f"run `composer prepare {state['data']} --out CACHE` and train on CACHE")  # fmt: skip
-    data = load_training_data(Path(state["data"]), encoding, training, cache_dir=request.cache_dir,
+                            f"run `composer prepare {state.data} --out CACHE` and train on CACHE")  # fmt: skip
+    data = load_training_data(Path(state.data), state.encoding, state.training, cache_dir=request.cache_dir,
                               workers=request.workers, on_file=on_file)  # fmt: skip
-    _check_carry_state(training, data, cluster)
-    state["data_summary"], state["split"] = data.summary, data.split
-    state["distribute"] = {"mode": cluster.mode, "workers": cluster.workers}
-    report(_describe_corpus(state["data_summary"]))
-    counts = data.event_counts.copy()
-    if state.get("init_from"):  # the model has seen the events of its first training too
-        counts += np.asarray(state["init_from"]["event_counts"])
-    state["event_counts"] = counts.tolist()
-    steps = steps_per_epoch(data, training, cluster.workers)
+    _check_carry_state(state.training, data, cluster)
+    state = _with_data(state, data, cluster)
+    report(_describe_corpus(state.data_summary))
+    steps = steps_per_epoch(data, state.training, cluster.workers)
     if writes:  # only now: the data is usable
         artifacts.prepare_output_dir(out, force=request.force, resume=resume)
-    if "ngram" not in state and writes:  # only the chief reports it
-        state["ngram"] = fit_baseline(data.train_pieces, data.valid_pieces, len(vocabulary(encoding)))[1]
-        report(f"n-gram baseline (order {state['ngram']['order']}): "
-               f"validation NLL {state['ngram']['nll_per_event']:.4f} nats/event")  # fmt: skip
+    if state.ngram is None and writes:  # only the chief reports it
+        state = replace(state, ngram=fit_baseline(data.train_pieces, data.valid_pieces, len(vocabulary(state.encoding)))[1])
+        report(f"n-gram baseline (order {state.ngram['order']}): "
+               f"validation NLL {state.ngram['nll_per_event']:.4f} nats/event")  # fmt: skip
     # Saving reads variables through collective ops, so every worker saves; the others into a folder of their own.
     work = out if writes else Path(tempfile.mkdtemp(prefix=f"composer-worker-{cluster.index}-"))
     try:
-        result = _fit(out, work, state, data, steps, report, cluster)
+        result, state = _fit(out, work, state, data, steps, report, cluster)
     finally:
         if not writes:
             shutil.rmtree(work, ignore_errors=True)
     if result == "interrupted" and writes:  # what is on disk, not in memory: Ctrl-C may have hit mid-checkpoint
-        state = artifacts.read_json(out / artifacts.STATE_FILE)
-    state["elapsed_seconds"] = state.get("elapsed_seconds", 0.0) + time.time() - started
+        state = run_state.load(out)
+    state = replace(state, elapsed_seconds=state.elapsed_seconds + time.time() - started)
     if result == "interrupted":
-        state["status"] = "interrupted"
+        state = replace(state, status="interrupted")
         if writes:
-            artifacts.write_json(out / artifacts.STATE_FILE, state)
-        return {"interrupted": True, "epochs_done": state["epoch"], "out": str(out)}
+            run_state.save(out, state)
+        return {"interrupted": True, "epochs_done": state.epoch, "out": str(out)}
     if not writes:
-        return {"worker": cluster.index, "epochs": state["epoch"]}
+        return {"worker": cluster.index, "epochs": state.epoch}
     return _finish(out, state, data.valid_pieces)
+
+
+def _with_data(state: RunState, data: TrainingData, cluster: Cluster) -> RunState:
+    """The run as this session reads its data: what the corpus held, how it was split, on what engine, and how
+    often each event occurs (a fine-tuned model has seen the events of its first training too)."""
+    counts = data.event_counts.copy()
+    if state.init_from:
+        counts += np.asarray(state.init_from.event_counts)
+    return replace(state, data_summary=data.summary, split=data.split, event_counts=tuple(counts.tolist()),
+                   distribute={"mode": cluster.mode, "workers": cluster.workers})  # fmt: skip
 
 
 def _check_carry_state(training: TrainConfig, data: TrainingData, cluster: Cluster) -> None:
@@ -121,7 +123,7 @@ def _check_carry_state(training: TrainConfig, data: TrainingData, cluster: Clust
 
 def _finished_run(out: Path) -> bool:
     path = out / artifacts.STATE_FILE
-    return path.exists() and artifacts.read_json(path).get("status") == "finished"
+    return path.exists() and artifacts.read_json(path).get("status") == "finished"  # a peek: any version's file
 
 
 def _restarted_group(request: TrainRequest, cluster: Cluster) -> bool:
@@ -133,41 +135,32 @@ def _restarted_group(request: TrainRequest, cluster: Cluster) -> bool:
     path = request.out / artifacts.STATE_FILE
     if cluster.mode != "multi-worker" or request.force or not path.exists() or _finished_run(request.out):
         return False
-    changed = _changed_settings(artifacts.read_json(path), request)
+    changed = _changed_settings(run_state.load(request.out), request)
     if changed:
         raise ComposerError(f"{request.out} holds an unfinished run with other settings ({'; '.join(changed)}): "
                             "pass --resume to continue it as it was, or --force to start again")  # fmt: skip
     return True
 
 
-def _changed_settings(state: dict[str, Any], request: TrainRequest) -> list[str]:
+def _changed_settings(state: RunState, request: TrainRequest) -> list[str]:
     """Each setting this command asks for that differs from the run's, as "name <run's value> there, <asked> now".
     Compared as configs, so a setting the run's (older) version did not record counts at its default."""
-    pairs = [(TrainConfig.from_dict(state["training"]), request.training)]
-    if not state.get("init_from"):  # a fine-tuned network is the base model's, whatever --units says
-        pairs.append((ModelConfig.from_dict(state["model"]), request.model))
+    pairs = [(state.training, request.training)]
+    if not state.init_from:  # a fine-tuned network is the base model's, whatever --units says
+        pairs.append((state.model, request.model))
     return [f"{name} {value} there, {asked} now"
             for recorded, requested in pairs
             for (name, value), asked in zip(recorded.to_dict().items(), requested.to_dict().values())
             if value != asked]  # fmt: skip
 
 
-def _new_state(request: TrainRequest) -> dict[str, Any]:
+def _new_state(request: TrainRequest) -> RunState:
     if request.data is None:
         raise ComposerError("give the folder of MIDI files to train on")
-    base = _fine_tuning_base(request.init_from, request.data, request.out) if request.init_from is not None else None
-    return {
-        "data": str(request.data.resolve()),  # absolute: --resume may run from another folder
-        "init_from": base,
-        "encoding": base["encoding"] if base else _encoding_of(request.data, request.encoding).to_dict(),
-        "model": base["model"] if base else request.model.to_dict(),
-        "training": request.training.to_dict(),
-        "epoch": 0,
-        "history": {},
-        "best_val_loss": None,
-        "epochs_since_best": 0,
-        "status": "running",
-    }
+    data = str(request.data.resolve())
+    if request.init_from is not None:
+        return _fine_tuning_state(request.init_from, request, data)
+    return RunState(data, _encoding_of(request.data, request.encoding), request.model, request.training)
 
 
 def _encoding_of(data: Path, requested: EncodingConfig) -> EncodingConfig:
@@ -175,31 +168,31 @@ def _encoding_of(data: Path, requested: EncodingConfig) -> EncodingConfig:
     return EncodingConfig.from_dict(read_manifest(data)["encoding"]) if is_cache(data) else requested
 
 
-def _fine_tuning_base(model_path: Path, data: Path, out: Path) -> dict[str, Any]:
-    """What a fine-tuned model keeps of the one it starts from, once it is clear that suits the new data."""
+def _fine_tuning_state(model_path: Path, request: TrainRequest, data: str) -> RunState:
+    """A run that fine-tunes ``model_path``: its encoding and network, once it is clear they suit the new data."""
     from composer.inference import check_layers
 
     check_layers(model_path)  # a foreign network is refused before its weights are read
-    if out.resolve() in model_path.resolve().parents:
-        raise ComposerError(f"--init-from {model_path} lies inside --out {out}, which a new run clears; "
+    if request.out.resolve() in model_path.resolve().parents:
+        raise ComposerError(f"--init-from {model_path} lies inside --out {request.out}, which a new run clears; "
                             "copy the model elsewhere first, or choose another --out")  # fmt: skip
     metadata, config = artifacts.model_encoding(model_path)
-    problems = representation_problems(data, config)
+    problems = representation_problems(request.data, config)
     if problems:
         raise ComposerError(
-            f"{model_path} cannot represent the music in {data}: {'; '.join(problems)}. "
+            f"{model_path} cannot represent the music in {request.data}: {'; '.join(problems)}. "
             "Train a new model on it instead (without --init-from)"
         )
-    return {"path": str(model_path.resolve()), "encoding": config.to_dict(), "model": metadata["model"],
-            "event_counts": metadata["event_counts"], "data": metadata["data"].get("folder")}  # fmt: skip
+    base = FineTuningBase(str(model_path.resolve()), tuple(metadata["event_counts"]), metadata["data"].get("folder"))
+    return RunState(data, config, ModelConfig.from_dict(metadata["model"]), request.training, init_from=base)
 
 
-def _resumed_state(request: TrainRequest, report) -> dict[str, Any]:
+def _resumed_state(request: TrainRequest, report) -> RunState:
     """The saved run; DATA, when given again, replaces the recorded folder (for a corpus that moved)."""
-    state = artifacts.read_json(request.out / artifacts.STATE_FILE)
-    if request.data is not None and request.data.resolve() != Path(state["data"]):
-        report(f"data: reading {request.data} instead of the recorded {state['data']}")
-        state["data"] = str(request.data.resolve())
+    state = run_state.load(request.out)
+    if request.data is not None and request.data.resolve() != Path(state.data):
+        report(f"data: reading {request.data} instead of the recorded {state.data}")
+        state = replace(state, data=str(request.data.resolve()))
     return state
 
 
@@ -215,31 +208,33 @@ def _describe_corpus(summary: dict[str, Any]) -> str:
     )
 
 
-def _fit(out: Path, work: Path, state: dict, data: TrainingData, steps: int, report, cluster: Cluster) -> str:
+def _fit(out: Path, work: Path, state: RunState, data: TrainingData, steps: int, report, cluster: Cluster
+         ) -> tuple[str, RunState]:  # fmt: skip
     """Run the epochs still to do, resuming from ``out`` and checkpointing into ``work``;
-    'done' or 'interrupted' (NaN raises)."""
+    ('done' or 'interrupted', the run as it then stands) (NaN raises)."""
     from composer.tf_runtime import keras
 
-    training = TrainConfig.from_dict(state["training"])
+    training = state.training
     one_device = training.carry_state and cluster.mode == "auto"
-    # first: before any other TensorFlow work
-    strategy, state["distribute"]["mode"] = make_strategy(Cluster() if one_device else cluster)
+    strategy, mode = make_strategy(Cluster() if one_device else cluster)  # first: before any other TensorFlow work
+    state = replace(state, distribute={**state.distribute, "mode": mode})
     if strategy:
         check_replicas(strategy.num_replicas_in_sync, training.batch_size, training.mixed_precision)
     keras.utils.set_random_seed(training.seed)
-    if _epochs_over(state, training):
-        return "done"  # only the model is left to publish
+    if state.epochs_over():
+        return "done", state  # only the model is left to publish
     scope = strategy.scope if strategy else nullcontext
     with scope(), _compute_precision(training.mixed_precision, report):
         model = _model(out, state, steps, report)
     ready_for_fit(model, strategy)
     if cluster.workers > 1:
-        agree_on_start(strategy, state["epoch"], weights_fingerprint(model))
+        agree_on_start(strategy, state.epoch, weights_fingerprint(model))
     train_data, valid_data, valid_steps = _datasets(data, state, steps, strategy, cluster)
-    callbacks = [*_callbacks(work, state, training.sequence_length * training.batch_size), dropout_seeds(training.seed)]
+    guard, checkpointer, callbacks = _callbacks(work, state, training.sequence_length * training.batch_size)
+    callbacks.append(dropout_seeds(training.seed))
     if training.carry_state:
         callbacks.append(state_reset())
-    artifacts.write_json(work / artifacts.STATE_FILE, state)
+    run_state.save(work, state)
     try:
         with _sigterm_as_interrupt(), scope():
             model.fit(
@@ -247,85 +242,78 @@ def _fit(out: Path, work: Path, state: dict, data: TrainingData, steps: int, rep
                 validation_data=valid_data,
                 validation_steps=valid_steps,
                 epochs=training.epochs,
-                initial_epoch=state["epoch"],
+                initial_epoch=state.epoch,
                 steps_per_epoch=steps,
                 callbacks=callbacks,
                 shuffle=False,  # the dataset shuffles itself, reproducibly
                 verbose=1 if sys.stdout.isatty() else 2,  # a live bar for people, one line per epoch for logs
             )
     except KeyboardInterrupt:  # the epoch in progress is dropped: the checkpoint and state.json agree
-        return "interrupted"
+        return "interrupted", checkpointer.state
     except Exception as error:
         if not lost_member(error, cluster):
             raise
         raise ComposerError(
-            f"worker {cluster.index}: the group lost a worker during epoch {state['epoch'] + 1} ({type(error).__name__} "
-            f"in a collective step); the epochs completed before it ({state['epoch']}) are kept: start every worker "
+            f"worker {cluster.index}: the group lost a worker during epoch {checkpointer.state.epoch + 1} "
+            f"({type(error).__name__} in a collective step); the epochs completed before it "
+            f"({checkpointer.state.epoch}) are kept: start every worker "
             "again with the same command and the group resumes after them"
         ) from None
     if cluster.workers > 1:
         report(f"worker {cluster.index}: final weights fingerprint {weights_fingerprint(model)}")
-    if callbacks[1].failed_at:
-        state["status"] = "failed"
-        artifacts.write_json(work / artifacts.STATE_FILE, state)
+    state = checkpointer.state
+    if guard.failed_at:
+        run_state.save(work, replace(state, status="failed"))
         kept = (
-            f"the last good checkpoint (epoch {state['epoch']}) is kept in "
-            f"{out / state.get('checkpoint', LEGACY_CHECKPOINT)}"
-            if state["epoch"]
+            f"the last good checkpoint (epoch {state.epoch}) is kept in {out / state.checkpoint}"
+            if state.epoch
             else "no epoch had completed, so there is no checkpoint"
         )
         raise ComposerError(
-            f"training diverged: the loss became NaN or infinite in epoch {callbacks[1].failed_at[0] + 1}; "
+            f"training diverged: the loss became NaN or infinite in epoch {guard.failed_at[0] + 1}; "
             f"{kept}. Lower --learning-rate and start again with --force"
         )
-    return "done"
+    return "done", state
 
 
-def _epochs_over(state: dict, training: TrainConfig) -> bool:
-    """Whether no epoch is left to train: all are done, or early stopping decided after one at least.
-    Not yet "finished": that waits until the model is published."""
-    return state["epoch"] >= training.epochs or (state["epoch"] > 0 and state["epochs_since_best"] >= training.patience)
-
-
-def _model(out: Path, state: dict, steps: int, report):
+def _model(out: Path, state: RunState, steps: int, report):
     """The checkpointed model of a resumed run, or a new (or fine-tuned) one, compiled."""
     from composer.tf_runtime import keras
 
     from composer.model import build_model, compile_model
 
-    encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
-    if state["epoch"] > 0:
-        report(f"resuming after epoch {state['epoch']} of {training.epochs}")
-        return keras.models.load_model(out / state.get("checkpoint", LEGACY_CHECKPOINT))
+    training = state.training
+    if state.epoch > 0:
+        report(f"resuming after epoch {state.epoch} of {training.epochs}")
+        return keras.models.load_model(out / state.checkpoint)
     stateful_batch = training.batch_size if training.carry_state else None
-    model = build_model(ModelConfig.from_dict(state["model"]), len(vocabulary(encoding)), stateful_batch)
-    if state.get("init_from"):
-        _load_base_weights(model, Path(state["init_from"]["path"]))
-        report(f"fine-tuning {state['init_from']['path']}")
+    model = build_model(state.model, len(vocabulary(state.encoding)), stateful_batch)
+    if state.init_from:
+        _load_base_weights(model, Path(state.init_from.path))
+        report(f"fine-tuning {state.init_from.path}")
     total_steps = training.epochs * steps
     warmup = min(training.warmup_steps, total_steps // 10)  # a small folder must not spend its run warming up
     compile_model(model, training.learning_rate, warmup, total_steps, training.clipnorm)
     return model
 
 
-def _datasets(data: TrainingData, state: dict, steps: int, strategy, cluster: Cluster):
+def _datasets(data: TrainingData, state: RunState, steps: int, strategy, cluster: Cluster):
     """(training batches, validation batches, validation steps or None for all) for this worker."""
     from composer import dataset
 
-    encoding, training = EncodingConfig.from_dict(state["encoding"]), TrainConfig.from_dict(state["training"])
-    layout = ModelConfig.from_dict(state["model"]).context
+    encoding, training, layout, epoch = state.encoding, state.training, state.model.context, state.epoch
     if data.cache is None:  # in memory; a strategy splits each global batch between its replicas
         streams = [dataset.TokenStream(pieces, encoding, layout) for pieces in (data.train_pieces, data.valid_pieces)]
         if training.carry_state:
-            return (dataset.lane_training_dataset(streams[0], encoding, training, steps, initial_epoch=state["epoch"]),
+            return (dataset.lane_training_dataset(streams[0], encoding, training, steps, initial_epoch=epoch),
                     dataset.lane_validation_dataset(streams[1], training), None)  # fmt: skip
-        return (dataset.training_dataset(streams[0], encoding, training, initial_epoch=state["epoch"]),
+        return (dataset.training_dataset(streams[0], encoding, training, initial_epoch=epoch),
                 dataset.validation_dataset(streams[1], training), None)  # fmt: skip
     shards = {split: shard_files(data.cache, data.manifest, split) for split in ("train", "valid")}
     valid_steps = validation_steps(data, training, cluster.workers if strategy else 0)
 
     def training_batches(input_context=None):
-        return dataset.shard_training_dataset(shards["train"], steps, encoding, training, state["epoch"], input_context,
+        return dataset.shard_training_dataset(shards["train"], steps, encoding, training, epoch, input_context,
                                               layout)  # fmt: skip
 
     def validation_batches(input_context=None):
@@ -346,7 +334,8 @@ def _load_base_weights(model, path: Path) -> None:
         raise ComposerError(f"cannot read the weights of --init-from {path} ({str(error).splitlines()[0]})") from None
 
 
-def _callbacks(out: Path, state: dict, tokens_per_step: int) -> list:
+def _callbacks(out: Path, state: RunState, tokens_per_step: int) -> tuple[Any, Any, list]:
+    """(the NaN guard, the checkpointer that holds the run's state, every callback)."""
     from composer.tf_runtime import keras
 
     class Throughput(keras.callbacks.Callback):
@@ -382,29 +371,26 @@ def _callbacks(out: Path, state: dict, tokens_per_step: int) -> list:
         process killed at any moment leaves a state that names a complete checkpoint.
         """
 
+        def __init__(self, state: RunState):
+            super().__init__()
+            self.state = state
+
         def on_epoch_end(self, epoch, logs=None):
             if guard.failed_at or not math.isfinite(logs.get("val_loss", math.nan)):
                 guard.failed_at = guard.failed_at or (epoch, -1)
                 self.model.stop_training = True
                 return
-            for key, value in logs.items():
-                state["history"].setdefault(key, []).append(float(value))
-            state["checkpoint"] = str(artifacts.CHECKPOINT_DIR / f"epoch-{epoch + 1:04d}.keras")
-            artifacts.save_model(self.model, out / state["checkpoint"])
-            if state["best_val_loss"] is None or logs["val_loss"] < state["best_val_loss"]:
-                state["best_val_loss"], state["epochs_since_best"] = float(logs["val_loss"]), 0
-                state["best_checkpoint"] = state["checkpoint"]
-            else:
-                state["epochs_since_best"] += 1
-            state["epoch"] = epoch + 1
-            if _epochs_over(state, TrainConfig.from_dict(state["training"])):
+            checkpoint = artifacts.CHECKPOINT_DIR / f"epoch-{epoch + 1:04d}.keras"
+            artifacts.save_model(self.model, out / checkpoint)
+            self.state = self.state.after_epoch(epoch, logs, checkpoint)
+            if self.state.epochs_over():
                 self.model.stop_training = True  # "finished" waits for model.keras: a kill before it resumes
-            artifacts.write_json(out / artifacts.STATE_FILE, state)
-            artifacts.remove_stale_checkpoints(out, keep={state["checkpoint"], state.get("best_checkpoint", LEGACY_BEST_CHECKPOINT)})
+            run_state.save(out, self.state)
+            artifacts.remove_stale_checkpoints(out, keep={self.state.checkpoint, self.state.best_checkpoint})
 
-    guard = NaNGuard()
+    guard, checkpointer = NaNGuard(), Checkpointer(state)
     tensorboard = keras.callbacks.TensorBoard(log_dir=str(out / "logs"), write_graph=False)
-    return [Throughput(), guard, Checkpointer(), tensorboard]
+    return guard, checkpointer, [Throughput(), guard, checkpointer, tensorboard]
 
 
 def dropout_seeds(seed: int):
@@ -456,13 +442,12 @@ def _compute_precision(mixed: bool, report):
         keras.config.set_dtype_policy(previous)
 
 
-def _published(model, state: dict):
+def _published(model, state: RunState):
     """The same weights in a float32 network for batches of any size and no carried state: what generate
     and evaluate load, on any machine, whatever the training computed in or carried."""
     from composer.model import build_model
 
-    encoding = EncodingConfig.from_dict(state["encoding"])
-    published = build_model(ModelConfig.from_dict(state["model"]), len(vocabulary(encoding)))
+    published = build_model(state.model, len(vocabulary(state.encoding)))
     published.set_weights(model.get_weights())
     return published
 
@@ -485,45 +470,43 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _finish(out: Path, state: dict, valid_pieces) -> dict[str, Any]:
+def _finish(out: Path, state: RunState, valid_pieces) -> dict[str, Any]:
     """Evaluate the best checkpoint on whole validation pieces and publish it as OUT/model.keras."""
     from composer.tf_runtime import keras
 
     from composer.evaluate import sequence_metrics
 
-    best = keras.models.load_model(out / state.get("best_checkpoint", LEGACY_BEST_CHECKPOINT), compile=False)
-    best = _published(best, state)
-    state["metrics"] = sequence_metrics(best, valid_pieces, config=EncodingConfig.from_dict(state["encoding"]))
+    best = _published(keras.models.load_model(out / state.best_checkpoint, compile=False), state)
+    state = replace(state, metrics=sequence_metrics(best, valid_pieces, config=state.encoding))
     metadata = _metadata(state)
     artifacts.save_model(best, out / artifacts.MODEL_FILE, metadata)
     artifacts.write_json(out / "metadata.json", metadata)
-    state["status"] = "finished"  # last: a chief killed before this is restarted and publishes again
-    artifacts.write_json(out / artifacts.STATE_FILE, state)
-    plot_losses(state["history"], out / "loss.png")
+    run_state.save(out, replace(state, status="finished"))  # last: a chief killed before this publishes again
+    plot_losses(state.history, out / "loss.png")
     return {
         "out": str(out),
         "model": str(out / artifacts.MODEL_FILE),
-        "epochs": state["epoch"],
-        "seconds": state["elapsed_seconds"],
-        "validation": state["metrics"],
-        "ngram": state["ngram"],
+        "epochs": state.epoch,
+        "seconds": state.elapsed_seconds,
+        "validation": state.metrics,
+        "ngram": state.ngram,
     }
 
 
-def _metadata(state: dict) -> dict[str, Any]:
-    encoding = EncodingConfig.from_dict(state["encoding"])
+def _metadata(state: RunState) -> dict[str, Any]:
+    base = state.init_from
     return {
         "metadata_version": artifacts.METADATA_VERSION,
-        "encoding": state["encoding"],
-        "model": state["model"],
-        "training": state["training"],
-        "distribute": state.get("distribute"),
-        "vocabulary": token_names(range(len(vocabulary(encoding))), encoding),
-        "event_counts": state["event_counts"],
-        "fine_tuned_from": state.get("init_from") and {"model": state["init_from"]["path"], "data": state["init_from"]["data"]},
-        "data": {"folder": state["data"], **state["data_summary"], **state["split"]},
-        "history": state["history"],
-        "metrics": {"validation": state["metrics"], "ngram_baseline": state["ngram"]},
-        "training_seconds": state["elapsed_seconds"],
+        "encoding": state.encoding.to_dict(),
+        "model": state.model.to_dict(),
+        "training": state.training.to_dict(),
+        "distribute": state.distribute,
+        "vocabulary": token_names(range(len(vocabulary(state.encoding))), state.encoding),
+        "event_counts": list(state.event_counts),
+        "fine_tuned_from": base and {"model": base.path, "data": base.data},
+        "data": {"folder": state.data, **state.data_summary, **state.split},
+        "history": state.history,
+        "metrics": {"validation": state.metrics, "ngram_baseline": state.ngram},
+        "training_seconds": state.elapsed_seconds,
         "versions": artifacts.package_versions(),
     }

@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from composer.cli import main
-from composer.config import ModelConfig, TrainConfig
+from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.distribute import Cluster, cluster_from_env
 from composer.errors import ComposerError
+from composer.run_state import RunState
 
 from midi_factory import write_toy_corpus
 
@@ -167,10 +168,9 @@ def test_a_restarted_group_with_other_settings_is_refused_not_resumed(cache, tmp
     out = tmp_path / "run"
     out.mkdir()
     command = ["train", str(cache), "--out", str(out), "--seed", "1", *TINY]
-    recorded = TrainConfig(seed=1, batch_size=8, sequence_length=32).to_dict()
-    del recorded["carry_state"]  # recorded by an older version: its default is no change
-    state = {"status": "running", "epoch": 3, "training": {**recorded, "epochs": 99},
-             "model": ModelConfig(units=16, embedding_dim=8, layers=1).to_dict(), "data": str(cache)}  # fmt: skip
+    state = RunState(str(cache), EncodingConfig(), ModelConfig(units=16, embedding_dim=8, layers=1),
+                     TrainConfig(seed=1, batch_size=8, sequence_length=32, epochs=99), epoch=3).to_dict()  # fmt: skip
+    del state["training"]["carry_state"]  # recorded by an older version: its default is no change
     (out / "state.json").write_text(json.dumps(state))
     monkeypatch.setenv("TF_CONFIG", _tf_config(_free_ports(2)))
     result = CliRunner().invoke(main, command)
