@@ -18,6 +18,7 @@ from composer.corpus import load_corpus, split_corpus
 from composer.errors import ComposerError
 from composer.events import PAD, decode, encode, pitched_note_mask, vocabulary
 from composer.ngram import fit_baseline
+from composer.score import Score
 
 COPY_THRESHOLD = 64  # events shared in a row (about 16 notes, 4 bars of a chorale) that flag a piece as copied
 
@@ -63,7 +64,7 @@ def load_keras_model(path: Path):
         raise ComposerError(f"{path}: Keras refuses to load this model ({reason})") from None
 
 
-def _training_split(metadata: dict, config: EncodingConfig, train_data, cache_dir, workers):
+def training_split(metadata: dict, config: EncodingConfig, train_data=None, cache_dir=None, workers=None):
     """(folder, train files, validation files) of the model's training data, split as in training."""
     folder = Path(train_data or metadata["data"]["folder"])
     if not folder.is_dir():
@@ -76,7 +77,7 @@ def _training_split(metadata: dict, config: EncodingConfig, train_data, cache_di
 def _ngram_on(sequences, metadata: dict, config: EncodingConfig, train_data, cache_dir, workers) -> dict[str, Any]:
     """The baseline's NLL on ``sequences``, refitted on the files the model trained on (split as in training)."""
     try:
-        folder, train_files, valid_files = _training_split(metadata, config, train_data, cache_dir, workers)
+        folder, train_files, valid_files = training_split(metadata, config, train_data, cache_dir, workers)
     except ComposerError as error:
         return {"unavailable": str(error)}
     ngram, fitted = fit_baseline([f.tokens for f in train_files], [f.tokens for f in valid_files],
@@ -145,7 +146,7 @@ def copy_check(
     from composer.copycheck import CorpusIndex, copy_report, transposition_invariant
 
     metadata, config = model_encoding(model_path)
-    folder, train_files, valid_files = _training_split(metadata, config, train_data, cache_dir, workers)
+    folder, train_files, valid_files = training_split(metadata, config, train_data, cache_dir, workers)
     training = [f.tokens for f in train_files]
     index = CorpusIndex(training)
     invariant = CorpusIndex([transposition_invariant(t, pitched_note_mask(t, config)) for t in training])
@@ -218,6 +219,23 @@ def write_music_report(result: dict[str, Any], folder: Path, *, force: bool = Fa
         write_atomic(folder / "report.json", json.dumps(result, indent=2).encode(), overwrite=force),
         plot_feature_comparison(result, folder / "features.png", overwrite=force),
     ]
+
+
+def own_sample_nll(network, scores: Sequence[Score], metadata: dict, config: EncodingConfig) -> tuple[dict, dict]:
+    """``sequence_metrics`` of a model's samples and of the real pieces it was validated on, each from its start
+    and the real ones cut to the samples' length: samples far less likely than real music have drifted where the
+    model has not been; far likelier ones are duller than the music (sampled too cold).
+
+    The sampler stops at the length asked for, so the End that encoding appends to a sample is left out
+    (the model never chose it, and scores it at ~20 nats); the real pieces are cut to the samples' mean
+    length, because the first events of a piece cost more or less than its later ones.
+    """
+    samples = [encode(score, config)[:-1] for score in scores]
+    length = round(sum(len(sample) for sample in samples) / len(samples))
+    valid_files = training_split(metadata, config)[2]
+    real = [f.tokens[:length] for f in valid_files]
+    return (sequence_metrics(network, samples, config=config),
+            sequence_metrics(network, real, config=config))  # fmt: skip
 
 
 def sequence_metrics(

@@ -5,7 +5,7 @@
 For each model: samples drawn at the default sampling settings and compared with the
 reference corpus (`composer evaluate --reference`: per-feature overlaps, the classifier
 two-sample test, rare instruments), the samples' own NLL under the model against the
-real validation data's, NLL per note and per kind of event, and the copy check.
+real validation pieces' cut to the same length, NLL per note and per kind of event, and the copy check.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 
 from composer.artifacts import model_encoding
-from composer.evaluate import compare_music, copy_check, load_keras_model, sequence_metrics
-from composer.events import encode
+from composer.evaluate import compare_music, copy_check, load_keras_model, own_sample_nll
 from composer.generate import GenerateRequest, generate_scores
 
 SHOWN = ("scale_consistency", "pitch_class_entropy", "consonance", "onsets_on_eighth_grid", "onsets_on_beat",
@@ -28,7 +27,7 @@ def measure(model: Path, reference: Path, samples: int, length: int, seed: int) 
     metadata, config = model_encoding(model)
     music = compare_music(reference, model_path=model, samples=samples, num_events=length, seed=seed)
     scores = generate_scores(GenerateRequest(num_events=length, num_files=samples, seed=seed), model)
-    own = sequence_metrics(load_keras_model(model), [encode(score, config) for score in scores], config=config)
+    own, real = own_sample_nll(load_keras_model(model), scores, metadata, config)
     copies = copy_check(model, samples=samples, num_events=length, seed=seed)
     return {
         "model": str(model),
@@ -37,6 +36,7 @@ def measure(model: Path, reference: Path, samples: int, length: int, seed: int) 
         "validation": metadata["metrics"]["validation"],
         "ngram": metadata["metrics"]["ngram_baseline"],
         "own_samples": own,
+        "real_cut": real,
         "music": music,
         "copy_check": {key: copies[key] for key in ("flagged", "generated", "held_out")},
     }
@@ -48,7 +48,7 @@ def row(result: dict) -> str:
                        for name in SHOWN)  # fmt: skip
     overlaps = {name: f["overlap"] for name, f in features.items() if f["overlap"] is not None}
     worst = min(overlaps, key=overlaps.get)
-    valid, own = result["validation"], result["own_samples"]
+    valid, own, real = result["validation"], result["own_samples"], result["real_cut"]
     rare = ", ".join(f"{r['instrument']} {r['generated_pieces']}" for r in result["music"]["rare_instruments"]) or "none"
     return (f"| {Path(result['model']).parent.name} | {result['epochs']} ep, {result['training_seconds'] / 60:.1f} min "
             f"| {valid['nll_per_event']:.3f} / {valid.get('nll_per_note', float('nan')):.2f} "
@@ -56,12 +56,12 @@ def row(result: dict) -> str:
             f"| {result['music']['mean_overlap']:.3f} (real {result['music']['overlap_control']['mean_overlap']:.3f}; "
             f"lowest {worst} {overlaps[worst]:.2f}) "
             f"| {result['music']['two_sample_accuracy']:.2f} (real {result['music']['two_sample_control']:.2f}) "
-            f"| {own['nll_per_event'] / valid['nll_per_event']:.2f} | {rare} "
+            f"| {own['nll_per_event'] / real['nll_per_event']:.2f} | {rare} "
             f"| {result['copy_check']['flagged']} flagged, longest {result['copy_check']['generated']['longest_shared_run_transposed']:g} |")
 
 
 HEADER = ("| model | training | valid NLL event / note | " + " | ".join(SHOWN) + " | mean overlap | two-sample "
-          "| own NLL / valid | rare instruments (pieces) | copy check |")
+          "| own NLL / real | rare instruments (pieces) | copy check |")
 
 
 def main() -> int:

@@ -5,13 +5,13 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
-from composer.artifacts import read_metadata
+from composer.artifacts import model_encoding, read_metadata
 from composer.cli import main
 from composer.config import EncodingConfig, ModelConfig
 from composer.corpus import load_corpus, split_corpus
 from composer.events import PITCH, encode, vocabulary
 from composer.midi_io import write_score
-from composer.evaluate import event_nlls, sequence_metrics
+from composer.evaluate import event_nlls, own_sample_nll, sequence_metrics, training_split
 from composer.model import build_model
 from composer.score import Note, Score, TimeSignature, Track
 
@@ -191,3 +191,15 @@ def test_nll_per_note_counts_the_notes_of_repeated_bars():
     metrics = sequence_metrics(_fixed_logits_model(bias), [sequence], config=config)
     assert metrics["nll_by_kind"][PITCH]["events"] == 3 and metrics["notes"] == 7
     assert math.isclose(metrics["nll_per_note"], metrics["nll_per_event"] * metrics["events"] / 7, rel_tol=1e-6)
+
+
+def test_own_sample_nll_leaves_out_the_end_a_cut_sample_never_chose_and_cuts_real_pieces_to_its_length(tiny_model):
+    metadata, config = model_encoding(tiny_model)
+    samples = [toy_score(seed, num_notes=20) for seed in range(3)]
+    lengths = [len(encode(score, config)) - 1 for score in samples]  # without the End
+    own, real = own_sample_nll(_uniform_model(len(vocabulary(config))), samples, metadata, config)
+    assert own["events"] == sum(length - 1 for length in lengths)  # each event predicted but the Start
+    valid_files = training_split(metadata, config)[2]
+    cut = round(sum(lengths) / len(lengths))
+    assert real["events"] == sum(min(len(f.tokens), cut) - 1 for f in valid_files)
+    assert math.isclose(own["nll_per_event"], real["nll_per_event"], rel_tol=1e-6)  # uniform: log V for both
