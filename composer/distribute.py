@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from composer import artifacts
+from composer import artifacts, keras_seam
 from composer.errors import ComposerError
 
 MODES = ("auto", "none", "mirrored", "multi-worker")
@@ -89,23 +89,24 @@ def make_strategy(cluster: Cluster):
     if mode == "auto":
         mode = "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "none"
         check_tested_versions(mode)
+    if mode in ("mirrored", "multi-worker"):
+        keras_seam.check()
     if mode == "mirrored":
         return tf.distribute.MirroredStrategy(), mode
     if mode == "multi-worker":
-        _fix_keras_multi_worker_logs()
+        keras_seam.average_logs_over_the_group()
         return tf.distribute.MultiWorkerMirroredStrategy(), mode
     return None, mode
 
 
 def ready_for_fit(model, strategy) -> None:
-    """Build the optimizer inside the strategy's scope and skip Keras' symbolic build, which
-    calls ``strategy.reduce`` on the (inputs, targets) pair and fails for multi-worker
-    strategies in Keras 3 (keras-team/keras#20585); fit then runs inside ``strategy.scope()``."""
+    """Build the optimizer inside the strategy's scope and skip Keras' symbolic build (``keras_seam``);
+    fit then runs inside ``strategy.scope()``."""
     if strategy is None:
         return
     with strategy.scope():
         model.optimizer.build(model.trainable_variables)
-    model._distribute_strategy = None  # the scope fit runs in provides it
+    keras_seam.skip_symbolic_build(model)
 
 
 def agree_on_start(strategy, epoch: int, fingerprint: str) -> None:
@@ -142,35 +143,6 @@ def weights_fingerprint(model) -> str:
     for weight in model.get_weights():
         digest.update(weight.tobytes())
     return digest.hexdigest()[:16]
-
-
-def _fix_keras_multi_worker_logs() -> None:
-    """Keras 3 averages each worker's scalar logs (loss, metrics) with ``strategy.reduce(..., axis=0)``,
-    which fails on scalars (keras-team/keras#20585); average them over all replicas instead,
-    so every worker sees the same loss at every step and takes the same decisions (the NaN guard's,
-    early stopping's). With one replica per worker the logs arrive as this worker's plain tensors,
-    which ``strategy.reduce`` would pass through unchanged: those are averaged over the group with a
-    collective of their own."""
-    from keras.src.backend.tensorflow import trainer
-
-    from composer.tf_runtime import keras, tf
-
-    if getattr(trainer.reduce_per_replica, "composer_fix", False):
-        return
-    original = trainer.reduce_per_replica
-
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction not in ("auto", "mean") or not trainer._collective_all_reduce_multi_worker(strategy):
-            return original(values, strategy, reduction)
-        def group_mean(value):
-            if isinstance(value, tf.distribute.DistributedValues):
-                return strategy.reduce("MEAN", value, axis=None)
-            return strategy.run(lambda own: tf.distribute.get_replica_context().all_reduce("MEAN", own), args=(value,))
-
-        return keras.tree.map_structure(group_mean, values)
-
-    reduce_per_replica.composer_fix = True
-    trainer.reduce_per_replica = reduce_per_replica
 
 
 def _parse_tf_config(raw: str) -> Cluster:
