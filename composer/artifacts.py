@@ -82,7 +82,7 @@ def resolve_model(model: Path | None) -> tuple[Path, str]:
     trained = DEFAULT_MODEL_DIR / MODEL_FILE
     if trained.exists():
         return trained, "trained by `composer train`"
-    bundled = resources.files("composer") / "models" / BUNDLED_MODEL
+    bundled = resources.files("composer") / "bundled" / BUNDLED_MODEL
     return Path(str(bundled)), "bundled default"
 
 

@@ -16,8 +16,8 @@ from composer import __version__
 from composer.artifacts import DEFAULT_MODEL_DIR
 from composer.config import CONTEXT_LAYOUT, DEFAULT_TEMPERATURE, EncodingConfig, ModelConfig, TrainConfig
 from composer.errors import ComposerError
-from composer.distribute import MODES as DISTRIBUTE_MODES
-from composer.scales import SCALES
+from composer.training.distribute import MODES as DISTRIBUTE_MODES
+from composer.generation.scales import SCALES
 
 # Light modules (no TensorFlow, no MIDI libraries): their defaults are shown in --help.
 ENCODING_DEFAULTS, MODEL_DEFAULTS, TRAIN_DEFAULTS = EncodingConfig(), ModelConfig(), TrainConfig()
@@ -70,7 +70,7 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def inspect(file: Path, num_tokens: int, as_json: bool) -> None:
     """Show what FILE contains and how the default encoding sees it."""
-    from composer.inspection import format_inspection, inspect_file
+    from composer.evaluation.inspection import format_inspection, inspect_file
 
     info = inspect_file(file, ENCODING_DEFAULTS, num_tokens)
     click.echo(json.dumps(info, indent=2) if as_json else format_inspection(info))
@@ -123,9 +123,9 @@ def train(data, out, force, resume, init_from, seed, cache_dir, workers, distrib
     import random
 
     from composer.artifacts import resolve_model
-    from composer.prepare import is_cache
-    from composer.train import TrainRequest
-    from composer.train import train as run_training
+    from composer.data.prepare import is_cache
+    from composer.training.train import TrainRequest
+    from composer.training.train import train as run_training
 
     context = click.get_current_context()
     if data is not None and is_cache(data):
@@ -175,8 +175,8 @@ def prepare(data, out, shards, workers, valid_fraction, force, **encoding) -> No
 
     Memory stays bounded whatever the corpus size, and an interrupted run picks up
     after the last finished shard when started again."""
-    from composer.prepare import PrepareRequest
-    from composer.prepare import prepare as run_prepare
+    from composer.data.prepare import PrepareRequest
+    from composer.data.prepare import prepare as run_prepare
 
     request = PrepareRequest(data=data, out=out, encoding=_encoding_config(encoding), valid_fraction=valid_fraction,
                              shards=shards, workers=workers, force=force)  # fmt: skip
@@ -197,7 +197,7 @@ def _format_prepare_summary(summary: dict, out: Path) -> str:
 
 
 def _in_worker_group(distribute: str) -> bool:
-    from composer.distribute import cluster_from_env
+    from composer.training.distribute import cluster_from_env
 
     return bool(os.environ.get("TF_CONFIG")) and cluster_from_env(distribute).mode == "multi-worker"
 
@@ -323,9 +323,9 @@ def generate(model, seed, primer, primer_bars, include_primer, loop, tempo, time
     import random
 
     from composer.artifacts import resolve_model
-    from composer.generate import GenerateRequest, generate_files, request_from_sidecar
-    from composer.sample import Constraints, SamplingOptions
-    from composer.sidecar import read_sidecar
+    from composer.generation.generate import GenerateRequest, generate_files, request_from_sidecar
+    from composer.generation.sample import Constraints, SamplingOptions
+    from composer.generation.sidecar import read_sidecar
 
     context = click.get_current_context()
     if from_sidecar is not None:
@@ -415,8 +415,8 @@ def evaluate(data, model, train_data, reference, copy_check, copy_threshold, gen
     _refuse_given(click.get_current_context(), unused, "does not apply to this kind of evaluation")
     pieces = {"generated_folder": generated, "samples": samples, "num_events": num_events, "seed": seed}
     if copy_check:
-        from composer.evaluate import copy_check as run_copy_check
-        from composer.evaluate import format_copy_report
+        from composer.evaluation.evaluate import copy_check as run_copy_check
+        from composer.evaluation.evaluate import format_copy_report
 
         result = run_copy_check(resolve_model(model)[0], train_data=train_data, threshold=copy_threshold,
                                 cache_dir=cache_dir, workers=workers, **pieces)  # fmt: skip
@@ -428,8 +428,8 @@ def evaluate(data, model, train_data, reference, copy_check, copy_threshold, gen
 
 
 def _compare_music(reference, model_path, pieces: dict, report_dir, force: bool, as_json: bool) -> None:
-    from composer.evaluate import compare_music, write_music_report
-    from composer.features import format_report
+    from composer.evaluation.evaluate import compare_music, write_music_report
+    from composer.evaluation.features import format_report
 
     result = compare_music(reference, model_path=model_path, **pieces)
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
@@ -438,7 +438,7 @@ def _compare_music(reference, model_path, pieces: dict, report_dir, force: bool,
 
 
 def _evaluate_likelihood(model_path, origin, data, train_data, as_json, cache_dir, workers) -> None:
-    from composer.evaluate import evaluate_folder
+    from composer.evaluation.evaluate import evaluate_folder
 
     with _FileProgress() as progress:
         result = evaluate_folder(model_path, data, train_data=train_data, cache_dir=cache_dir, workers=workers,

@@ -37,10 +37,10 @@ from pathlib import Path
 import numpy as np
 
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
-from composer.corpus import find_midi_files, load_corpus, split_corpus
+from composer.data.corpus import find_midi_files, load_corpus, split_corpus
 from composer.events import START, vocabulary
-from composer.inference import NumpyLSTM
-from composer.sample import generate
+from composer.generation.inference import NumpyLSTM
+from composer.generation.sample import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("generation", "training", "ingestion", "cli")
@@ -141,7 +141,7 @@ def stateful_tf_function_rate(model, config: ModelConfig, events: int, batch: in
 
 
 def bench_generation(sizes: Sizes, args) -> Section:
-    from composer.model import build_model
+    from composer.model.network import build_model
     from composer.tf_runtime import keras
 
     encoding, config, events = EncodingConfig(), sizes.generation_model, sizes.events
@@ -215,7 +215,7 @@ def events_per_second(model, data, steps: int, events_per_step: int, **fit_args)
 
 def fresh_model(config: ModelConfig, training: TrainConfig, vocab_size: int, total_steps: int,
                 stateful_batch: int | None = None):  # fmt: skip
-    from composer.model import build_model, compile_model
+    from composer.model.network import build_model, compile_model
     from composer.tf_runtime import keras
 
     keras.utils.set_random_seed(training.seed)
@@ -225,7 +225,7 @@ def fresh_model(config: ModelConfig, training: TrainConfig, vocab_size: int, tot
 
 
 def pipeline_rate(stream, config: ModelConfig, training: TrainConfig, steps: int) -> float:
-    from composer.dataset import training_dataset
+    from composer.data.dataset import training_dataset
 
     model = fresh_model(config, training, len(vocabulary(EncodingConfig())), 3 * steps)
     data = training_dataset(stream, EncodingConfig(), training)
@@ -234,8 +234,8 @@ def pipeline_rate(stream, config: ModelConfig, training: TrainConfig, steps: int
 
 def carried_state_rate(stream, config: ModelConfig, training: TrainConfig, steps: int) -> float:
     """composer's pipeline with --carry-state: a stateful network fed lanes dealt out in NumPy each epoch."""
-    from composer.dataset import lane_training_dataset
-    from composer.training_data import lane_steps
+    from composer.data.dataset import lane_training_dataset
+    from composer.data.training_data import lane_steps
 
     carrying = replace(training, carry_state=True)
     model = fresh_model(config, training, len(vocabulary(EncodingConfig())), 3 * steps, training.batch_size)
@@ -285,7 +285,7 @@ def add_flop_rows(section: Section, name: str, tokens_per_s: float, config: Mode
 
 
 def bench_training(sizes: Sizes, args) -> Section:
-    from composer.dataset import TokenStream
+    from composer.data.dataset import TokenStream
 
     config, training, steps = sizes.train_model, sizes.training, sizes.train_steps
     train_files, _ = split_corpus(load_corpus(args.data, EncodingConfig()), training.valid_fraction)

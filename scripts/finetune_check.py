@@ -1,10 +1,10 @@
 """Measure the README's fine-tuning recipe on 30 folk tunes the bundled model never saw.
 
-    python scripts/finetune_check.py [--model composer/models/default.keras] [--folder DIR] [--out RUN]
+    python scripts/finetune_check.py [--model composer/bundled/default.keras] [--folder DIR] [--out RUN]
                                      [--collection ryansMammoth] [--tunes 30] [--force] [--json PATH]
 
 The bundled model learned Bach chorales on strings; the README promises that
-`composer train my-midi/ --init-from composer/models/default.keras --epochs 40 --patience 5 --sequence-length 128
+`composer train my-midi/ --init-from composer/bundled/default.keras --epochs 40 --patience 5 --sequence-length 128
 --batch-size 32`
 adapts it to a user's own small folder. This check builds such a folder from the
 fiddle tunes of Ryan's Mammoth Collection bundled with music21 (the first usable
@@ -41,11 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_samples  # noqa: E402  (the chorale converter: to_score, pickup padding, Result)
 
 from composer.artifacts import model_encoding  # noqa: E402
-from composer.evaluate import compare_music  # noqa: E402
+from composer.evaluation.evaluate import compare_music  # noqa: E402
 from composer.midi_io import write_score  # noqa: E402
 
 REPO = make_samples.REPO
-DEFAULT_MODEL = REPO / "composer" / "models" / "default.keras"
+DEFAULT_MODEL = REPO / "composer" / "bundled" / "default.keras"
 # Reels, hornpipes, jigs and strathspeys for the fiddle, one per file, repeats written out: ~800 events a tune.
 DEFAULT_COLLECTION = "ryansMammoth"
 VIOLIN = 40  # the soprano program of the bundled model's chorales, so the model knows it

@@ -6,7 +6,7 @@
 Runs, back to back and in alternating order, one TensorFlow process, one JAX process under
 ``keras.distribution.DataParallel`` and a group of ``--processes`` JAX processes on 127.0.0.1
 (``keras.distribution.initialize``, gloo collectives on CPU), each fitting the default network
-(``composer.model.build_model``, no context) on the same random global batches. Prints seconds per step,
+(``composer.model.network.build_model``, no context) on the same random global batches. Prints seconds per step,
 the group's speed against one process, and whether the group's processes logged identical losses.
 docs/distributed.md ("The engine") has the figures and the decision they support.
 """
@@ -89,7 +89,7 @@ def _worker(args) -> int:
                                           process_id=index)  # fmt: skip
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=keras.distribution.list_devices()))
     from composer.config import ModelConfig
-    from composer.model import build_model
+    from composer.model.network import build_model
 
     vocabulary = 400
     model = build_model(ModelConfig(context=0), vocabulary)

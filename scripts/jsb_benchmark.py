@@ -34,14 +34,14 @@ from pathlib import Path
 import numpy as np
 
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
-from composer.dataset import TokenStream, lane_training_dataset, lane_validation_dataset, training_dataset, validation_dataset
-from composer.evaluate import event_nlls
+from composer.data.dataset import TokenStream, lane_training_dataset, lane_validation_dataset, training_dataset, validation_dataset
+from composer.model.scoring import event_nlls
 from composer.events import decode, encode, vocabulary
-from composer.model import build_model, compile_model
+from composer.model.network import build_model, compile_model
 from composer.score import Note, Score, Track
 from composer.tf_runtime import keras
-from composer.train import state_reset
-from composer.training_data import lane_steps
+from composer.training.train import state_reset
+from composer.data.training_data import lane_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "jsb-chorales" / "jsb-chorales-quarter.json"

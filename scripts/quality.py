@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from composer.artifacts import model_encoding
-from composer.evaluate import compare_music, copy_check, load_keras_model, own_sample_nll
-from composer.generate import GenerateRequest, generate_scores
+from composer.evaluation.evaluate import compare_music, copy_check, load_keras_model, own_sample_nll
+from composer.generation.generate import GenerateRequest, generate_scores
 
 SHOWN = ("scale_consistency", "pitch_class_entropy", "consonance", "onsets_on_eighth_grid", "onsets_on_beat",
          "parts", "polyphony")  # fmt: skip

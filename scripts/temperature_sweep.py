@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from composer.artifacts import model_encoding
-from composer.evaluate import load_keras_model, own_sample_nll
-from composer.features import piece_features
-from composer.generate import GenerateRequest, generate_scores
-from composer.sample import SamplingOptions
+from composer.evaluation.evaluate import load_keras_model, own_sample_nll
+from composer.evaluation.features import piece_features
+from composer.generation.generate import GenerateRequest, generate_scores
+from composer.generation.sample import SamplingOptions
 
 SHOWN = ("scale_consistency", "pitch_class_entropy", "consonance", "onsets_on_beat")
 

@@ -4,7 +4,7 @@
     python scripts/train_default.py --bundle RUN_DIR
 
 Runs `composer train midi_samples/` with every default (the same code path a user
-gets), then copies the finished model.keras into composer/models/default.keras,
+gets), then copies the finished model.keras into composer/bundled/default.keras,
 which is what `composer generate` falls back to when no model is given. With
 --bundle, a run made with the CLI (one trained longer with --init-from, say) is
 bundled instead. Either way the bundled file records paths inside this repository
@@ -25,10 +25,10 @@ from pathlib import Path
 from composer.artifacts import METADATA_ENTRY, MODEL_FILE, read_metadata
 from composer.atomic import write_atomic
 from composer.config import TrainConfig
-from composer.train import TrainRequest, train
+from composer.training.train import TrainRequest, train
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ROOT / "composer" / "models" / "default.keras"
+BUNDLED = ROOT / "composer" / "bundled" / "default.keras"
 
 
 def main() -> int:

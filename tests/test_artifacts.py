@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from composer.artifacts import METADATA_ENTRY, METADATA_VERSION, model_encoding, read_metadata, save_model
 from composer.cli import main
 from composer.errors import ComposerError
-from composer.inference import check_layers
+from composer.generation.inference import check_layers
 
 
 class _SavingModel:
@@ -87,8 +87,8 @@ def test_a_vocabulary_that_does_not_match_the_encoding_settings_is_refused(tiny_
 
 def test_a_network_whose_size_does_not_match_its_vocabulary_is_refused(tiny_model, tmp_path):
     from composer.config import ModelConfig
-    from composer.generate import GenerateRequest, generate_scores
-    from composer.model import build_model
+    from composer.generation.generate import GenerateRequest, generate_scores
+    from composer.model.network import build_model
 
     build_model(ModelConfig(4, 8, 1), vocab_size=7).save(tmp_path / "small.keras")
     crafted = _copy_with(tmp_path / "small.keras", tmp_path / "m.keras",
@@ -115,7 +115,8 @@ def test_custom_or_differently_set_up_layers_are_refused(tiny_model, tmp_path, l
 
 
 def test_a_model_file_with_a_lambda_layer_never_runs_its_code(tiny_model, tmp_path, monkeypatch):
-    from composer import evaluate, inference
+    from composer.evaluation import evaluate
+    from composer.generation import inference
     from composer.tf_runtime import keras
 
     marker = tmp_path / "code-ran"

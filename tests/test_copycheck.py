@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from composer.copycheck import CorpusIndex, copy_report, transposition_invariant, window_hashes
+from composer.evaluation.copycheck import CorpusIndex, copy_report, transposition_invariant, window_hashes
 
 IS_PITCH = np.zeros(600, dtype=bool)
 IS_PITCH[300:428] = True  # ids 300.. are pitches 0..127 in this toy vocabulary

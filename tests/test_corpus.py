@@ -7,7 +7,7 @@ import time
 import pytest
 
 from composer.config import EncodingConfig
-from composer.corpus import MIN_VALID_EVENTS, find_midi_files, load_corpus, split_corpus
+from composer.data.corpus import MIN_VALID_EVENTS, find_midi_files, load_corpus, split_corpus
 from composer.errors import ComposerError
 from composer.events import encode
 from composer.midi_io import read_score

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from composer.config import EncodingConfig, TrainConfig
-from composer.dataset import TokenStream, training_dataset, validation_dataset
+from composer.data.dataset import TokenStream, training_dataset, validation_dataset
 from composer.events import DRUMS, PITCH, PROGRAM, VELOCITY, encode, vocabulary
 
 from midi_factory import toy_score
@@ -105,7 +105,7 @@ def _contains(haystack, needle):
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
-    from composer.prepare import PrepareRequest, prepare
+    from composer.data.prepare import PrepareRequest, prepare
 
     from midi_factory import write_toy_corpus
 
@@ -116,8 +116,8 @@ def cache(tmp_path_factory):
 
 
 def _shard_batches(cache, training, steps, initial_epoch=0, context=None):
-    from composer.dataset import shard_training_dataset
-    from composer.prepare import read_manifest, shard_files
+    from composer.data.dataset import shard_training_dataset
+    from composer.data.prepare import read_manifest, shard_files
 
     shards = shard_files(cache, read_manifest(cache), "train")
     batches = shard_training_dataset(shards, steps, ENCODING, training, initial_epoch, context)
@@ -125,7 +125,7 @@ def _shard_batches(cache, training, steps, initial_epoch=0, context=None):
 
 
 def test_streamed_windows_come_whole_from_the_shards_and_resume_exactly(cache):
-    from composer.prepare import iter_pieces, read_manifest
+    from composer.data.prepare import iter_pieces, read_manifest
 
     training = TrainConfig(sequence_length=16, batch_size=4, epochs=3, transpose_semitones=0, seed=2)
     batches = _shard_batches(cache, training, steps=5)
@@ -167,7 +167,7 @@ def _labels(dataset):
 def test_each_worker_reads_only_its_own_shards_and_a_batch_for_each_of_its_replicas(tmp_path, replicas_per_worker):
     import tensorflow as tf
 
-    from composer.dataset import shard_training_dataset
+    from composer.data.dataset import shard_training_dataset
 
     shards = _labelled_shards(tmp_path / "shards", [2000] * 4)
     training = TrainConfig(sequence_length=16, batch_size=8, epochs=2, transpose_semitones=0)
@@ -184,7 +184,7 @@ def test_each_worker_reads_only_its_own_shards_and_a_batch_for_each_of_its_repli
 def test_validation_gives_the_same_windows_every_epoch(tmp_path, replicas):
     import tensorflow as tf
 
-    from composer.dataset import shard_validation_dataset
+    from composer.data.dataset import shard_validation_dataset
 
     shards = _labelled_shards(tmp_path / "shards", [170, 0, 340])  # 10, 0 and 20 windows of 16 events
     training = TrainConfig(sequence_length=16, batch_size=4)
@@ -226,8 +226,8 @@ def test_windows_come_with_the_context_of_their_events_transposed_alike():
 
 
 def test_streamed_windows_come_with_the_context_of_their_events(cache):
-    from composer.dataset import shard_training_dataset, shard_validation_dataset
-    from composer.prepare import read_manifest, shard_files
+    from composer.data.dataset import shard_training_dataset, shard_validation_dataset
+    from composer.data.prepare import read_manifest, shard_files
 
     training = TrainConfig(sequence_length=32, batch_size=4, epochs=1, transpose_semitones=6, seed=4)
     manifest = read_manifest(cache)
@@ -238,7 +238,7 @@ def test_streamed_windows_come_with_the_context_of_their_events(cache):
 
 
 def _lane_batches(stream, training, steps, initial_epoch=0):
-    from composer.dataset import lane_training_dataset
+    from composer.data.dataset import lane_training_dataset
 
     batches = lane_training_dataset(stream, ENCODING, training, steps, initial_epoch)
     return [(tuple(part.numpy() for part in x) if isinstance(x, tuple) else x.numpy(), y.numpy()) for x, y in batches]
@@ -263,7 +263,7 @@ def _interval_to(segment, piece):
 
 def test_lanes_carry_on_from_batch_to_batch_through_whole_pieces_each_transposed_as_one():
     from composer.events import START
-    from composer.training_data import lane_steps
+    from composer.data.training_data import lane_steps
 
     pieces = [np.array(encode(toy_score(seed, num_notes=40), ENCODING)) for seed in range(8)]
     stream = TokenStream(pieces, ENCODING)
@@ -291,7 +291,7 @@ def test_lanes_carry_on_from_batch_to_batch_through_whole_pieces_each_transposed
 
 
 def test_lanes_come_with_the_context_of_their_events_transposed_alike():
-    from composer.training_data import lane_steps
+    from composer.data.training_data import lane_steps
 
     stream = TokenStream([np.array(encode(toy_score(seed, num_notes=40), ENCODING)) for seed in range(8)], ENCODING, 2)
     training = TrainConfig(sequence_length=16, batch_size=2, epochs=1, transpose_semitones=6, seed=3)
@@ -301,8 +301,8 @@ def test_lanes_come_with_the_context_of_their_events_transposed_alike():
 
 def test_validation_lanes_read_the_stream_in_order_unaugmented():
     from composer.context import unpack
-    from composer.dataset import lane_validation_dataset
-    from composer.training_data import lane_steps
+    from composer.data.dataset import lane_validation_dataset
+    from composer.data.training_data import lane_steps
 
     stream = TokenStream([np.array(encode(toy_score(seed, num_notes=40), ENCODING)) for seed in range(3)], ENCODING, 2)
     training = TrainConfig(sequence_length=16, batch_size=3, transpose_semitones=6, velocity_jitter=2)

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from composer.cli import main
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
-from composer.distribute import Cluster, cluster_from_env
+from composer.training.distribute import Cluster, cluster_from_env
 from composer.errors import ComposerError
-from composer.run_state import RunState
+from composer.training.run_state import RunState
 
 from midi_factory import write_toy_corpus
 
@@ -39,7 +39,7 @@ def test_tf_config_names_the_group_and_the_chief(monkeypatch, tf_config, expecte
 
 
 def test_auto_trains_alone_without_a_group(monkeypatch):
-    from composer.distribute import make_strategy
+    from composer.training.distribute import make_strategy
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
     assert cluster_from_env("auto") == Cluster("auto")  # GPUs are counted only when training starts
@@ -109,7 +109,7 @@ def test_two_workers_train_in_step_and_only_the_chief_writes_the_model(cache, tm
     from composer.tf_runtime import keras
 
     from composer.artifacts import read_metadata
-    from composer.distribute import weights_fingerprint
+    from composer.training.distribute import weights_fingerprint
 
     out = tmp_path / "run"
     chief, worker = _finish(_start_group(cache, out, "--epochs", "2"))
@@ -240,7 +240,7 @@ def test_a_group_tf_config_without_a_group_strategy_is_refused(cache, tmp_path, 
 ])  # fmt: skip
 def test_a_strategy_is_refused_outside_the_tested_releases(monkeypatch, keras, tensorflow, refused):
     from composer import artifacts
-    from composer.distribute import check_tested_versions
+    from composer.training.distribute import check_tested_versions
 
     monkeypatch.setattr(artifacts, "package_versions", lambda: {"keras": keras, "tensorflow": tensorflow})
     check_tested_versions("none")  # training alone works on every release pyproject.toml admits
@@ -254,7 +254,7 @@ def test_a_strategy_is_refused_outside_the_tested_releases(monkeypatch, keras, t
 
 def test_the_installed_releases_are_tested_and_others_are_refused_before_any_work(cache, tmp_path, monkeypatch):
     from composer import artifacts
-    from composer.distribute import check_tested_versions
+    from composer.training.distribute import check_tested_versions
 
     check_tested_versions("multi-worker")  # what CI installs must be inside the range
     monkeypatch.delenv("TF_CONFIG", raising=False)
@@ -272,7 +272,7 @@ def test_the_installed_releases_are_tested_and_others_are_refused_before_any_wor
     (2, 8, True, "--mixed-precision cannot train on 2 replicas"),
 ])  # fmt: skip
 def test_replicas_refuse_what_they_cannot_train_correctly(replicas, batch_size, mixed_precision, message):
-    from composer.distribute import check_replicas
+    from composer.training.distribute import check_replicas
 
     if message is None:
         check_replicas(replicas, batch_size, mixed_precision)
@@ -283,7 +283,7 @@ def test_replicas_refuse_what_they_cannot_train_correctly(replicas, batch_size, 
 
 AGREE = """
 import sys
-from composer.distribute import agree_on_start, cluster_from_env, make_strategy
+from composer.training.distribute import agree_on_start, cluster_from_env, make_strategy
 from composer.errors import ComposerError
 strategy, _ = make_strategy(cluster_from_env("multi-worker"))
 try:
@@ -318,7 +318,7 @@ def test_workers_resume_only_from_the_same_epoch_and_weights(starts, agreed):
 PER_STEP = """
 import sys
 import numpy as np
-from composer.distribute import cluster_from_env, make_strategy, ready_for_fit
+from composer.training.distribute import cluster_from_env, make_strategy, ready_for_fit
 from composer.tf_runtime import keras
 strategy, _ = make_strategy(cluster_from_env("multi-worker"))
 with strategy.scope():

@@ -2,73 +2,19 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 from click.testing import CliRunner
 
 from composer.artifacts import model_encoding, read_metadata
 from composer.cli import main
-from composer.config import EncodingConfig, ModelConfig
-from composer.corpus import load_corpus, split_corpus
-from composer.events import PITCH, encode, vocabulary
+from composer.config import EncodingConfig
+from composer.data.corpus import load_corpus, split_corpus
+from composer.events import encode, vocabulary
 from composer.midi_io import write_score
-from composer.evaluate import event_nlls, own_sample_nll, sequence_metrics, training_split
-from composer.model import build_model
-from composer.score import Note, Score, TimeSignature, Track
+from composer.evaluation.evaluate import own_sample_nll, training_split
+from composer.score import Note, Score, Track
 
+from fixed_networks import uniform_model
 from midi_factory import toy_score
-
-
-def _fixed_logits_model(logits, context=0):
-    """The same logits after every history: event i has probability softmax(logits)[i]."""
-    model = build_model(ModelConfig(4, 8, 1, context=context), len(logits))
-    dense = model.get_layer("logits")
-    dense.set_weights([np.zeros_like(dense.get_weights()[0]), np.asarray(logits)])
-    return model
-
-
-def _uniform_model(vocab_size):
-    """Logits all zero: every event has probability 1/vocab_size."""
-    return _fixed_logits_model(np.zeros(vocab_size))
-
-
-def test_a_uniform_model_scores_log_vocabulary_size_per_event():
-    sequences = [np.array([1, 5, 6, 7, 2]), np.array([1, 9, 2]), np.array([1, 3, 3, 3, 3, 3, 3, 2])]
-    metrics = sequence_metrics(_uniform_model(10), sequences, batch_size=2)
-    assert metrics["events"] == 4 + 2 + 7
-    assert math.isclose(metrics["nll_per_event"], math.log(10), rel_tol=1e-6)
-    assert math.isclose(metrics["perplexity"], 10, rel_tol=1e-5)
-    assert metrics["accuracy"] == 0.0  # the tie goes to event 0 (Pad), which never occurs
-
-
-def test_nll_is_split_by_the_kind_of_event_predicted_and_given_per_note():
-    config = EncodingConfig()
-    kinds = np.array(vocabulary(config).kinds)
-    bias = np.random.default_rng(0).normal(0, 2, len(kinds))
-    model = _fixed_logits_model(bias, context=2)  # a network that reads the context: scored with it
-    pieces = [Score(tracks=(Track(0, notes=tuple(Note(i, i + 1, 60 + i, 80) for i in range(n))),)) for n in (3, 2)]
-    sequences = [np.array(encode(piece, config)) for piece in pieces]
-    metrics = sequence_metrics(model, sequences, batch_size=2, config=config)
-
-    targets = np.concatenate([sequence[1:] for sequence in sequences])
-    nll = np.log(np.exp(bias).sum()) - bias[targets]  # -log softmax(bias)[target]
-    assert set(metrics["nll_by_kind"]) == set(kinds[targets])
-    for kind, part in metrics["nll_by_kind"].items():
-        assert part["events"] == np.sum(kinds[targets] == kind)
-        assert math.isclose(part["nll"], nll[kinds[targets] == kind].mean(), rel_tol=1e-5)
-        assert math.isclose(part["share"], nll[kinds[targets] == kind].sum() / nll.sum(), rel_tol=1e-5)
-    shares = [part["share"] for part in metrics["nll_by_kind"].values()]
-    assert shares == sorted(shares, reverse=True) and math.isclose(sum(shares), 1)
-    assert metrics["notes"] == 5 and metrics["nll_by_kind"][PITCH]["events"] == 5
-    assert math.isclose(metrics["nll_per_note"], nll.sum() / 5, rel_tol=1e-5)
-    # without the encoding, kinds are unknown
-    assert "nll_by_kind" not in sequence_metrics(_fixed_logits_model(bias), sequences)
-
-
-def test_event_nlls_keep_the_order_and_length_of_each_sequence():
-    sequences = [np.array([1, 4, 4, 4, 4, 2]), np.array([1, 2]), np.array([1, 5, 2])]
-    scored = event_nlls(_uniform_model(6), sequences, batch_size=2)
-    assert [len(nll) for nll, _ in scored] == [5, 1, 2]
-    assert all(np.allclose(nll, math.log(6)) for nll, _ in scored)
 
 
 def _held_out(folder, seeds=(100, 101)):
@@ -170,7 +116,7 @@ def test_options_that_do_not_apply_to_the_chosen_evaluation_are_refused(tmp_path
 
 
 def test_evaluate_says_when_the_baseline_was_fitted_on_part_of_a_large_corpus(tiny_model, tmp_path, monkeypatch):
-    from composer import ngram
+    from composer.model import ngram
 
     monkeypatch.setattr(ngram, "BASELINE_EVENTS", 1)  # as a corpus of millions of events would be
     _held_out(tmp_path / "held-out")
@@ -180,24 +126,11 @@ def test_evaluate_says_when_the_baseline_was_fitted_on_part_of_a_large_corpus(ti
     assert f"fitted on the first 1 of {trained['data']['train_files']} training files (" in result.output
 
 
-def test_nll_per_note_counts_the_notes_of_repeated_bars():
-    config = EncodingConfig()
-    bias = np.random.default_rng(0).normal(0, 2, len(vocabulary(config)))
-    bars = [(67,), (60, 64), (60, 64), (60, 64)]  # the last two bars are Repeat events
-    piece = Score(tracks=(Track(0, notes=tuple(Note(4 * bar + 2 * i, 4 * bar + 2 * i + 2, pitch, 80)
-                                               for bar, pitches in enumerate(bars) for i, pitch in enumerate(pitches))),),
-                  time_signatures=(TimeSignature(0, 4, 4),))  # fmt: skip
-    sequence = np.array(encode(piece, config))
-    metrics = sequence_metrics(_fixed_logits_model(bias), [sequence], config=config)
-    assert metrics["nll_by_kind"][PITCH]["events"] == 3 and metrics["notes"] == 7
-    assert math.isclose(metrics["nll_per_note"], metrics["nll_per_event"] * metrics["events"] / 7, rel_tol=1e-6)
-
-
 def test_own_sample_nll_leaves_out_the_end_a_cut_sample_never_chose_and_cuts_real_pieces_to_its_length(tiny_model):
     metadata, config = model_encoding(tiny_model)
     samples = [toy_score(seed, num_notes=20) for seed in range(3)]
     lengths = [len(encode(score, config)) - 1 for score in samples]  # without the End
-    own, real = own_sample_nll(_uniform_model(len(vocabulary(config))), samples, metadata, config)
+    own, real = own_sample_nll(uniform_model(len(vocabulary(config))), samples, metadata, config)
     assert own["events"] == sum(length - 1 for length in lengths)  # each event predicted but the Start
     valid_files = training_split(metadata, config)[2]
     cut = round(sum(lengths) / len(lengths))

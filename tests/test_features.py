@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from composer.errors import ComposerError
-from composer.features import compare_sets, format_report, load_scores, piece_features, two_sample_test
+from composer.evaluation.features import compare_sets, format_report, load_scores, piece_features, two_sample_test
 from composer.midi_io import write_score
-from composer.plot import plot_feature_comparison
+from composer.render.plot import plot_feature_comparison
 from composer.score import Note, Score, TimeSignature, Track
 from midi_factory import toy_score
 

@@ -4,8 +4,8 @@ import pytest
 from composer.config import ModelConfig
 from composer.context import context_size
 from composer.errors import ComposerError
-from composer.inference import NumpyLSTM
-from composer.model import build_model
+from composer.generation.inference import NumpyLSTM
+from composer.model.network import build_model
 from composer.tf_runtime import keras
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from composer import keras_seam
+from composer.training import keras_seam
 from composer.errors import ComposerError
 
 

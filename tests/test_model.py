@@ -2,7 +2,7 @@ import numpy as np
 
 from composer.config import CONTEXT_LAYOUT, ModelConfig
 from composer.context import context_size
-from composer.model import build_model
+from composer.model.network import build_model
 
 VOCAB_SIZE = 40
 
@@ -42,7 +42,7 @@ from composer.tf_runtime import keras, tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from composer.config import ModelConfig
-from composer.model import build_model, compile_model
+from composer.model.network import build_model, compile_model
 
 
 def trained(strategy):

@@ -2,8 +2,8 @@ import math
 
 import numpy as np
 
-from composer import ngram
-from composer.ngram import KneserNey, first_pieces, fit_baseline
+from composer.model import ngram
+from composer.model.ngram import KneserNey, first_pieces, fit_baseline
 
 
 def _markov_chain(rng, transition, length):

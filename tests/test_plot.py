@@ -1,6 +1,6 @@
 import numpy as np
 
-from composer.plot import piano_roll_figure, plot_piano_roll
+from composer.render.plot import piano_roll_figure, plot_piano_roll
 from composer.score import Note, Score, TimeSignature, Track
 
 

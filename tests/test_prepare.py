@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from composer import prepare as prepare_module
+from composer.data import prepare as prepare_module
 from composer.cli import main
 from composer.config import EncodingConfig
-from composer.corpus import load_corpus, split_corpus
+from composer.data.corpus import load_corpus, split_corpus
 from composer.errors import ComposerError
 from composer.events import pitched_note_mask, token_names, vocabulary
-from composer.prepare import PrepareRequest, iter_pieces, prepare, read_manifest
+from composer.data.prepare import PrepareRequest, iter_pieces, prepare, read_manifest
 
 from midi_factory import write_toy_corpus
 

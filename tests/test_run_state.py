@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from composer import run_state
+from composer.training import run_state
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.errors import ComposerError
-from composer.run_state import LEGACY_BEST_CHECKPOINT, LEGACY_CHECKPOINT, FineTuningBase, RunState
+from composer.training.run_state import LEGACY_BEST_CHECKPOINT, LEGACY_CHECKPOINT, FineTuningBase, RunState
 
 
 def _state(**changes) -> RunState:

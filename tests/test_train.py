@@ -289,8 +289,8 @@ def test_a_chief_killed_while_publishing_leaves_a_run_the_group_restart_finishes
 
     from composer import artifacts
     from composer.config import ModelConfig, TrainConfig
-    from composer.distribute import Cluster
-    from composer.train import TrainRequest, _finished_run, _restarted_group, train
+    from composer.training.distribute import Cluster
+    from composer.training.train import TrainRequest, _finished_run, _restarted_group, train
 
     out, save_model = tmp_path / "run", artifacts.save_model
 
@@ -315,7 +315,7 @@ def test_a_chief_killed_while_publishing_leaves_a_run_the_group_restart_finishes
 
 
 def test_carry_state_resumes_exactly_and_publishes_a_network_for_batches_of_any_size(corpus, tmp_path, monkeypatch):
-    from composer import train as training
+    from composer.training import train as training
     from composer.config import ModelConfig, TrainConfig
     from composer.tf_runtime import keras
 
@@ -346,7 +346,7 @@ def test_carry_state_is_refused_where_a_strategy_would_split_the_batch(corpus, t
 
 
 def test_a_resumed_run_draws_the_dropout_masks_of_an_uninterrupted_one(corpus, tmp_path, monkeypatch):
-    from composer import train as training
+    from composer.training import train as training
     from composer.config import ModelConfig, TrainConfig
 
     config = TrainConfig(sequence_length=16, batch_size=4, epochs=2, patience=2, valid_fraction=0.25, seed=6)

@@ -5,7 +5,7 @@ import pytest
 
 from composer.config import TrainConfig
 from composer.errors import ComposerError
-from composer.training_data import TrainingData, steps_per_epoch, validation_steps
+from composer.data.training_data import TrainingData, steps_per_epoch, validation_steps
 
 
 def _cache(train_tokens, valid_tokens):

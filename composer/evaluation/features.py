@@ -27,7 +27,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from composer.corpus import find_midi_files
+from composer.data.corpus import find_midi_files
 from composer.errors import ComposerError
 from composer.midi_io import OUTPUT_PPQ, program_name, read_score
 from composer.score import Score

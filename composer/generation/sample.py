@@ -19,8 +19,8 @@ from composer.context import pack, stream_context, unpack
 from composer.events import (BAR, DRUMS, DURATION, HOLD, PART, PITCH, POSITION, PROGRAM, REPEAT, START, TEMPO,
                              TIME_SIGNATURE, VELOCITY, StreamState, declares_parts, tempo_values, velocity_values,
                              vocabulary)
-from composer.inference import NumpyLSTM
-from composer.scales import scale_pitch_classes
+from composer.generation.inference import NumpyLSTM
+from composer.generation.scales import scale_pitch_classes
 from composer.score import DEFAULT_TIME_SIGNATURE
 
 

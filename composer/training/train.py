@@ -22,18 +22,19 @@ from typing import Any
 
 import numpy as np
 
-from composer import artifacts, run_state
+from composer import artifacts
+from composer.training import run_state
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
-from composer.corpus import representation_problems
-from composer.distribute import (Cluster, agree_on_start, check_replicas, cluster_from_env, lost_member, make_strategy,
+from composer.data.corpus import representation_problems
+from composer.training.distribute import (Cluster, agree_on_start, check_replicas, cluster_from_env, lost_member, make_strategy,
                                   ready_for_fit, weights_fingerprint)  # fmt: skip
 from composer.errors import ComposerError
 from composer.events import token_names, vocabulary
-from composer.ngram import fit_baseline
-from composer.plot import plot_losses
-from composer.prepare import is_cache, read_manifest, shard_files
-from composer.run_state import FineTuningBase, RunState
-from composer.training_data import TrainingData, load_training_data, steps_per_epoch, validation_steps
+from composer.model.ngram import fit_baseline
+from composer.render.plot import plot_losses
+from composer.data.prepare import is_cache, read_manifest, shard_files
+from composer.training.run_state import FineTuningBase, RunState
+from composer.data.training_data import TrainingData, load_training_data, steps_per_epoch, validation_steps
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class TrainRequest:
     cache_dir: Path | None = None
     workers: int | None = None
     init_from: Path | None = None  # fine-tune this model: its encoding and network, new data and training
-    distribute: str = "none"  # see composer.distribute.MODES
+    distribute: str = "none"  # see composer.training.distribute.MODES
 
 
 def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=None) -> dict[str, Any]:
@@ -170,7 +171,7 @@ def _encoding_of(data: Path, requested: EncodingConfig) -> EncodingConfig:
 
 def _fine_tuning_state(model_path: Path, request: TrainRequest, data: str) -> RunState:
     """A run that fine-tunes ``model_path``: its encoding and network, once it is clear they suit the new data."""
-    from composer.inference import check_layers
+    from composer.generation.inference import check_layers
 
     check_layers(model_path)  # a foreign network is refused before its weights are read
     if request.out.resolve() in model_path.resolve().parents:
@@ -280,7 +281,7 @@ def _model(out: Path, state: RunState, steps: int, report):
     """The checkpointed model of a resumed run, or a new (or fine-tuned) one, compiled."""
     from composer.tf_runtime import keras
 
-    from composer.model import build_model, compile_model
+    from composer.model.network import build_model, compile_model
 
     training = state.training
     if state.epoch > 0:
@@ -299,7 +300,7 @@ def _model(out: Path, state: RunState, steps: int, report):
 
 def _datasets(data: TrainingData, state: RunState, steps: int, strategy, cluster: Cluster):
     """(training batches, validation batches, validation steps or None for all) for this worker."""
-    from composer import dataset
+    from composer.data import dataset
 
     encoding, training, layout, epoch = state.encoding, state.training, state.model.context, state.epoch
     if data.cache is None:  # in memory; a strategy splits each global batch between its replicas
@@ -445,7 +446,7 @@ def _compute_precision(mixed: bool, report):
 def _published(model, state: RunState):
     """The same weights in a float32 network for batches of any size and no carried state: what generate
     and evaluate load, on any machine, whatever the training computed in or carried."""
-    from composer.model import build_model
+    from composer.model.network import build_model
 
     published = build_model(state.model, len(vocabulary(state.encoding)))
     published.set_weights(model.get_weights())
@@ -474,7 +475,7 @@ def _finish(out: Path, state: RunState, valid_pieces) -> dict[str, Any]:
     """Evaluate the best checkpoint on whole validation pieces and publish it as OUT/model.keras."""
     from composer.tf_runtime import keras
 
-    from composer.evaluate import sequence_metrics
+    from composer.model.scoring import sequence_metrics
 
     best = _published(keras.models.load_model(out / state.best_checkpoint, compile=False), state)
     state = replace(state, metrics=sequence_metrics(best, valid_pieces, config=state.encoding))

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from composer.config import EncodingConfig, TrainConfig
-from composer.corpus import MIN_VALID_EVENTS, load_corpus, split_corpus
+from composer.data.corpus import MIN_VALID_EVENTS, load_corpus, split_corpus
 from composer.errors import ComposerError
 from composer.events import vocabulary
-from composer.ngram import BASELINE_EVENTS, first_pieces
-from composer.prepare import is_cache, iter_pieces, read_manifest
+from composer.model.ngram import BASELINE_EVENTS, first_pieces
+from composer.data.prepare import is_cache, iter_pieces, read_manifest
 
 
 @dataclass

@@ -61,7 +61,7 @@ def read_sidecar(path: Path) -> dict[str, Any]:
 def request_fields(data: dict[str, Any], model_path: Path) -> dict[str, Any]:
     """The request recorded in sidecar ``data`` as GenerateRequest keyword arguments, after checking that
     ``model_path`` and the primer are the very files it was made with."""
-    from composer.sample import Constraints, SamplingOptions
+    from composer.generation.sample import Constraints, SamplingOptions
 
     if file_digest(model_path) != data["model"]["sha256"]:
         raise ComposerError(f"{model_path} is not the model this file was made with ({data['model']['path']}); "

@@ -13,17 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from composer import __version__, artifacts
-from composer.audio import find_renderer, render_wav
+from composer.render.audio import find_renderer, render_wav
 from composer.atomic import write_atomic
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
 from composer.events import (BAR, END, PART, POSITION, PROGRAM, START, TEMPO, TIME_SIGNATURE, decode, encode, follow,
                              tempo_values, vocabulary)
-from composer.inference import NumpyLSTM
+from composer.generation.inference import NumpyLSTM
 from composer.midi_io import read_score, write_score
-from composer.sample import Constraints, SamplingOptions, generate
+from composer.generation.sample import Constraints, SamplingOptions, generate
 from composer.score import DEFAULT_TIME_SIGNATURE, Score, TempoChange, TimeSignature
-from composer.sidecar import read_sidecar, request_fields, sidecar
+from composer.generation.sidecar import read_sidecar, request_fields, sidecar
 
 
 @dataclass(frozen=True)
@@ -258,13 +258,13 @@ def _write(score: Score, path: Path, request: GenerateRequest, model_path: Path)
     path = _write_midi(score, path, request, [".json"] + [f".{f}" for f in request.formats if f != "mid"])
     written = [path]
     if "musicxml" in request.formats:
-        from composer.notation import write_musicxml
+        from composer.render.notation import write_musicxml
 
         credit = f"composer {__version__}, model {_model_name(model_path)}"
         written.append(write_musicxml(score, path.with_suffix(".musicxml"), title=request.title or path.stem,
                                       credit=credit, overwrite=request.force))  # fmt: skip
     if "png" in request.formats:
-        from composer.plot import plot_piano_roll
+        from composer.render.plot import plot_piano_roll
 
         written.append(plot_piano_roll(score, path.with_suffix(".png"), overwrite=request.force))
     if renderer is not None:

@@ -20,8 +20,8 @@ from composer.tf_runtime import tf
 from composer.config import EncodingConfig, TrainConfig
 from composer.context import PACKED_SIZE, context_size, stream_context, unpack
 from composer.events import HOLD, PITCH, TEMPO, VELOCITY, pitched_note_mask, vocabulary
-from composer.prepare import PITCHED_BIT
-from composer.training_data import lane_steps
+from composer.data.prepare import PITCHED_BIT
+from composer.data.training_data import lane_steps
 
 
 class TokenStream:

@@ -29,7 +29,7 @@ import numpy as np
 from composer.artifacts import read_json, write_json
 from composer.atomic import write_atomic
 from composer.config import EncodingConfig
-from composer.corpus import Deduplicator, count_reasons, encode_files, find_midi_files, is_validation, music_digest
+from composer.data.corpus import Deduplicator, count_reasons, encode_files, find_midi_files, is_validation, music_digest
 from composer.errors import ComposerError
 from composer.events import ENCODING_VERSION, pitched_note_mask, vocabulary
 

@@ -22,7 +22,7 @@ import numpy as np
 from composer.context import layout_of_size
 from composer.errors import ComposerError
 
-# without and with the context input (composer.model.build_model)
+# without and with the context input (composer.model.network.build_model)
 _EXPECTED_LAYERS = re.compile(r"^(InputLayer Embedding( LSTM Dropout)+|InputLayer InputLayer Embedding Dense Add( LSTM Dropout)+ "
                               r"Concatenate) Dense$")
 # What the NumPy step computes; a layer set up otherwise would be run wrongly without a word.

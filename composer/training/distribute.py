@@ -13,7 +13,8 @@ import json
 import os
 from dataclasses import dataclass
 
-from composer import artifacts, keras_seam
+from composer import artifacts
+from composer.training import keras_seam
 from composer.errors import ComposerError
 
 MODES = ("auto", "none", "mirrored", "multi-worker")

@@ -1,0 +1,3 @@
+"""Pictures and sound for people: MusicXML scores (``notation``), WAV audio (``audio``) and PNG plots
+(``plot``).
+"""
