@@ -1,7 +1,10 @@
-"""Small synthetic MIDI corpora for tests: real files, written with the project's own writer."""
+"""Small synthetic scores and MIDI corpora for tests (real files, written with the project's own writer), and
+a check on the files written."""
 
 import random
 from pathlib import Path
+
+import mido
 
 from composer.midi_io import write_score
 from composer.score import Note, Score, TempoChange, TimeSignature, Track
@@ -37,3 +40,26 @@ def write_toy_corpus(folder: Path, num_files: int = 12, bad_files: bool = True) 
         (folder / "broken.mid").write_bytes(b"this is not MIDI")
         (folder / "empty.mid").write_bytes(b"")
     return folder
+
+
+CHORALE = Score(  # three parts in 3/4 at 80 qpm, a drum part among them
+    tracks=(
+        Track(40, name="Soprano", notes=(Note(0, 1, 72, 90), Note(1, 2, 71, 90), Note(2, 4, 72, 90))),
+        Track(43, name="Bass", notes=(Note(0, 2, 48, 80), Note(2, 4, 43, 80))),
+        Track(0, is_drum=True, notes=(Note(0, 0.25, 36, 100), Note(1, 1.25, 38, 100))),
+    ),
+    tempos=(TempoChange(0, 80),),
+    time_signatures=(TimeSignature(0, 3, 4),),
+)
+
+
+def assert_every_note_ends(track: mido.MidiTrack) -> None:
+    """Each note-on is ended by a note-off (or note-on at velocity 0) of its channel and pitch, and none overlaps itself."""
+    sounding = set()
+    for message in track:
+        if message.type == "note_on" and message.velocity > 0:
+            assert (message.channel, message.note) not in sounding
+            sounding.add((message.channel, message.note))
+        elif message.type in ("note_off", "note_on"):
+            sounding.remove((message.channel, message.note))
+    assert not sounding

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from composer.cli import main
 from composer.midi_io import write_score
 
-from test_midi_io import CHORALE
+from midi_factory import CHORALE
 
 
 @pytest.fixture

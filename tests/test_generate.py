@@ -12,7 +12,7 @@ from composer import __version__
 from composer.cli import main
 
 from midi_factory import toy_score, write_toy_corpus
-from test_midi_io import _assert_every_note_ends
+from midi_factory import assert_every_note_ends
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_output_has_the_requested_tempo_meter_and_instruments_in_every_reader(mo
     assert {(i.program, i.is_drum) for i in midi.instruments} <= {(0, False), (0, True)}
     raw = mido.MidiFile(out)
     for track in raw.tracks[1:]:
-        _assert_every_note_ends(track)
+        assert_every_note_ends(track)
         assert any(m.type == "track_name" for m in track)
     from music21 import converter, meter, tempo
 
@@ -329,7 +329,7 @@ def test_the_same_meter_after_a_primer_ending_mid_bar_keeps_its_bars_and_its_tem
 
 def test_a_model_without_meter_events_writes_bars_of_the_requested_meter(tmp_path):
     from composer.config import EncodingConfig, ModelConfig, TrainConfig
-    from composer.train import TrainRequest, train
+    from composer.training.train import TrainRequest, train
 
     corpus = write_toy_corpus(tmp_path / "corpus", bad_files=False)
     trained = train(TrainRequest(corpus, tmp_path / "run", EncodingConfig(use_time_signatures=False),

@@ -10,13 +10,13 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from composer.audio import DEBIAN_SOUNDFONT
+from composer.render.audio import DEBIAN_SOUNDFONT
 from composer.errors import ComposerError
-from composer.generate import GenerateRequest, generate_files
+from composer.generation.generate import GenerateRequest, generate_files
 from composer.midi_io import OUTPUT_PPQ
-from composer.sample import Constraints, SamplingOptions
+from composer.generation.sample import Constraints, SamplingOptions
 
-from test_midi_io import _assert_every_note_ends
+from midi_factory import assert_every_note_ends
 
 CASES = {
     "default": GenerateRequest(),
@@ -76,7 +76,7 @@ def _check_mido(path, request: GenerateRequest) -> None:
     at_start = {m.type for m in conductor if m.time == 0}
     assert {"set_tempo", "time_signature"} <= at_start
     for track in midi.tracks:
-        _assert_every_note_ends(track)
+        assert_every_note_ends(track)
     if request.num_bars:
         numerator, denominator = request.time_signature
         assert sum(m.time for m in conductor) == request.num_bars * numerator * 4 * OUTPUT_PPQ // denominator

@@ -10,20 +10,10 @@ from composer.config import EncodingConfig
 from composer.errors import ComposerError
 from composer.events import quantize
 from composer.midi_io import read_score, write_score
-from composer.score import Note, Score, TempoChange, TimeSignature, Track
+from composer.score import Note, Score, TempoChange, Track
 
-from test_events import scores
-
-CHORALE = Score(
-    tracks=(
-        Track(40, name="Soprano", notes=(Note(0, 1, 72, 90), Note(1, 2, 71, 90), Note(2, 4, 72, 90))),
-        Track(43, name="Bass", notes=(Note(0, 2, 48, 80), Note(2, 4, 43, 80))),
-        Track(0, is_drum=True, notes=(Note(0, 0.25, 36, 100), Note(1, 1.25, 38, 100))),
-    ),
-    tempos=(TempoChange(0, 80),),
-    time_signatures=(TimeSignature(0, 3, 4),),
-)
-
+from midi_factory import CHORALE, assert_every_note_ends
+from strategies import scores
 
 @given(score=scores)
 def test_quantized_scores_survive_a_trip_through_a_file(score):
@@ -45,7 +35,7 @@ def test_written_file_is_ready_for_a_daw(tmp_path):
     assert [_name(t) for t in parts] == ["Soprano", "Bass", "Drums"]
     assert [_program_changes(t) for t in parts] == [[(0, 40)], [(1, 43)], [(9, 0)]]
     for track in parts:
-        _assert_every_note_ends(track)
+        assert_every_note_ends(track)
 
 
 def test_unnamed_tracks_get_their_instrument_name(tmp_path):
@@ -147,17 +137,6 @@ def _name(track: mido.MidiTrack) -> str:
 
 def _program_changes(track: mido.MidiTrack) -> list[tuple[int, int]]:
     return [(m.channel, m.program) for m in track if m.type == "program_change"]
-
-
-def _assert_every_note_ends(track: mido.MidiTrack) -> None:
-    sounding = set()
-    for message in track:
-        if message.type == "note_on" and message.velocity > 0:
-            assert (message.channel, message.note) not in sounding
-            sounding.add((message.channel, message.note))
-        elif message.type in ("note_off", "note_on"):
-            sounding.remove((message.channel, message.note))
-    assert not sounding
 
 
 def _pedal_file(path):

@@ -12,10 +12,10 @@ from music21 import clef, converter, key, meter, stream, tempo
 
 from composer.config import EncodingConfig
 from composer.events import quantize
-from composer.notation import write_musicxml
+from composer.render.notation import write_musicxml
 from composer.score import Note, Score, TempoChange, TimeSignature, Track
 
-from test_events import scores
+from strategies import scores
 
 C_MAJOR = (60, 62, 64, 65, 67, 69, 71, 72)
 

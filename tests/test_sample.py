@@ -1,11 +1,13 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
-from composer.events import DRUMS, START, StreamState, decode, token_names, vocabulary
-from composer.inference import LSTMLayer, NumpyLSTM
-from composer.sample import Constraints, Grammar, SamplingOptions, choose, generate
+from composer.events import DRUMS, START, StreamState, decode, encode, token_names, vocabulary
+from composer.generation.inference import LSTMLayer, NumpyLSTM
+from composer.generation.sample import Constraints, Grammar, SamplingOptions, choose, generate
 
 CONFIG = EncodingConfig()
 VOCAB = vocabulary(CONFIG)
@@ -307,3 +309,23 @@ def test_repeats_are_left_out_when_a_held_note_could_break_a_polyphony_limit():
         stream.feed(token)
     assert "Repeat_1" in _allowed_names(Grammar(CONFIG, Constraints()), stream)
     assert "Repeat_1" not in _allowed_names(Grammar(CONFIG, Constraints(max_polyphony=4)), stream)
+
+
+SETTINGS = [CONFIG, EncodingConfig(use_velocity=False, use_duration=False), EncodingConfig(use_duration=False),
+            EncodingConfig(use_velocity=False, use_programs=False, use_tempo=False, use_time_signatures=False)]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(config=st.sampled_from(SETTINGS), choices=st.lists(st.integers(0, 2**16), min_size=1, max_size=400))
+def test_any_stream_the_grammar_allows_decodes_to_music_that_encodes_back_to_itself(config, choices):
+    """The sampler and decoding step through one grammar (events.StreamState): whatever the sampler may choose
+    at each step, from any configuration's vocabulary, decodes to music on the grid that encoding writes back
+    exactly. (A stream is not itself canonical: parts declared but never played, say, are not music.)"""
+    grammar, stream, tokens = Grammar(config, Constraints()), StreamState(config), [START]
+    stream.feed(START)
+    for choice in choices:
+        allowed = np.flatnonzero(grammar.allowed(stream))
+        tokens.append(int(allowed[choice % len(allowed)]))
+        stream.feed(tokens[-1])
+    score = decode(tokens, config)
+    assert decode(encode(score, config), config) == score
