@@ -17,6 +17,8 @@ from composer.training.run_state import RunState
 
 from midi_factory import write_toy_corpus
 
+pytestmark = pytest.mark.slow  # worker groups and strategies: TensorFlow in every test, and subprocess groups
+
 TINY = ["--units", "16", "--embedding-dim", "8", "--layers", "1", "--batch-size", "8", "--sequence-length", "32"]
 
 
@@ -320,6 +322,7 @@ import sys
 import numpy as np
 from composer.training.distribute import cluster_from_env, make_strategy, ready_for_fit
 from composer.tf_runtime import keras
+
 strategy, _ = make_strategy(cluster_from_env("multi-worker"))
 with strategy.scope():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])

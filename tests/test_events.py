@@ -22,6 +22,8 @@ CONFIGS = [
     EncodingConfig(steps_per_quarter=4, max_duration_quarters=2, min_pitch=36, max_pitch=84),
     EncodingConfig(steps_per_quarter=1, num_velocity_bins=1, max_time_signature_numerator=4),
 ]
+# the slowest property tests run over the default encoding in the fast lane, over all of them in the full suite
+EVERY_CONFIG = [CONFIGS[0], *(pytest.param(config, marks=pytest.mark.slow) for config in CONFIGS[1:])]
 
 @st.composite
 def returning_phrases(draw):
@@ -38,7 +40,7 @@ def returning_phrases(draw):
     return replace(phrase, tracks=tracks, time_signatures=(TimeSignature(0, 4, 4), *phrase.time_signatures))
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=range(len(CONFIGS)))
+@pytest.mark.parametrize("config", EVERY_CONFIG, ids=range(len(CONFIGS)))
 @given(score=st.one_of(scores, returning_phrases()))
 def test_decode_of_encode_is_quantize(config, score):
     assert decode(encode(score, config), config) == quantize(score, config)
@@ -52,7 +54,7 @@ def test_a_change_after_notes_shortened_by_an_overlap_is_dropped_every_time():
     assert [t.qpm for t in once.tempos] == [120] and quantize(once, config) == once
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=range(len(CONFIGS)))
+@pytest.mark.parametrize("config", EVERY_CONFIG, ids=range(len(CONFIGS)))
 @given(score=scores)
 def test_quantize_is_idempotent(config, score):
     once = quantize(score, config)

@@ -327,6 +327,7 @@ def test_the_same_meter_after_a_primer_ending_mid_bar_keeps_its_bars_and_its_tem
     assert tempos == [(0, 120), (4, 100), (9, 90)], "the primer's tempo map, then --tempo where it ends"
 
 
+@pytest.mark.slow  # trains its own model
 def test_a_model_without_meter_events_writes_bars_of_the_requested_meter(tmp_path):
     from composer.config import EncodingConfig, ModelConfig, TrainConfig
     from composer.training.train import TrainRequest, train

@@ -54,6 +54,7 @@ def _outcome(result) -> str:
     return errors[0]
 
 
+@pytest.mark.slow
 def test_inspect_reads_or_refuses_every_hostile_file(hostile):
     folder, classes = hostile
     runner = CliRunner()
@@ -65,6 +66,7 @@ def test_inspect_reads_or_refuses_every_hostile_file(hostile):
     assert f"{MAX_BEATS} beats" in outcomes["huge_delta_low_division.mid"]
 
 
+@pytest.mark.slow
 def test_training_skips_each_bad_file_with_a_reason_and_uses_the_rest(hostile, tmp_path):
     folder, classes = hostile
     data = write_toy_corpus(tmp_path / "data", num_files=8)

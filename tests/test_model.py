@@ -1,3 +1,4 @@
+import pytest
 import numpy as np
 
 from composer.config import CONTEXT_LAYOUT, ModelConfig
@@ -63,6 +64,7 @@ print(json.dumps(max(float(np.max(np.abs(a - b))) for a, b in zip(alone, pair)))
 """
 
 
+@pytest.mark.slow
 def test_replicas_clip_the_summed_gradient_as_one_device_clips_the_whole_batch():
     """Keras clips each replica's share before the replicas' gradients are summed, which lets the group
     step further than one device would; the limit must hold for the sum."""

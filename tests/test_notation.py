@@ -117,6 +117,7 @@ def test_a_note_off_the_beat_is_tied_at_the_beat_and_at_the_bar_line(tmp_path):
     assert pieces == [(3.5, 0.5, "start"), (4.0, 1.0, "stop")]
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(score=scores)
 def test_notes_read_back_exactly_in_whole_bars_with_only_triplet_tuplets(score):

@@ -11,6 +11,7 @@ REPORT_ONEDNN = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("setting", "enabled"), [(None, "True"), ("0", "False")])
 def test_onednn_is_on_unless_the_user_chose_otherwise(setting, enabled):
     env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}

@@ -17,6 +17,8 @@ from composer.score import Note, Score, Track
 from midi_factory import toy_score, write_toy_corpus
 from subprocesses import start
 
+pytestmark = pytest.mark.slow  # every test here trains, or starts to
+
 TINY = ["--units", "16", "--embedding-dim", "8", "--batch-size", "8", "--sequence-length", "32",
         "--valid-fraction", "0.25", "--workers", "1"]  # fmt: skip
 
