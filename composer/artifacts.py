@@ -52,7 +52,9 @@ def check_output_dir(out: Path, *, force: bool, resume: bool) -> None:
         if not force:
             raise ComposerError(f"{out} already exists; pass --resume to continue it or --force to replace it")
         if not ((out / STATE_FILE).exists() or (out / MODEL_FILE).exists()):
-            raise ComposerError(f"{out} is not a composer model directory; refusing to replace it, choose another --out")
+            raise ComposerError(
+                f"{out} is not a composer model directory; refusing to replace it, choose another --out"
+            )
 
 
 def prepare_output_dir(out: Path, *, force: bool, resume: bool) -> None:
@@ -128,9 +130,11 @@ def model_encoding(path: str | os.PathLike) -> tuple[dict[str, Any], EncodingCon
 
     metadata = read_metadata(path)
     if "max_shift_quarters" in metadata.get("encoding", {}):  # the time-shift encoding of composer 0.1-0.2
-        raise ComposerError(f"{path}: made with composer {metadata.get('versions', {}).get('composer', '< 0.3')}'s "
-                            "time-shift encoding, which this composer no longer reads; train the model again "
-                            "(or generate with composer 0.2)")  # fmt: skip
+        raise ComposerError(
+            f"{path}: made with composer {metadata.get('versions', {}).get('composer', '< 0.3')}'s "
+            "time-shift encoding, which this composer no longer reads; train the model again "
+            "(or generate with composer 0.2)"
+        )
     try:
         # models saved before pedal folding existed were trained on the written key-up times, and before
         # composer 0.4 no piece declared its instruments

@@ -71,9 +71,11 @@ class EncodingConfig(_Serializable):
         _require(1 <= self.default_velocity <= 127, "default_velocity must be in 1..127")
         _require(0 < self.min_qpm <= self.max_qpm and self.qpm_step >= 1, "need 0 < min_qpm <= max_qpm, qpm_step >= 1")
         _require(self.max_time_signature_numerator >= 1, "max_time_signature_numerator must be at least 1")
-        _require(self.max_bar_steps + self.max_duration_steps <= MAX_TIME_EVENTS,
-                 f"a grid of {self.steps_per_quarter} steps per quarter needs more than {MAX_TIME_EVENTS} position and "
-                 "duration events; lower --steps-per-quarter (48 already holds 64th notes and triplets)")  # fmt: skip
+        _require(
+            self.max_bar_steps + self.max_duration_steps <= MAX_TIME_EVENTS,
+            f"a grid of {self.steps_per_quarter} steps per quarter needs more than {MAX_TIME_EVENTS} position and "
+            "duration events; lower --steps-per-quarter (48 already holds 64th notes and triplets)",
+        )
 
     @property
     def max_bar_steps(self) -> int:
@@ -156,7 +158,16 @@ class TrainConfig(_Serializable):
     def __post_init__(self) -> None:
         for name in ("sequence_length", "batch_size", "epochs"):
             _require(getattr(self, name) >= 1, f"{name} must be at least 1", "training")
-        _require(self.learning_rate > 0 and self.clipnorm > 0, "learning_rate and clipnorm must be positive", "training")
+        _require(
+            self.learning_rate > 0 and self.clipnorm > 0, "learning_rate and clipnorm must be positive", "training"
+        )
         _require(0 < self.valid_fraction < 1, "valid_fraction must be between 0 and 1", "training")
-        for name in ("warmup_steps", "patience", "transpose_semitones", "velocity_jitter", "tempo_jitter", "steps_per_epoch"):
+        for name in (
+            "warmup_steps",
+            "patience",
+            "transpose_semitones",
+            "velocity_jitter",
+            "tempo_jitter",
+            "steps_per_epoch",
+        ):
             _require(getattr(self, name) >= 0, f"{name} must not be negative", "training")

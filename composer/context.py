@@ -98,8 +98,11 @@ def unpack(packed: np.ndarray, shift: int = 0, layout: int = CONTEXT_LAYOUT) -> 
     shares = packed[..., PITCHES // 8 + 1 : _TIMING].astype(np.float32)
     total = shares.sum(axis=-1, keepdims=True)
     shares = np.divide(shares, total, out=np.zeros_like(shares), where=total > 0)
-    parts = [np.roll(sounding.astype(np.float32), shift, axis=-1), np.roll(voice, shift, axis=-1),
-             np.roll(shares, shift, axis=-1)]  # fmt: skip
+    parts = [
+        np.roll(sounding.astype(np.float32), shift, axis=-1),
+        np.roll(voice, shift, axis=-1),
+        np.roll(shares, shift, axis=-1),
+    ]
     if layout >= 2:
         ends = packed[..., _TIMING:_BAR, None].astype(np.int64) == np.arange(END_POSITIONS + 2)
         parts.append(ends.astype(np.float32).reshape(*packed.shape[:-1], 2 * (END_POSITIONS + 2)))

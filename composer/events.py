@@ -148,8 +148,9 @@ def tempo_values(config: EncodingConfig) -> tuple[int, ...]:
 def time_signature_values(config: EncodingConfig) -> tuple[tuple[int, int], ...]:
     """The meters whose bars are a whole number of grid steps (at 12 steps a beat: all of them)."""
     numerators = range(1, config.max_time_signature_numerator + 1)
-    return tuple((n, d) for d in TIME_SIGNATURE_DENOMINATORS for n in numerators
-                 if (n * 4 * config.steps_per_quarter) % d == 0)  # fmt: skip
+    return tuple(
+        (n, d) for d in TIME_SIGNATURE_DENOMINATORS for n in numerators if (n * 4 * config.steps_per_quarter) % d == 0
+    )
 
 
 def bar_steps(meter: tuple[int, int], config: EncodingConfig) -> int:
@@ -198,7 +199,9 @@ def decode(tokens: Iterable[int], config: EncodingConfig, meter: tuple[int, int]
     return _grid_to_score(_normalize(follow(tokens, config, meter).finish(), config), config)
 
 
-def follow(tokens: Iterable[int], config: EncodingConfig, meter: tuple[int, int] = DEFAULT_TIME_SIGNATURE) -> StreamState:
+def follow(
+    tokens: Iterable[int], config: EncodingConfig, meter: tuple[int, int] = DEFAULT_TIME_SIGNATURE
+) -> StreamState:
     """The grammar's state after ``tokens`` (up to an End); unknown ids are skipped."""
     stream = StreamState(config, meter)
     for token in tokens:
@@ -230,9 +233,7 @@ def _score_to_grid(score: Score, config: EncodingConfig) -> _Grid:
         instrument = _instrument(track, config)
         if instrument is not None:
             grid.notes[instrument] += [
-                _grid_note(note, config)
-                for note in track.notes
-                if config.min_pitch <= note.pitch <= config.max_pitch
+                _grid_note(note, config) for note in track.notes if config.min_pitch <= note.pitch <= config.max_pitch
             ]
     if config.use_tempo:
         grid.tempos = [(round(t.beat * spq), _nearest(t.qpm, tempo_values(config))) for t in score.tempos]
@@ -372,8 +373,11 @@ def _with_repeats(tokens: list[int], config: EncodingConfig) -> list[int]:
         k = None
         if segment[0] == ids[BAR, None] and len(segment) > 1:
             stream.feed(segment[0])
-            matches = [back for back in range(1, config.repeat_bars + 1)
-                       if stream.repeatable(back) and stream.bar_events[-1 - back] == segment[1:]]  # fmt: skip
+            matches = [
+                back
+                for back in range(1, config.repeat_bars + 1)
+                if stream.repeatable(back) and stream.bar_events[-1 - back] == segment[1:]
+            ]
             k = k_before if k_before in matches else next(iter(matches), None)
             segment = segment[1:] if k is None else [ids[REPEAT, k]]
             written.append(ids[BAR, None])
@@ -566,8 +570,11 @@ class StreamState:
         if not 1 <= k <= self.config.repeat_bars or len(bars) - 1 - k < 1 or bars[-1]:
             return False
         source = bars[-1 - k]
-        return (bool(source) and self.bar_meters[-1 - k] == self.clock.meter
-                and all(self.vocab.kinds[token] != TIME_SIGNATURE for token in source))  # fmt: skip
+        return (
+            bool(source)
+            and self.bar_meters[-1 - k] == self.clock.meter
+            and all(self.vocab.kinds[token] != TIME_SIGNATURE for token in source)
+        )
 
     def _repeat(self, k: int) -> None:
         if self.repeatable(k):
@@ -593,8 +600,11 @@ class StreamState:
         self.in_frame = self.opened = True
         self.sounding = [note for note in self.sounding if note[0] > self.now]
         if holds_notes(self.config):
-            self.held = sorted(listing_key(pitch, instrument) for _, start, pitch, instrument, _ in self.sounding
-                               if start < self.now and instrument != DRUMS)  # fmt: skip
+            self.held = sorted(
+                listing_key(pitch, instrument)
+                for _, start, pitch, instrument, _ in self.sounding
+                if start < self.now and instrument != DRUMS
+            )
 
     def _list(self, key: ListingKey, restating: bool = False) -> None:
         """Lists ``key`` at this onset; the held notes it passes over without restating them end here."""
@@ -647,9 +657,13 @@ class StreamState:
     def sounding_pitches(self) -> list[int]:
         """The pitches of the pitched notes sounding now, with a note begun at this event."""
         if self.config.use_duration:
-            pitches = [pitch for end, _, pitch, instrument, _ in self.sounding if end > self.now and instrument != DRUMS]
+            pitches = [
+                pitch for end, _, pitch, instrument, _ in self.sounding if end > self.now and instrument != DRUMS
+            ]
         else:
-            pitches = [pitch for instrument, notes in self.legato.items() if instrument != DRUMS for _, pitch, _ in notes]
+            pitches = [
+                pitch for instrument, notes in self.legato.items() if instrument != DRUMS for _, pitch, _ in notes
+            ]
         return pitches + ([self.pitch] if self.pitch is not None and self.instrument != DRUMS else [])
 
     def notes_sounding(self) -> int:

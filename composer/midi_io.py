@@ -20,7 +20,16 @@ import pretty_midi
 
 from composer.atomic import write_atomic
 from composer.errors import ComposerError
-from composer.score import DEFAULT_QPM, DEFAULT_TIME_SIGNATURE, DRUM_CHANNEL, Note, Score, TempoChange, TimeSignature, Track
+from composer.score import (
+    DEFAULT_QPM,
+    DEFAULT_TIME_SIGNATURE,
+    DRUM_CHANNEL,
+    Note,
+    Score,
+    TempoChange,
+    TimeSignature,
+    Track,
+)
 
 OUTPUT_PPQ = 480
 MAX_FILE_BYTES = 64 * 1024 * 1024  # far beyond any real MIDI file; guards memory
@@ -122,8 +131,9 @@ def _parse(data: bytes, path: str | os.PathLike) -> pretty_midi.PrettyMIDI:
 
 def _midi_to_score(midi: pretty_midi.PrettyMIDI, sustain_pedal: bool) -> Score:
     to_beats = _seconds_to_beats(midi)
-    tracks = tuple(_instrument_to_track(instrument, to_beats, sustain_pedal)
-                   for instrument in midi.instruments if instrument.notes)  # fmt: skip
+    tracks = tuple(
+        _instrument_to_track(instrument, to_beats, sustain_pedal) for instrument in midi.instruments if instrument.notes
+    )
     times, qpms = midi.get_tempo_changes()
     tempos = tuple(TempoChange(beat, float(qpm)) for beat, qpm in zip(to_beats(times), qpms))
     signature_beats = to_beats([ts.time for ts in midi.time_signature_changes])
@@ -143,9 +153,7 @@ def _instrument_to_track(instrument: pretty_midi.Instrument, to_beats, sustain_p
         program=int(instrument.program),
         is_drum=instrument.is_drum,
         name=instrument.name.strip(),
-        notes=tuple(
-            Note(start, end, note.pitch, note.velocity) for start, end, note in zip(starts, ends, notes)
-        ),
+        notes=tuple(Note(start, end, note.pitch, note.velocity) for start, end, note in zip(starts, ends, notes)),
     )
 
 
@@ -218,11 +226,15 @@ def _ticks(beat: float) -> int:
 
 
 def _conductor_track(score: Score) -> mido.MidiTrack:
-    tempos = score.tempos if score.tempos and score.tempos[0].beat == 0 else (
-        (TempoChange(0.0, DEFAULT_QPM),) + score.tempos
+    tempos = (
+        score.tempos
+        if score.tempos and score.tempos[0].beat == 0
+        else ((TempoChange(0.0, DEFAULT_QPM),) + score.tempos)
     )
-    signatures = score.time_signatures if score.time_signatures and score.time_signatures[0].beat == 0 else (
-        (TimeSignature(0.0, *DEFAULT_TIME_SIGNATURE),) + score.time_signatures
+    signatures = (
+        score.time_signatures
+        if score.time_signatures and score.time_signatures[0].beat == 0
+        else ((TimeSignature(0.0, *DEFAULT_TIME_SIGNATURE),) + score.time_signatures)
     )
     events = [(0, mido.MetaMessage("track_name", name="Conductor"))]
     events += [
@@ -242,7 +254,9 @@ def _part_track(track: Track, channel: int) -> mido.MidiTrack:
     for note in track.notes:
         start = _ticks(note.start)
         end = max(_ticks(note.end), start + 1)  # a note of zero length would be lost by most software
-        events.append((start, mido.Message("note_on", channel=channel, note=note.pitch, velocity=max(1, note.velocity))))
+        events.append(
+            (start, mido.Message("note_on", channel=channel, note=note.pitch, velocity=max(1, note.velocity)))
+        )
         events.append((end, mido.Message("note_off", channel=channel, note=note.pitch, velocity=0)))
     return _to_track(events)
 

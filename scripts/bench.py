@@ -71,15 +71,28 @@ class Sizes:
     matmul_seconds: float = 3.0  # best of many timings: the fastest is the least disturbed
     # (batch, sequence length, units) for --sweep
     sweep: tuple[tuple[int, int, int], ...] = (
-        (8, 64, 256), (64, 128, 256), (128, 128, 256), (32, 128, 512), (128, 64, 512))
+        (8, 64, 256),
+        (64, 128, 256),
+        (128, 128, 256),
+        (32, 128, 512),
+        (128, 64, 512),
+    )
 
 
 QUICK = Sizes(
-    events=20, predict_events=5, generation_model=ModelConfig(embedding_dim=16, units=32, context=False),
-    train_steps=3, repeats=1, train_model=ModelConfig(embedding_dim=16, units=32, context=False),
-    training=TrainConfig(batch_size=4, sequence_length=16, epochs=100), music21_files=3, corpus_files=12,
-    command_repeats=1, matmul_seconds=0.1, sweep=((8, 16, 32),),
-)  # fmt: skip
+    events=20,
+    predict_events=5,
+    generation_model=ModelConfig(embedding_dim=16, units=32, context=False),
+    train_steps=3,
+    repeats=1,
+    train_model=ModelConfig(embedding_dim=16, units=32, context=False),
+    training=TrainConfig(batch_size=4, sequence_length=16, epochs=100),
+    music21_files=3,
+    corpus_files=12,
+    command_repeats=1,
+    matmul_seconds=0.1,
+    sweep=((8, 16, 32),),
+)
 
 
 @dataclass
@@ -157,8 +170,12 @@ def bench_generation(sizes: Sizes, args) -> Section:
         streams = "1 stream" if batch == 1 else f"batch {batch}"
         tf_rate = stateful_tf_function_rate(model, config, events, batch)
         section.add(f"stateful tf.function, {streams}", tf_rate, "events/s", vs=predict)
-        section.add(f"composer NumPy, {streams}", composer_rate(network, encoding, events, batch), "events/s",
-                    vs=f"stateful tf.function, {streams}")  # fmt: skip
+        section.add(
+            f"composer NumPy, {streams}",
+            composer_rate(network, encoding, events, batch),
+            "events/s",
+            vs=f"stateful tf.function, {streams}",
+        )
     return section
 
 
@@ -208,13 +225,22 @@ def events_per_second(model, data, steps: int, events_per_step: int, **fit_args)
 
     seconds: list[float] = []
     model.fit(data, epochs=1, steps_per_epoch=WARMUP_STEPS, verbose=0, shuffle=False, **fit_args)
-    model.fit(data, epochs=2, initial_epoch=1, steps_per_epoch=steps, verbose=0, shuffle=False,
-              callbacks=[StepTimer()], **fit_args)  # fmt: skip
+    model.fit(
+        data,
+        epochs=2,
+        initial_epoch=1,
+        steps_per_epoch=steps,
+        verbose=0,
+        shuffle=False,
+        callbacks=[StepTimer()],
+        **fit_args,
+    )
     return events_per_step / float(np.median(seconds))
 
 
-def fresh_model(config: ModelConfig, training: TrainConfig, vocab_size: int, total_steps: int,
-                stateful_batch: int | None = None):  # fmt: skip
+def fresh_model(
+    config: ModelConfig, training: TrainConfig, vocab_size: int, total_steps: int, stateful_batch: int | None = None
+):
     from composer.model.network import build_model, compile_model
     from composer.tf_runtime import keras
 
@@ -251,8 +277,10 @@ def plain_and_pipeline_rates(stream, sizes: Sizes) -> dict[str, float]:
     best = {"plain": 0.0, "ours": 0.0}
     for _ in range(sizes.repeats):
         model = fresh_model(config, training, len(vocabulary(EncodingConfig())), 3 * steps)
-        best["plain"] = max(best["plain"], events_per_second(
-            model, windows[:, :-1], steps, length * batch, y=windows[:, 1:], batch_size=batch))  # fmt: skip
+        best["plain"] = max(
+            best["plain"],
+            events_per_second(model, windows[:, :-1], steps, length * batch, y=windows[:, 1:], batch_size=batch),
+        )
         best["ours"] = max(best["ours"], pipeline_rate(stream, config, training, steps))
     return best
 
@@ -262,8 +290,19 @@ def pipeline_rate_without_onednn(args) -> float:
 
     TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it loads, hence the second process.
     """
-    command = [sys.executable, __file__, "--only", "training", "--json", "-", "--data", str(args.data),
-               "--tf-threads", str(args.tf_threads), *(["--quick"] if args.quick else [])]  # fmt: skip
+    command = [
+        sys.executable,
+        __file__,
+        "--only",
+        "training",
+        "--json",
+        "-",
+        "--data",
+        str(args.data),
+        "--tf-threads",
+        str(args.tf_threads),
+        *(["--quick"] if args.quick else []),
+    ]
     child = subprocess.run(command, env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}, capture_output=True, text=True)
     if child.returncode != 0:
         raise SystemExit(f"the oneDNN-off run failed:\n{child.stderr[-3000:]}")
@@ -280,8 +319,15 @@ def add_flop_rows(section: Section, name: str, tokens_per_s: float, config: Mode
             section.add(references[n], matmul_flops(n, n, n, seconds), "FLOP/s")
     flops = tokens_per_s * training_flops_per_token(config, len(vocabulary(EncodingConfig())))
     peak = flops / section.value(references[2048])
-    section.add(name, flops, "FLOP/s", vs=references[2 * config.units], tokens_per_s=tokens_per_s,
-                fraction_of_peak=peak, note=f"{peak:.3g}x the 2048^3 peak")  # fmt: skip
+    section.add(
+        name,
+        flops,
+        "FLOP/s",
+        vs=references[2 * config.units],
+        tokens_per_s=tokens_per_s,
+        fraction_of_peak=peak,
+        note=f"{peak:.3g}x the 2048^3 peak",
+    )
 
 
 def bench_training(sizes: Sizes, args) -> Section:
@@ -290,31 +336,46 @@ def bench_training(sizes: Sizes, args) -> Section:
     config, training, steps = sizes.train_model, sizes.training, sizes.train_steps
     train_files, _ = split_corpus(load_corpus(args.data, EncodingConfig()), training.valid_fraction)
     stream = TokenStream([f.tokens for f in train_files], EncodingConfig())
-    section = Section(settings={
-        "model": config.to_dict(), "batch_size": training.batch_size, "sequence_length": training.sequence_length,
-        "timed_steps": steps, "tf_intra_op_threads": args.tf_threads or "default",
-        "training_flops_per_token": training_flops_per_token(config, len(vocabulary(EncodingConfig()))),
-    })  # fmt: skip
+    section = Section(
+        settings={
+            "model": config.to_dict(),
+            "batch_size": training.batch_size,
+            "sequence_length": training.sequence_length,
+            "timed_steps": steps,
+            "tf_intra_op_threads": args.tf_threads or "default",
+            "training_flops_per_token": training_flops_per_token(config, len(vocabulary(EncodingConfig()))),
+        }
+    )
     rates = plain_and_pipeline_rates(stream, sizes)
     section.add("plain model.fit", rates["plain"], "tokens/s")
     section.add("composer pipeline", rates["ours"], "tokens/s", vs="plain model.fit")
-    section.add("composer pipeline, carried state", carried_state_rate(stream, config, training, steps), "tokens/s",
-                vs="composer pipeline")  # fmt: skip
+    section.add(
+        "composer pipeline, carried state",
+        carried_state_rate(stream, config, training, steps),
+        "tokens/s",
+        vs="composer pipeline",
+    )
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0":  # composer switches oneDNN on (composer/tf_runtime.py)
-        section.add("composer pipeline, oneDNN off", pipeline_rate_without_onednn(args), "tokens/s",
-                    vs="composer pipeline")  # fmt: skip
+        section.add(
+            "composer pipeline, oneDNN off", pipeline_rate_without_onednn(args), "tokens/s", vs="composer pipeline"
+        )
     add_flop_rows(section, "composer training, achieved", rates["ours"], config, sizes.matmul_seconds)
     # h @ U, the recurrent matmul Keras' time loop runs at every step: skinny, so far below the square one
     m, k, n = training.batch_size, config.units, 4 * config.units
-    section.add(f"NumPy float32 matmul {m}x{k} @ {k}x{n} (LSTM step)", matmul_flops(m, k, n, sizes.matmul_seconds),
-                "FLOP/s", vs=f"NumPy float32 matmul {2 * config.units}^3")  # fmt: skip
+    section.add(
+        f"NumPy float32 matmul {m}x{k} @ {k}x{n} (LSTM step)",
+        matmul_flops(m, k, n, sizes.matmul_seconds),
+        "FLOP/s",
+        vs=f"NumPy float32 matmul {2 * config.units}^3",
+    )
     tokens = steps * training.batch_size * training.sequence_length  # each sweep point times as many tokens
     for batch, length, units in sizes.sweep if args.sweep else ():
         swept = ModelConfig(config.embedding_dim, units, config.layers, config.dropout, context=False)
         trial = TrainConfig(**{**training.to_dict(), "batch_size": batch, "sequence_length": length})
         rate = pipeline_rate(stream, swept, trial, max(2, tokens // (batch * length)))
-        add_flop_rows(section, f"sweep: batch {batch}, length {length}, units {units}", rate, swept,
-                      sizes.matmul_seconds)  # fmt: skip
+        add_flop_rows(
+            section, f"sweep: batch {batch}, length {length}, units {units}", rate, swept, sizes.matmul_seconds
+        )
     return section
 
 
@@ -345,14 +406,25 @@ def bench_ingestion(sizes: Sizes, args) -> Section:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            section.add("music21.converter.parse", files_per_second(lambda c: [music21.converter.parse(p, forceSource=True) for p in c],
-                                                                    sample), "files/s")  # fmt: skip
-        section.add("load_corpus, same files, 1 process", files_per_second(ours(subset, "a", 1), sample),
-                    "files/s", vs="music21.converter.parse")  # fmt: skip
+            section.add(
+                "music21.converter.parse",
+                files_per_second(lambda c: [music21.converter.parse(p, forceSource=True) for p in c], sample),
+                "files/s",
+            )
+        section.add(
+            "load_corpus, same files, 1 process",
+            files_per_second(ours(subset, "a", 1), sample),
+            "files/s",
+            vs="music21.converter.parse",
+        )
         first = f"load_corpus, {len(files)} files, empty cache"
         section.add(first, files_per_second(ours(whole, "b"), files), "files/s")
-        section.add(f"load_corpus, {len(files)} files, second run (cached)", files_per_second(ours(whole, "b"), files),
-                    "files/s", vs=first)  # fmt: skip
+        section.add(
+            f"load_corpus, {len(files)} files, second run (cached)",
+            files_per_second(ours(whole, "b"), files),
+            "files/s",
+            vs=first,
+        )
     return section
 
 
@@ -372,12 +444,19 @@ def bench_cli(sizes: Sizes, args) -> Section:
     section = Section(settings={"command": composer, "best_of": sizes.command_repeats, "model": "bundled"})
     repeats = sizes.command_repeats
     section.add("python -c pass", command_seconds([sys.executable, "-c", "pass"], repeats), "s")
-    section.add("python -c 'import tensorflow'", command_seconds([sys.executable, "-c", "import tensorflow"], repeats),
-                "s", vs="python -c pass")  # fmt: skip
+    section.add(
+        "python -c 'import tensorflow'",
+        command_seconds([sys.executable, "-c", "import tensorflow"], repeats),
+        "s",
+        vs="python -c pass",
+    )
     section.add("composer --help", command_seconds([*composer, "--help"], repeats), "s", vs="python -c pass")
-    section.add("composer generate --length 200",
-                command_seconds([*composer, "generate", "--length", "200", "--seed", "1"], repeats),
-                "s", vs="python -c pass")  # fmt: skip
+    section.add(
+        "composer generate --length 200",
+        command_seconds([*composer, "generate", "--length", "200", "--seed", "1"], repeats),
+        "s",
+        vs="python -c pass",
+    )
     return section
 
 
@@ -389,22 +468,32 @@ def machine() -> dict:
     from composer.tf_runtime import keras, tf
 
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-                 platform.processor() or platform.machine())  # fmt: skip
+    model = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
+        platform.processor() or platform.machine(),
+    )
     blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
     return {
-        "cpu": model, "cores": os.cpu_count(), "python": platform.python_version(), "tensorflow": tf.__version__,
-        "keras": keras.__version__, "numpy": np.__version__, "blas": f"{blas['name']} {blas.get('version', '')}",
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "blas": f"{blas['name']} {blas.get('version', '')}",
         "load_average_at_start": os.getloadavg()[0],
-    }  # fmt: skip
+    }
 
 
 def print_report(report: dict, out=sys.stdout) -> None:
     """The table: the machine, then one block of rows per section."""
     info = report["machine"]
     load = f"{info['load_average_at_start']:.2f} -> {info.get('load_average_at_end', 0):.2f}"
-    print(f"{info['cpu']}, {info['cores']} cores; Python {info['python']}, TensorFlow {info['tensorflow']}, "
-          f"Keras {info['keras']}, NumPy {info['numpy']} ({info['blas']}); 1-minute load average {load}", file=out)
+    print(
+        f"{info['cpu']}, {info['cores']} cores; Python {info['python']}, TensorFlow {info['tensorflow']}, "
+        f"Keras {info['keras']}, NumPy {info['numpy']} ({info['blas']}); 1-minute load average {load}",
+        file=out,
+    )
     for name, section in report["sections"].items():
         print(f"\n{name:<54} {'value':>10} {'unit':<9} {'ratio':>7}  vs", file=out)
         for row in section["rows"]:

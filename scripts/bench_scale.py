@@ -57,8 +57,9 @@ def tree_rss(root: int) -> int:
 def run(command: list[str], env: dict | None = None) -> dict:
     """Wall time, peak tree RSS and output of one command; fails loudly if it fails."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, **(env or {})})  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})}
+    )
     return _watch([process], started)[0]
 
 
@@ -83,8 +84,21 @@ def events_per_second(output: str) -> float:
 
 
 def train_command(data: Path, out: Path, steps: int, *extra: str) -> list[str]:
-    return [*COMPOSER, "train", str(data), "--out", str(out), "--epochs", "1", "--steps-per-epoch", str(steps),
-            "--seed", "1", "--force", *extra]  # fmt: skip
+    return [
+        *COMPOSER,
+        "train",
+        str(data),
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        str(steps),
+        "--seed",
+        "1",
+        "--force",
+        *extra,
+    ]
 
 
 def group(cache: Path, out: Path, steps: int) -> list[dict]:
@@ -97,11 +111,18 @@ def group(cache: Path, out: Path, steps: int) -> list[dict]:
     workers = [f"127.0.0.1:{port}" for port in ports]
     started = time.perf_counter()
     processes = [
-        subprocess.Popen(train_command(cache, out, steps, "--distribute", "multi-worker"), stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, env={**os.environ, "TF_CONFIG": json.dumps(
-                             {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})})
+        subprocess.Popen(
+            train_command(cache, out, steps, "--distribute", "multi-worker"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={
+                **os.environ,
+                "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}),
+            },
+        )
         for index in range(2)
-    ]  # fmt: skip
+    ]
     return _watch(processes, started)
 
 
@@ -131,24 +152,38 @@ def main() -> None:
 
     first = run([*COMPOSER, "prepare", str(args.corpus), "--out", str(caches["full"])])
     again = run([*COMPOSER, "prepare", str(args.corpus), "--out", str(caches["full"])])
-    report["prepare"] = {"seconds": first["seconds"], "files_per_s": report["files"] / first["seconds"],
-                         "peak_rss_mb": first["peak_rss_mb"], "rerun_seconds": again["seconds"],
-                         "summary": first["output"].strip().splitlines()[-2]}  # fmt: skip
+    report["prepare"] = {
+        "seconds": first["seconds"],
+        "files_per_s": report["files"] / first["seconds"],
+        "peak_rss_mb": first["peak_rss_mb"],
+        "rerun_seconds": again["seconds"],
+        "summary": first["output"].strip().splitlines()[-2],
+    }
     run([*COMPOSER, "prepare", str(small), "--out", str(caches["subset"])])
 
     runs = {
         "streamed_full": run(train_command(caches["full"], work / "model", args.steps)),
         "streamed_subset": run(train_command(caches["subset"], work / "model", args.steps)),
-        "in_memory_subset": run(train_command(small, work / "model", args.steps),
-                                env={"COMPOSER_CACHE_DIR": str(work / "file-cache")}),  # fmt: skip
+        "in_memory_subset": run(
+            train_command(small, work / "model", args.steps), env={"COMPOSER_CACHE_DIR": str(work / "file-cache")}
+        ),
     }
-    report["train"] = {name: {"peak_rss_mb": result["peak_rss_mb"], "seconds": result["seconds"],
-                              "events_per_s": events_per_second(result["output"])}
-                       for name, result in runs.items()}  # fmt: skip
+    report["train"] = {
+        name: {
+            "peak_rss_mb": result["peak_rss_mb"],
+            "seconds": result["seconds"],
+            "events_per_s": events_per_second(result["output"]),
+        }
+        for name, result in runs.items()
+    }
     chief, _ = group(caches["full"], work / "model-group", args.steps)
     one, two = report["train"]["streamed_full"]["events_per_s"], events_per_second(chief["output"])
-    report["scaling"] = {"one_process_events_per_s": one, "two_workers_events_per_s": two, "ratio": two / one,
-                         "chief_peak_rss_mb": chief["peak_rss_mb"]}  # fmt: skip
+    report["scaling"] = {
+        "one_process_events_per_s": one,
+        "two_workers_events_per_s": two,
+        "ratio": two / one,
+        "chief_peak_rss_mb": chief["peak_rss_mb"],
+    }
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

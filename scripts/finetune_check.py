@@ -156,9 +156,18 @@ def check_folder(folder: Path, force: bool) -> None:
 
 def train(folder: Path, model: Path, run: Path, seed: int, force: bool) -> float:
     """Run the README's recipe through the CLI, as a user would; returns the wall-clock seconds."""
-    command = [str(Path(sys.executable).parent / "composer"), "train", str(folder), "--init-from", str(model),
-               *[part for name, value in RECIPE.items() for part in (f"--{name}", str(value))], "--seed", str(seed),
-               "--out", str(run)] + (["--force"] if force else [])  # fmt: skip
+    command = [
+        str(Path(sys.executable).parent / "composer"),
+        "train",
+        str(folder),
+        "--init-from",
+        str(model),
+        *[part for name, value in RECIPE.items() for part in (f"--{name}", str(value))],
+        "--seed",
+        str(seed),
+        "--out",
+        str(run),
+    ] + (["--force"] if force else [])
     print("$ " + " ".join(command), flush=True)
     started = time.monotonic()
     subprocess.run(command, check=True)
@@ -180,22 +189,27 @@ def measure(folder: Path, run: Path, seed: int) -> dict:
     }
 
 
-HEADER = ("| tunes (train / held out) | training | held-out NLL/event LSTM (n-gram) | scale fit samples (folder) "
-          "| onsets on eighth grid | onsets on beat | parts | mean overlap | instruments in samples |")
+HEADER = (
+    "| tunes (train / held out) | training | held-out NLL/event LSTM (n-gram) | scale fit samples (folder) "
+    "| onsets on eighth grid | onsets on beat | parts | mean overlap | instruments in samples |"
+)
 
 
 def row(result: dict) -> str:
     """One markdown row; each music feature as 'samples (folder)'."""
     features = result["music"]["features"]
-    shown = " | ".join(f"{features[name]['generated']['mean']:.3f} ({features[name]['reference']['mean']:.3f})"
-                       for name in SHOWN)  # fmt: skip
+    shown = " | ".join(
+        f"{features[name]['generated']['mean']:.3f} ({features[name]['reference']['mean']:.3f})" for name in SHOWN
+    )
     using = features["instruments"]["generated"]["pieces_using"]
     instruments = ", ".join(f"{name} {share:.0%}" for name, share in using.items()) or "none"
     data = result["data"]
-    return (f"| {result['tunes']} ({data['train_files']} / {data['valid_files']}) "
-            f"| {result['epochs']} ep, {result['training_seconds'] / 60:.1f} min "
-            f"| {result['validation']['nll_per_event']:.3f} ({result['ngram']['nll_per_event']:.3f}) | {shown} "
-            f"| {result['music']['mean_overlap']:.3f} | {instruments} |")
+    return (
+        f"| {result['tunes']} ({data['train_files']} / {data['valid_files']}) "
+        f"| {result['epochs']} ep, {result['training_seconds'] / 60:.1f} min "
+        f"| {result['validation']['nll_per_event']:.3f} ({result['ngram']['nll_per_event']:.3f}) | {shown} "
+        f"| {result['music']['mean_overlap']:.3f} | {instruments} |"
+    )
 
 
 def verdict(result: dict) -> list[str]:
@@ -205,8 +219,9 @@ def verdict(result: dict) -> list[str]:
     lines = [f"LSTM beats the n-gram on held-out tunes: {'yes' if lstm < ngram else 'NO'} ({lstm:.3f} vs {ngram:.3f})"]
     for name in ("scale_consistency", "onsets_on_eighth_grid"):
         gap = features[name]["generated"]["mean"] - features[name]["reference"]["mean"]
-        lines.append(f"{name} within {TOLERANCE} of the folder: {'yes' if abs(gap) <= TOLERANCE else 'NO'} "
-                     f"({gap:+.3f})")  # fmt: skip
+        lines.append(
+            f"{name} within {TOLERANCE} of the folder: {'yes' if abs(gap) <= TOLERANCE else 'NO'} ({gap:+.3f})"
+        )
     return lines
 
 
@@ -229,9 +244,14 @@ def main() -> int:
     for entry in skipped:
         print(f"  {entry['tune']}: {entry['reason']}")
     wall_seconds = train(folder, args.model, run, args.seed, args.force)
-    result = measure(folder, run, args.seed) | {"tunes": len(written), "folder": str(folder), "model": str(args.model),
-                                                 "train_command_seconds": wall_seconds, "written": written,
-                                                 "skipped": skipped}  # fmt: skip
+    result = measure(folder, run, args.seed) | {
+        "tunes": len(written),
+        "folder": str(folder),
+        "model": str(args.model),
+        "train_command_seconds": wall_seconds,
+        "written": written,
+        "skipped": skipped,
+    }
     print(HEADER)
     print("|" + "---|" * (HEADER.count("|") - 1))
     print(row(result))

@@ -39,8 +39,20 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="gpu-check-"))
     cache = _cache(work, args.files)
     common = ["--epochs", "2", "--steps-per-epoch", str(args.steps), "--seed", "5", "--batch-size", "64"]
-    mirrored = _run([COMPOSER, "train", str(cache), "--out", str(work / "mirrored"), "--force", "--distribute",
-                     "mirrored", "--mixed-precision", *common])  # fmt: skip
+    mirrored = _run(
+        [
+            COMPOSER,
+            "train",
+            str(cache),
+            "--out",
+            str(work / "mirrored"),
+            "--force",
+            "--distribute",
+            "mirrored",
+            "--mixed-precision",
+            *common,
+        ]
+    )
     group = _group(cache, work / "group", common)
     report = {"gpus": _gpus(), "mirrored_mixed_precision": _figures(mirrored), "two_workers": group}
     print(json.dumps(report, indent=2))
@@ -64,17 +76,28 @@ def _group(cache: Path, out: Path, common: list[str]) -> dict:
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     command = [COMPOSER, "train", str(cache), "--out", str(out), "--force", "--distribute", "multi-worker", *common]
     environment = {**os.environ, "TF_FORCE_GPU_ALLOW_GROWTH": "true"}  # two processes share the GPUs
-    workers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env={**environment, "TF_CONFIG": json.dumps({"cluster": cluster,
-                                                                             "task": {"type": "worker", "index": i}})})
-               for i in range(2)]  # fmt: skip
+    workers = [
+        subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**environment, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})},
+        )
+        for i in range(2)
+    ]
     outputs = [worker.communicate(timeout=1800)[0] for worker in workers]
     if any(worker.returncode for worker in workers):
         raise SystemExit("a worker failed:\n" + "\n".join(output[-3000:] for output in outputs))
     losses = [re.findall(r"val_loss: ([\d.]+)", output) for output in outputs]
     prints = [re.search(r"final weights fingerprint (\w+)", output).group(1) for output in outputs]
-    return {"validation_losses": losses, "fingerprints": prints, "same_losses": losses[0] == losses[1],
-            "same_weights": prints[0] == prints[1], **_figures(outputs[0])}
+    return {
+        "validation_losses": losses,
+        "fingerprints": prints,
+        "same_losses": losses[0] == losses[1],
+        "same_weights": prints[0] == prints[1],
+        **_figures(outputs[0]),
+    }
 
 
 def _figures(output: str) -> dict:
@@ -83,9 +106,15 @@ def _figures(output: str) -> dict:
 
 
 def _gpus() -> list[str]:
-    found = subprocess.run([sys.executable, "-c", "from composer.tf_runtime import tf; "
-                            "print([d.name for d in tf.config.list_physical_devices('GPU')])"],
-                           capture_output=True, text=True)  # fmt: skip
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from composer.tf_runtime import tf; print([d.name for d in tf.config.list_physical_devices('GPU')])",
+        ],
+        capture_output=True,
+        text=True,
+    )
     return found.stdout.strip().splitlines()[-1:] if found.returncode == 0 else []
 
 

@@ -34,21 +34,33 @@ from pathlib import Path
 import numpy as np
 
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
-from composer.data.dataset import TokenStream, lane_training_dataset, lane_validation_dataset, training_dataset, validation_dataset
-from composer.model.scoring import event_nlls
+from composer.data.dataset import (
+    TokenStream,
+    lane_training_dataset,
+    lane_validation_dataset,
+    training_dataset,
+    validation_dataset,
+)
+from composer.data.training_data import lane_steps
 from composer.events import decode, encode, vocabulary
 from composer.model.network import build_model, compile_model
+from composer.model.scoring import event_nlls
 from composer.score import Note, Score, Track
 from composer.tf_runtime import keras
 from composer.training.train import state_reset
-from composer.data.training_data import lane_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "jsb-chorales" / "jsb-chorales-quarter.json"
 ENCODING = EncodingConfig(
-    steps_per_quarter=1, min_pitch=43, max_pitch=96, use_velocity=False,
-    use_duration=False, use_programs=False, use_tempo=False, use_time_signatures=False,
-)  # fmt: skip
+    steps_per_quarter=1,
+    min_pitch=43,
+    max_pitch=96,
+    use_velocity=False,
+    use_duration=False,
+    use_programs=False,
+    use_tempo=False,
+    use_time_signatures=False,
+)
 
 
 def chorale_tokens(frames: list[list[int]]) -> np.ndarray:
@@ -90,28 +102,48 @@ def main() -> None:
     data = json.loads(args.data.read_text())
     tokens = {split: [chorale_tokens(c) for c in data[split]] for split in ("train", "valid", "test")}
     model_config = ModelConfig(embedding_dim=64, units=args.units, layers=args.layers, dropout=args.dropout)
-    training = TrainConfig(sequence_length=64, batch_size=32, epochs=args.epochs, learning_rate=3e-3, warmup_steps=50,
-                           transpose_semitones=6, seed=args.seed, carry_state=args.carry_state)  # fmt: skip
+    training = TrainConfig(
+        sequence_length=64,
+        batch_size=32,
+        epochs=args.epochs,
+        learning_rate=3e-3,
+        warmup_steps=50,
+        transpose_semitones=6,
+        seed=args.seed,
+        carry_state=args.carry_state,
+    )
     keras.utils.set_random_seed(args.seed)
-    train_stream, valid_stream = (TokenStream(tokens[split], ENCODING, model_config.context) for split in ("train", "valid"))
+    train_stream, valid_stream = (
+        TokenStream(tokens[split], ENCODING, model_config.context) for split in ("train", "valid")
+    )
     train_data, valid_data, steps, callbacks = datasets(train_stream, valid_stream, training)
     model = build_model(model_config, len(vocabulary(ENCODING)), training.batch_size if args.carry_state else None)
     compile_model(model, training.learning_rate, training.warmup_steps, training.epochs * steps, training.clipnorm)
     started = time.time()
     model.fit(
-        train_data, validation_data=valid_data, epochs=training.epochs, steps_per_epoch=steps, shuffle=False, verbose=2,
-        callbacks=[*callbacks, keras.callbacks.EarlyStopping(patience=15, restore_best_weights=True),
-                   TimeBudget(args.minutes)],
-    )  # fmt: skip
+        train_data,
+        validation_data=valid_data,
+        epochs=training.epochs,
+        steps_per_epoch=steps,
+        shuffle=False,
+        verbose=2,
+        callbacks=[
+            *callbacks,
+            keras.callbacks.EarlyStopping(patience=15, restore_best_weights=True),
+            TimeBudget(args.minutes),
+        ],
+    )
     minutes = (time.time() - started) / 60
     scored = build_model(model_config, len(vocabulary(ENCODING)))  # whole chorales, each from a zero state
     scored.set_weights(model.get_weights())
     result = {
-        "seed": args.seed, "model": model_config.to_dict(), "carry_state": args.carry_state,
+        "seed": args.seed,
+        "model": model_config.to_dict(),
+        "carry_state": args.carry_state,
         "training_minutes": round(minutes, 1),
         "valid": nll_per_frame(scored, tokens["valid"], data["valid"]),
         "test": nll_per_frame(scored, tokens["test"], data["test"]),
-    }  # fmt: skip
+    }
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
@@ -122,12 +154,19 @@ def datasets(train_stream: TokenStream, valid_stream: TokenStream, training: Tra
     with the state carried."""
     if not training.carry_state:
         steps = train_stream.num_windows(training.sequence_length) // training.batch_size
-        return (training_dataset(train_stream, ENCODING, training), validation_dataset(valid_stream, training), steps,
-                [])  # fmt: skip
+        return (
+            training_dataset(train_stream, ENCODING, training),
+            validation_dataset(valid_stream, training),
+            steps,
+            [],
+        )
     steps = lane_steps(len(train_stream.tokens), training)
-    return (lane_training_dataset(train_stream, ENCODING, training, steps),
-            lane_validation_dataset(valid_stream, training), steps,
-            [state_reset()])  # fmt: skip
+    return (
+        lane_training_dataset(train_stream, ENCODING, training, steps),
+        lane_validation_dataset(valid_stream, training),
+        steps,
+        [state_reset()],
+    )
 
 
 class TimeBudget(keras.callbacks.Callback):

@@ -30,8 +30,25 @@ PROBES = {
 
 def train(data: Path, out: Path, epochs: int, options: list[str]) -> dict:
     # --transpose 6: the probes were measured with the random transposition of the defaults then (docs/quality.md)
-    command = [sys.executable, "-m", "composer.cli", "train", str(data), "--out", str(out), "--force",
-               "--epochs", str(epochs), "--patience", str(epochs), "--seed", "1", "--transpose", "6", *options]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "composer.cli",
+        "train",
+        str(data),
+        "--out",
+        str(out),
+        "--force",
+        "--epochs",
+        str(epochs),
+        "--patience",
+        str(epochs),
+        "--seed",
+        "1",
+        "--transpose",
+        "6",
+        *options,
+    ]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return json.loads((out / "metadata.json").read_text())
 
@@ -40,8 +57,10 @@ def report(name: str, metadata: dict) -> str:
     validation = metadata["metrics"]["validation"]
     curve = " ".join(f"{loss:.2f}" for loss in metadata["history"]["val_loss"])
     minutes = metadata["training_seconds"] / 60
-    return (f"| {name} | {minutes:.1f} min | {validation['nll_per_event']:.3f} / {validation['nll_per_note']:.2f} "
-            f"| {curve} |")  # fmt: skip
+    return (
+        f"| {name} | {minutes:.1f} min | {validation['nll_per_event']:.3f} / {validation['nll_per_note']:.2f} "
+        f"| {curve} |"
+    )
 
 
 def main() -> None:

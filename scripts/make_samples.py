@@ -219,8 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     sources = chorale_files()
     existing = [args.out / f"{s.stem}.mid" for s in sources if (args.out / f"{s.stem}.mid").exists()]
     if existing and not args.force:
-        print(f"error: {len(existing)} of the {len(sources)} files already exist in {args.out} "
-              f"(e.g. {existing[0].name}); pass --force to replace them", file=sys.stderr)  # fmt: skip
+        print(
+            f"error: {len(existing)} of the {len(sources)} files already exist in {args.out} "
+            f"(e.g. {existing[0].name}); pass --force to replace them",
+            file=sys.stderr,
+        )
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     results = convert_all(sources, args.out, overwrite=args.force)

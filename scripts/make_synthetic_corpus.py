@@ -30,22 +30,33 @@ import numpy as np
 
 from composer.atomic import write_atomic
 from composer.errors import ComposerError
-from composer.midi_io import score_to_midi
 from composer.generation.scales import SCALES
+from composer.midi_io import score_to_midi
 from composer.score import Note, Score, TempoChange, TimeSignature, Track
 
 DUPLICATE_FRACTION, DRUM_FRACTION, HUMANISED_FRACTION = 0.005, 0.1, 0.3
-SCALE_WEIGHTS = [("major", 8), ("minor", 6), ("dorian", 2), ("mixolydian", 1), ("harmonic-minor", 1), ("pentatonic", 1),
-                 ("minor-pentatonic", 1)]  # fmt: skip
+SCALE_WEIGHTS = [
+    ("major", 8),
+    ("minor", 6),
+    ("dorian", 2),
+    ("mixolydian", 1),
+    ("harmonic-minor", 1),
+    ("pentatonic", 1),
+    ("minor-pentatonic", 1),
+]
 METERS = [((4, 4), 60), ((3, 4), 15), ((6, 8), 10), ((2, 4), 5), ((12, 8), 4), ((5, 4), 3), ((7, 8), 3)]
 PROGRESSIONS = [(0, 4, 5, 3), (0, 3, 4, 0), (0, 5, 3, 4), (1, 4, 0, 0), (0, 0, 3, 4), (5, 3, 0, 4)]  # scale degrees
 PROGRAMS = {  # General MIDI programs that suit each role
-    "melody": [0, 4, 11, 22, 25, 40, 56, 65, 68, 71, 73, 80, 81], "bass": [32, 33, 34, 35, 38, 39, 42, 43, 58],
-    "chords": [0, 1, 2, 5, 16, 19, 24, 26, 27, 48, 49, 50, 89], "arpeggio": [8, 10, 12, 13, 46, 88, 90, 98, 99],
-}  # fmt: skip
-NOT_MIDI = [b"<!DOCTYPE html><html><head><title>404 Not Found</title></head><body>Not Found</body></html>\n",
-            b"Traceback (most recent call last):\n  File \"convert.py\", line 12\nMemoryError\n",
-            b"RIFF\x24\x08\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x02\x00"]  # fmt: skip
+    "melody": [0, 4, 11, 22, 25, 40, 56, 65, 68, 71, 73, 80, 81],
+    "bass": [32, 33, 34, 35, 38, 39, 42, 43, 58],
+    "chords": [0, 1, 2, 5, 16, 19, 24, 26, 27, 48, 49, 50, 89],
+    "arpeggio": [8, 10, 12, 13, 46, 88, 90, 98, 99],
+}
+NOT_MIDI = [
+    b"<!DOCTYPE html><html><head><title>404 Not Found</title></head><body>Not Found</body></html>\n",
+    b'Traceback (most recent call last):\n  File "convert.py", line 12\nMemoryError\n',
+    b"RIFF\x24\x08\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x02\x00",
+]
 HEADER_ONLY = b"MThd\x00\x00\x00\x06\x00\x01\x00\x03\x01\xe0"  # type 1, 3 tracks promised, 480 PPQ, no tracks
 Part = list[tuple[float, float, int]]  # (start, end, pitch): a part before velocities and humanising
 
@@ -149,30 +160,43 @@ def bass_part(rng: np.random.Generator, piece: Piece) -> Part:
     """The chord's root held for the bar, on every beat, or alternating with its fifth."""
     style, bar = rng.integers(3), piece.bar_beats
     beats, length = ([0.0], bar) if style == 0 else (np.arange(0, bar, 1.0).tolist(), 0.9)
-    return [(i * bar + beat, i * bar + min(beat + length, bar), piece.pitch(chord + 4 * (style == 2 and n % 2), 2))
-            for i, chord in enumerate(piece.chords) for n, beat in enumerate(beats)]  # fmt: skip
+    return [
+        (i * bar + beat, i * bar + min(beat + length, bar), piece.pitch(chord + 4 * (style == 2 and n % 2), 2))
+        for i, chord in enumerate(piece.chords)
+        for n, beat in enumerate(beats)
+    ]
 
 
 def chord_part(rng: np.random.Generator, piece: Piece) -> Part:
     """Triads on the progression's degrees, held for the bar or struck every half bar."""
     hits, bar = (1 if rng.random() < 0.5 else 2), piece.bar_beats
-    return [(i * bar + hit * bar / hits, i * bar + (hit + 1) * bar / hits, piece.pitch(chord + third, 4))
-            for i, chord in enumerate(piece.chords) for hit in range(hits) for third in (0, 2, 4)]  # fmt: skip
+    return [
+        (i * bar + hit * bar / hits, i * bar + (hit + 1) * bar / hits, piece.pitch(chord + third, 4))
+        for i, chord in enumerate(piece.chords)
+        for hit in range(hits)
+        for third in (0, 2, 4)
+    ]
 
 
 def arpeggio_part(rng: np.random.Generator, piece: Piece) -> Part:
     """The chord's tones up and down, two grid steps each."""
     pattern, step, bar = [0, 2, 4, 7, 4, 2], 2 * piece.grid, piece.bar_beats
-    return [(i * bar + n * step, i * bar + (n + 1) * step, piece.pitch(chord + pattern[n % 6], 4))
-            for i, chord in enumerate(piece.chords) for n in range(round(bar / step))]  # fmt: skip
+    return [
+        (i * bar + n * step, i * bar + (n + 1) * step, piece.pitch(chord + pattern[n % 6], 4))
+        for i, chord in enumerate(piece.chords)
+        for n in range(round(bar / step))
+    ]
 
 
 def drum_part(piece: Piece) -> Part:
     """Kick on the downbeat, snare on the backbeats (mid-bar outside 4/4), closed hi-hat on the eighths."""
     snares = [1.0, 3.0] if piece.numerator == 4 else [piece.bar_beats / 2]
     hits = [(0.0, 36)] + [(beat, 38) for beat in snares] + [(e, 42) for e in np.arange(0, piece.bar_beats, 0.5)]
-    return [(i * piece.bar_beats + at, i * piece.bar_beats + at + 0.125, drum)
-            for i in range(len(piece.chords)) for at, drum in hits]  # fmt: skip
+    return [
+        (i * piece.bar_beats + at, i * piece.bar_beats + at + 0.125, drum)
+        for i in range(len(piece.chords))
+        for at, drum in hits
+    ]
 
 
 PARTS = {"melody": melody_part, "bass": bass_part, "chords": chord_part, "arpeggio": arpeggio_part}
@@ -219,8 +243,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.out} exists and is not an empty folder; pass --force to write into it", file=sys.stderr)
         return 2
     started, chunk = time.monotonic(), max(1, min(250, args.files // (4 * max(1, args.workers))))
-    jobs = [(args.out, args.seed, list(range(first, min(first + chunk, args.files))), args.bad_fraction, args.force)
-            for first in range(0, args.files, chunk)]  # fmt: skip
+    jobs = [
+        (args.out, args.seed, list(range(first, min(first + chunk, args.files))), args.bad_fraction, args.force)
+        for first in range(0, args.files, chunk)
+    ]
     done = bad = duplicates = size = 0
     try:
         with multiprocessing.Pool(max(1, args.workers)) as pool:
@@ -232,8 +258,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     seconds = time.monotonic() - started
-    print(f"{done} files ({bad} bad, {duplicates} duplicates), {size / 1e6:.1f} MB in {seconds:.1f} s: "
-          f"{done / max(seconds, 1e-9):.0f} files/s into {args.out}")  # fmt: skip
+    print(
+        f"{done} files ({bad} bad, {duplicates} duplicates), {size / 1e6:.1f} MB in {seconds:.1f} s: "
+        f"{done / max(seconds, 1e-9):.0f} files/s into {args.out}"
+    )
     return 0
 
 

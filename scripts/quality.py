@@ -19,8 +19,15 @@ from composer.artifacts import model_encoding
 from composer.evaluation.evaluate import compare_music, copy_check, load_keras_model, own_sample_nll
 from composer.generation.generate import GenerateRequest, generate_scores
 
-SHOWN = ("scale_consistency", "pitch_class_entropy", "consonance", "onsets_on_eighth_grid", "onsets_on_beat",
-         "parts", "polyphony")  # fmt: skip
+SHOWN = (
+    "scale_consistency",
+    "pitch_class_entropy",
+    "consonance",
+    "onsets_on_eighth_grid",
+    "onsets_on_beat",
+    "parts",
+    "polyphony",
+)
 
 
 def measure(model: Path, reference: Path, samples: int, length: int, seed: int) -> dict:
@@ -44,24 +51,32 @@ def measure(model: Path, reference: Path, samples: int, length: int, seed: int) 
 
 def row(result: dict) -> str:
     features = result["music"]["features"]
-    shown = " | ".join(f"{features[name]['generated']['mean']:.2f} ({features[name]['reference']['mean']:.2f})"
-                       for name in SHOWN)  # fmt: skip
+    shown = " | ".join(
+        f"{features[name]['generated']['mean']:.2f} ({features[name]['reference']['mean']:.2f})" for name in SHOWN
+    )
     overlaps = {name: f["overlap"] for name, f in features.items() if f["overlap"] is not None}
     worst = min(overlaps, key=overlaps.get)
     valid, own, real = result["validation"], result["own_samples"], result["real_cut"]
-    rare = ", ".join(f"{r['instrument']} {r['generated_pieces']}" for r in result["music"]["rare_instruments"]) or "none"
-    return (f"| {Path(result['model']).parent.name} | {result['epochs']} ep, {result['training_seconds'] / 60:.1f} min "
-            f"| {valid['nll_per_event']:.3f} / {valid.get('nll_per_note', float('nan')):.2f} "
-            f"(n-gram {result['ngram']['nll_per_event']:.3f}) | {shown} "
-            f"| {result['music']['mean_overlap']:.3f} (real {result['music']['overlap_control']['mean_overlap']:.3f}; "
-            f"lowest {worst} {overlaps[worst]:.2f}) "
-            f"| {result['music']['two_sample_accuracy']:.2f} (real {result['music']['two_sample_control']:.2f}) "
-            f"| {own['nll_per_event'] / real['nll_per_event']:.2f} | {rare} "
-            f"| {result['copy_check']['flagged']} flagged, longest {result['copy_check']['generated']['longest_shared_run_transposed']:g} |")
+    rare = (
+        ", ".join(f"{r['instrument']} {r['generated_pieces']}" for r in result["music"]["rare_instruments"]) or "none"
+    )
+    longest = result["copy_check"]["generated"]["longest_shared_run_transposed"]
+    return (
+        f"| {Path(result['model']).parent.name} | {result['epochs']} ep, {result['training_seconds'] / 60:.1f} min "
+        f"| {valid['nll_per_event']:.3f} / {valid.get('nll_per_note', float('nan')):.2f} "
+        f"(n-gram {result['ngram']['nll_per_event']:.3f}) | {shown} "
+        f"| {result['music']['mean_overlap']:.3f} (real {result['music']['overlap_control']['mean_overlap']:.3f}; "
+        f"lowest {worst} {overlaps[worst]:.2f}) "
+        f"| {result['music']['two_sample_accuracy']:.2f} (real {result['music']['two_sample_control']:.2f}) "
+        f"| {own['nll_per_event'] / real['nll_per_event']:.2f} | {rare} "
+        f"| {result['copy_check']['flagged']} flagged, longest {longest:g} |"
+    )
 
 
-HEADER = ("| model | training | valid NLL event / note | " + " | ".join(SHOWN) + " | mean overlap | two-sample "
-          "| own NLL / real | rare instruments (pieces) | copy check |")
+HEADER = (
+    "| model | training | valid NLL event / note | " + " | ".join(SHOWN) + " | mean overlap | two-sample "
+    "| own NLL / real | rare instruments (pieces) | copy check |"
+)
 
 
 def main() -> int:

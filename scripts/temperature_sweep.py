@@ -34,8 +34,10 @@ def sweep_row(model: Path, setting: str, samples: int, length: int) -> str:
     own, real = own_sample_nll(load_keras_model(model), scores, metadata, config)
     features = [piece_features(score) for score in scores]
     means = " | ".join(f"{np.mean([float(f[name]) for f in features]):.3f}" for name in SHOWN)
-    return (f"| {temperature:g} | {top_p:g} | {own['nll_per_event']:.3f} / {real['nll_per_event']:.3f} = "
-            f"{own['nll_per_event'] / real['nll_per_event']:.3f} | {means} | {time.perf_counter() - started:.0f} s |")
+    return (
+        f"| {temperature:g} | {top_p:g} | {own['nll_per_event']:.3f} / {real['nll_per_event']:.3f} = "
+        f"{own['nll_per_event'] / real['nll_per_event']:.3f} | {means} | {time.perf_counter() - started:.0f} s |"
+    )
 
 
 def main() -> int:

@@ -44,9 +44,12 @@ def main() -> int:
     run = args.bundle or args.work
     bundle(run / MODEL_FILE)
     metadata = read_metadata(BUNDLED)
-    print(f"bundled {BUNDLED.relative_to(ROOT)} ({BUNDLED.stat().st_size / 1e6:.1f} MB) in {time.time() - started:.0f} s: "
-          f"validation {metadata['metrics']['validation']['nll_per_event']:.4f} nats/event "
-          f"(n-gram {metadata['metrics']['ngram_baseline']['nll_per_event']:.4f}), data {metadata['data']['folder']}")  # fmt: skip
+    print(
+        f"bundled {BUNDLED.relative_to(ROOT)} ({BUNDLED.stat().st_size / 1e6:.1f} MB) "
+        f"in {time.time() - started:.0f} s: "
+        f"validation {metadata['metrics']['validation']['nll_per_event']:.4f} nats/event "
+        f"(n-gram {metadata['metrics']['ngram_baseline']['nll_per_event']:.4f}), data {metadata['data']['folder']}"
+    )
     return 0
 
 

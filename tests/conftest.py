@@ -32,10 +32,32 @@ def tiny_model(tmp_path_factory):
     """A tiny model trained for one epoch on the toy corpus (melody, bass and drums), shared by the session."""
     root = tmp_path_factory.mktemp("model")
     corpus = write_toy_corpus(root / "corpus", bad_files=False)
-    result = CliRunner().invoke(main, [
-        "train", str(corpus), "--out", str(root / "run"), "--epochs", "1", "--units", "16", "--embedding-dim", "8",
-        "--batch-size", "8", "--sequence-length", "32", "--valid-fraction", "0.25", "--workers", "1", "--seed", "1",
-        "--cache-dir", str(root / "cache"),
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(corpus),
+            "--out",
+            str(root / "run"),
+            "--epochs",
+            "1",
+            "--units",
+            "16",
+            "--embedding-dim",
+            "8",
+            "--batch-size",
+            "8",
+            "--sequence-length",
+            "32",
+            "--valid-fraction",
+            "0.25",
+            "--workers",
+            "1",
+            "--seed",
+            "1",
+            "--cache-dir",
+            str(root / "cache"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return root / "run" / "model.keras"

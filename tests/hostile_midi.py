@@ -52,8 +52,13 @@ VALID = midi_file([tempo(500_000) + b"\x00\xff\x58\x04\x04\x02\x18\x08", melody(
 
 
 def _truncations() -> dict[str, bytes]:
-    cuts = {"in_header": 10, "after_header": 14, "in_track_header": 18, "in_event": len(VALID) - 7,
-            "before_end_of_track": len(VALID) - 3}  # fmt: skip
+    cuts = {
+        "in_header": 10,
+        "after_header": 14,
+        "in_track_header": 18,
+        "in_event": len(VALID) - 7,
+        "before_end_of_track": len(VALID) - 3,
+    }
     return {f"truncated_{name}": VALID[:cut] for name, cut in cuts.items()}
 
 
@@ -72,7 +77,7 @@ def _chunk_lengths() -> dict[str, bytes]:
     track = melody() + END_OF_TRACK
     return {
         "chunk_length_too_long": header() + chunk(track, length=len(track) + 1000),
-        "chunk_length_too_short": header() + chunk(track, length=len(track) // 2) + track[len(track) // 2:],
+        "chunk_length_too_short": header() + chunk(track, length=len(track) // 2) + track[len(track) // 2 :],
         "chunk_length_0": header() + chunk(track, length=0) + track,
         "chunk_length_max": header() + chunk(track, length=0xFFFFFFFF),
         "chunk_unknown_tag": header(num_tracks=2) + chunk(b"junk", tag=b"XFIH") + chunk(track),
@@ -94,7 +99,9 @@ def _garbage() -> dict[str, bytes]:
 def _running_status() -> dict[str, bytes]:
     pairs = b"".join(b"\x00" + bytes([60 + i, 90]) for i in range(8))
     return {
-        "running_status_ok": midi_file([b"\x00\x90\x3c\x5a" + pairs + pairs.replace(b"\x00", b"\x60").replace(b"Z", b"\x00")]),
+        "running_status_ok": midi_file(
+            [b"\x00\x90\x3c\x5a" + pairs + pairs.replace(b"\x00", b"\x60").replace(b"Z", b"\x00")]
+        ),
         "running_status_without_status": midi_file([pairs]),
         "running_status_after_meta": midi_file([b"\x00\x90\x3c\x5a\x00\xff\x01\x01x" + pairs]),
         "running_status_after_sysex": midi_file([b"\x00\x90\x3c\x5a\x00\xf0\x02\x7e\xf7" + pairs]),
@@ -154,8 +161,9 @@ def _extremes() -> dict[str, bytes]:
         "tempo_0_mid_piece": midi_file([tempo(500_000) + tempo(0, delta=960), melody()]),
         "tempo_1us": midi_file([tempo(1), melody()]),
         "tempo_max": midi_file([tempo(0xFFFFFF), melody()]),
-        "tempo_changes_every_tick": midi_file([b"".join(tempo(1 + i * 9973 % 0xFFFFFF, delta=1) for i in range(5000)),
-                                               melody()]),  # fmt: skip
+        "tempo_changes_every_tick": midi_file(
+            [b"".join(tempo(1 + i * 9973 % 0xFFFFFF, delta=1) for i in range(5000)), melody()]
+        ),
         "time_signature_absurd": midi_file([b"\x00\xff\x58\x04\x00\xff\x18\x08" + melody()]),
         "time_signature_short": midi_file([b"\x00\xff\x58\x01\x04" + melody()]),
         "key_signature_invalid": midi_file([b"\x00\xff\x59\x02\x7f\x05" + melody()]),

@@ -54,7 +54,8 @@ CHORALE = Score(  # three parts in 3/4 at 80 qpm, a drum part among them
 
 
 def assert_every_note_ends(track: mido.MidiTrack) -> None:
-    """Each note-on is ended by a note-off (or note-on at velocity 0) of its channel and pitch, and none overlaps itself."""
+    """Each note-on is ended by a note-off (or a note-on at velocity 0) of its channel and pitch, and no note
+    overlaps itself."""
     sounding = set()
     for message in track:
         if message.type == "note_on" and message.velocity > 0:

@@ -41,11 +41,15 @@ def _fail(exception):
     return raise_
 
 
-@pytest.mark.parametrize("step, exception", [
-    ("composer.atomic.os.fsync", OSError(28, "No space left on device")),  # the disk fills while writing
-    ("composer.atomic.os.replace", KeyboardInterrupt()),  # Ctrl-C just before the new file takes the name
-    ("zipfile.ZipFile.writestr", OSError(5, "Input/output error")),  # while adding the metadata
-], ids=["disk-full", "ctrl-c", "io-error"])  # fmt: skip
+@pytest.mark.parametrize(
+    "step, exception",
+    [
+        ("composer.atomic.os.fsync", OSError(28, "No space left on device")),  # the disk fills while writing
+        ("composer.atomic.os.replace", KeyboardInterrupt()),  # Ctrl-C just before the new file takes the name
+        ("zipfile.ZipFile.writestr", OSError(5, "Input/output error")),  # while adding the metadata
+    ],
+    ids=["disk-full", "ctrl-c", "io-error"],
+)
 def test_a_failed_or_interrupted_save_keeps_the_previous_model_byte_for_byte(tmp_path, monkeypatch, step, exception):
     path = tmp_path / "model.keras"
     save_model(_SavingModel(), path, {"metadata_version": METADATA_VERSION, "run": 1})
@@ -60,11 +64,15 @@ def test_a_failed_or_interrupted_save_keeps_the_previous_model_byte_for_byte(tmp
     assert read_metadata(path)["run"] == 3
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda m: {**m, "metadata_version": METADATA_VERSION + 1}, "metadata version 2, this composer reads 1"),
-    (lambda m: {k: v for k, v in m.items() if k != "metadata_version"}, "metadata version None"),
-    (lambda m: None, "not a composer model"),
-], ids=["newer", "missing", "no-metadata"])  # fmt: skip
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: {**m, "metadata_version": METADATA_VERSION + 1}, "metadata version 2, this composer reads 1"),
+        (lambda m: {k: v for k, v in m.items() if k != "metadata_version"}, "metadata version None"),
+        (lambda m: None, "not a composer model"),
+    ],
+    ids=["newer", "missing", "no-metadata"],
+)
 def test_a_missing_or_newer_metadata_version_is_refused(tiny_model, tmp_path, change, message):
     metadata = change(read_metadata(tiny_model))
     crafted = _copy_with(tiny_model, tmp_path / "m.keras", {METADATA_ENTRY: metadata and json.dumps(metadata)})
@@ -91,18 +99,22 @@ def test_a_network_whose_size_does_not_match_its_vocabulary_is_refused(tiny_mode
     from composer.model.network import build_model
 
     build_model(ModelConfig(4, 8, 1), vocab_size=7).save(tmp_path / "small.keras")
-    crafted = _copy_with(tmp_path / "small.keras", tmp_path / "m.keras",
-                         {METADATA_ENTRY: json.dumps(read_metadata(tiny_model))})  # fmt: skip
+    crafted = _copy_with(
+        tmp_path / "small.keras", tmp_path / "m.keras", {METADATA_ENTRY: json.dumps(read_metadata(tiny_model))}
+    )
     with pytest.raises(ComposerError, match="network's vocabulary does not match"):
         generate_scores(GenerateRequest(num_events=10), crafted)
 
 
-@pytest.mark.parametrize("layer, setting, value", [
-    (-1, "module", "my_package.layers"),  # a look-alike class from elsewhere
-    ("LSTM", "registered_name", "Custom>LSTM"),  # a registered custom layer
-    (-1, "activation", "relu"),  # stock, but not what the NumPy network computes
-    ("LSTM", "go_backwards", True),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "layer, setting, value",
+    [
+        (-1, "module", "my_package.layers"),  # a look-alike class from elsewhere
+        ("LSTM", "registered_name", "Custom>LSTM"),  # a registered custom layer
+        (-1, "activation", "relu"),  # stock, but not what the NumPy network computes
+        ("LSTM", "go_backwards", True),
+    ],
+)
 def test_custom_or_differently_set_up_layers_are_refused(tiny_model, tmp_path, layer, setting, value):
     with zipfile.ZipFile(tiny_model) as archive:
         config = json.loads(archive.read("config.json"))
@@ -122,11 +134,13 @@ def test_a_model_file_with_a_lambda_layer_never_runs_its_code(tiny_model, tmp_pa
     marker = tmp_path / "code-ran"
     monkeypatch.setenv("COMPOSER_TEST_MARKER", str(marker))
     payload = keras.layers.Lambda(lambda x: (open(__import__("os").environ["COMPOSER_TEST_MARKER"], "w").close(), x)[1])
-    armed = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(10, 4), payload,
-                              keras.layers.Dense(10)])  # fmt: skip
+    armed = keras.Sequential(
+        [keras.Input((None,), dtype="int32"), keras.layers.Embedding(10, 4), payload, keras.layers.Dense(10)]
+    )
     armed.save(tmp_path / "armed.keras")
-    crafted = _copy_with(tmp_path / "armed.keras", tmp_path / "m.keras",
-                         {METADATA_ENTRY: json.dumps(read_metadata(tiny_model))})  # fmt: skip
+    crafted = _copy_with(
+        tmp_path / "armed.keras", tmp_path / "m.keras", {METADATA_ENTRY: json.dumps(read_metadata(tiny_model))}
+    )
     marker.unlink(missing_ok=True)  # building the model ran the function once; loading it must not
 
     for command in (["generate", "--out", str(tmp_path)], ["evaluate", str(tmp_path)]):

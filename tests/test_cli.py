@@ -61,7 +61,9 @@ def test_inspect_says_lossy_when_parts_of_one_instrument_merge(tmp_path):
 
 
 def test_too_fine_a_grid_is_refused_before_anything_runs(tmp_path):
-    result = CliRunner().invoke(main, ["train", str(tmp_path), "--steps-per-quarter", "5000", "--out", str(tmp_path / "m")])
+    result = CliRunner().invoke(
+        main, ["train", str(tmp_path), "--steps-per-quarter", "5000", "--out", str(tmp_path / "m")]
+    )
     assert result.exit_code == 2 and "lower --steps-per-quarter" in result.output
 
 

@@ -1,9 +1,17 @@
 import numpy as np
 
-from composer.config import EncodingConfig
-from composer.config import CONTEXT_LAYOUT
-from composer.context import (BARS, END_POSITIONS, LATER, NONE_SOUNDING, PITCHES, context_size, pack, stream_context,
-                              unpack)
+from composer.config import CONTEXT_LAYOUT, EncodingConfig
+from composer.context import (
+    BARS,
+    END_POSITIONS,
+    LATER,
+    NONE_SOUNDING,
+    PITCHES,
+    context_size,
+    pack,
+    stream_context,
+    unpack,
+)
 from composer.events import DRUMS, START, StreamState, encode, token_names
 from composer.score import Note, Score, Track
 
@@ -102,6 +110,8 @@ def test_the_context_says_which_bar_of_the_piece_an_event_is_in():
     assert bars.shape[1] == BARS and np.all(bars.sum(axis=1) == 1)
     told = np.argmax(bars, axis=1)
     assert told[0] == 0  # Start, before the first Bar
-    assert [told[i] for i, name in enumerate(token_names(tokens, ENCODING)) if name == "Bar"] == [*range(1, 17)] + [16] * 4
+    assert [told[i] for i, name in enumerate(token_names(tokens, ENCODING)) if name == "Bar"] == [*range(1, 17)] + [
+        16
+    ] * 4
     packed = stream_context(tokens, ENCODING)
     assert np.array_equal(unpack(packed, layout=2), unpack(packed)[:, : context_size(2)]), "layout 2 reads its own"

@@ -9,8 +9,10 @@ IS_PITCH[300:428] = True  # ids 300.. are pitches 0..127 in this toy vocabulary
 
 def _naive_longest(tokens, corpus):
     runs = {tuple(s[i : i + n]) for s in corpus for n in range(1, len(s) + 1) for i in range(len(s) - n + 1)}
-    return max((n for n in range(1, len(tokens) + 1) for i in range(len(tokens) - n + 1)
-                if tuple(tokens[i : i + n]) in runs), default=0)  # fmt: skip
+    return max(
+        (n for n in range(1, len(tokens) + 1) for i in range(len(tokens) - n + 1) if tuple(tokens[i : i + n]) in runs),
+        default=0,
+    )
 
 
 def test_window_hashes_match_exactly_when_the_runs_match():
@@ -29,7 +31,9 @@ def test_longest_shared_run_agrees_with_brute_force(seed):
     rng = np.random.default_rng(seed)
     corpus = [rng.integers(0, 4, int(rng.integers(5, 40))) for _ in range(4)]
     tokens = rng.integers(0, 4, 30)
-    assert CorpusIndex(corpus).longest_shared_run(tokens) == _naive_longest(tokens.tolist(), [c.tolist() for c in corpus])
+    assert CorpusIndex(corpus).longest_shared_run(tokens) == _naive_longest(
+        tokens.tolist(), [c.tolist() for c in corpus]
+    )
 
 
 def test_a_copied_phrase_in_another_key_is_found_only_transposition_invariantly():

@@ -10,11 +10,10 @@ from composer.config import EncodingConfig
 from composer.data.corpus import MIN_VALID_EVENTS, find_midi_files, load_corpus, split_corpus
 from composer.errors import ComposerError
 from composer.events import encode
-from composer.midi_io import read_score
+from composer.midi_io import read_score, write_score
 
 from midi_factory import toy_score, write_toy_corpus
 from subprocesses import start
-from composer.midi_io import write_score
 
 
 @pytest.fixture
@@ -24,8 +23,16 @@ def corpus_dir(tmp_path):
 
 def test_finds_midi_files_recursively_in_any_case(corpus_dir):
     names = sorted(p.name for p in find_midi_files(corpus_dir))
-    assert names == ["broken.mid", "empty.mid", "toy0.MID", "toy1.mid", "toy2.midi", "toy3.MID", "toy4.mid",
-                     "toy5.midi"]  # fmt: skip
+    assert names == [
+        "broken.mid",
+        "empty.mid",
+        "toy0.MID",
+        "toy1.mid",
+        "toy2.midi",
+        "toy3.MID",
+        "toy4.mid",
+        "toy5.midi",
+    ]
 
 
 def test_bad_files_are_skipped_with_a_reason(corpus_dir, tmp_path):
@@ -70,8 +77,10 @@ def test_duplicate_files_are_used_once(corpus_dir, tmp_path):
     corpus = load_corpus(corpus_dir, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
     assert len(corpus.files) == 6 and corpus.duplicates == 1
     renamed = toy_score(1)  # the same notes under another track name: other bytes, same music
-    write_score(dataclasses.replace(renamed, tracks=tuple(dataclasses.replace(t, name="Lead") for t in renamed.tracks)),
-                corpus_dir / "renamed.mid")  # fmt: skip
+    write_score(
+        dataclasses.replace(renamed, tracks=tuple(dataclasses.replace(t, name="Lead") for t in renamed.tracks)),
+        corpus_dir / "renamed.mid",
+    )
     again = load_corpus(corpus_dir, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
     assert len(again.files) == 6 and again.duplicates == 2
 
@@ -117,8 +126,19 @@ def test_tiny_validation_set_is_refused_with_advice(tmp_path):
 def test_ctrl_c_while_encoding_stops_quietly(tmp_path):
     folder = write_toy_corpus(tmp_path / "midi", num_files=40)
     env = {**os.environ, "COMPOSER_CACHE_DIR": str(tmp_path / "cache")}
-    command = [sys.executable, "-m", "composer.cli", "train", str(folder), "--out", str(tmp_path / "run"),
-               "--workers", "2", "--seed", "1"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "composer.cli",
+        "train",
+        str(folder),
+        "--out",
+        str(tmp_path / "run"),
+        "--workers",
+        "2",
+        "--seed",
+        "1",
+    ]
     process = start(command, env=env, start_new_session=True)
     deadline = time.time() + 60
     while not (tmp_path / "cache").exists() and time.time() < deadline:

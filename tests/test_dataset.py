@@ -45,8 +45,9 @@ def test_transposition_moves_pitched_notes_only_and_keeps_them_in_range(stream):
         pitch = new | held
         assert held.any(), "the stream restates held notes"
         assert (x0[~pitch] == x1[~pitch]).all(), "only pitch events change"
-        assert _tokens_of_kind(x1, PITCH)[new].all() and _tokens_of_kind(x1, "Hold")[held].all(), \
+        assert _tokens_of_kind(x1, PITCH)[new].all() and _tokens_of_kind(x1, "Hold")[held].all(), (
             "new and held notes stay what they are"
+        )
         for row in range(4):
             drums, known = _drum_context(x0[row])
             assert (x0[row][drums] == x1[row][drums]).all(), "drums are never transposed"
@@ -58,8 +59,7 @@ def test_transposition_moves_pitched_notes_only_and_keeps_them_in_range(stream):
 
 def test_velocity_jitter_shifts_whole_windows_between_velocity_levels(stream):
     plain = TrainConfig(sequence_length=64, batch_size=4, epochs=1, transpose_semitones=0, seed=2)
-    jittered = TrainConfig(sequence_length=64, batch_size=4, epochs=1, transpose_semitones=0, seed=2,
-                           velocity_jitter=2)  # fmt: skip
+    jittered = TrainConfig(sequence_length=64, batch_size=4, epochs=1, transpose_semitones=0, seed=2, velocity_jitter=2)
     deltas = set()
     for (x0, _), (x1, _) in zip(_batches(stream, plain), _batches(stream, jittered)):
         velocity = _tokens_of_kind(x0, VELOCITY)
@@ -172,8 +172,9 @@ def test_each_worker_reads_only_its_own_shards_and_a_batch_for_each_of_its_repli
     shards = _labelled_shards(tmp_path / "shards", [2000] * 4)
     training = TrainConfig(sequence_length=16, batch_size=8, epochs=2, transpose_semitones=0)
     for worker in range(2):
-        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=worker,
-                                             num_replicas_in_sync=2 * replicas_per_worker)  # fmt: skip
+        context = tf.distribute.InputContext(
+            num_input_pipelines=2, input_pipeline_id=worker, num_replicas_in_sync=2 * replicas_per_worker
+        )
         batches = list(shard_training_dataset(shards, 3, ENCODING, training, input_context=context))
         assert len(batches) == 2 * 3 * replicas_per_worker  # epochs x steps x this worker's replicas
         assert all(len(x) == 8 // (2 * replicas_per_worker) for x, _ in batches)  # the global batch, split
@@ -262,8 +263,8 @@ def _interval_to(segment, piece):
 
 
 def test_lanes_carry_on_from_batch_to_batch_through_whole_pieces_each_transposed_as_one():
-    from composer.events import START
     from composer.data.training_data import lane_steps
+    from composer.events import START
 
     pieces = [np.array(encode(toy_score(seed, num_notes=40), ENCODING)) for seed in range(8)]
     stream = TokenStream(pieces, ENCODING)

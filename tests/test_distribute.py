@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from composer.cli import main
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
-from composer.training.distribute import Cluster, cluster_from_env
 from composer.errors import ComposerError
+from composer.training.distribute import Cluster, cluster_from_env
 from composer.training.run_state import RunState
 
 from midi_factory import write_toy_corpus
@@ -28,12 +28,15 @@ def _tf_config(ports, task_type="worker", index=0, chief=False):
     return json.dumps({"cluster": cluster, "task": {"type": task_type, "index": index}})
 
 
-@pytest.mark.parametrize("tf_config, expected", [
-    (_tf_config([1, 2, 3], "worker", 0), Cluster("multi-worker", 3, 0)),
-    (_tf_config([1, 2, 3], "worker", 2), Cluster("multi-worker", 3, 2)),
-    (_tf_config([1, 2, 3], "chief", 0, chief=True), Cluster("multi-worker", 3, 0)),
-    (_tf_config([1, 2, 3], "worker", 0, chief=True), Cluster("multi-worker", 3, 1)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "tf_config, expected",
+    [
+        (_tf_config([1, 2, 3], "worker", 0), Cluster("multi-worker", 3, 0)),
+        (_tf_config([1, 2, 3], "worker", 2), Cluster("multi-worker", 3, 2)),
+        (_tf_config([1, 2, 3], "chief", 0, chief=True), Cluster("multi-worker", 3, 0)),
+        (_tf_config([1, 2, 3], "worker", 0, chief=True), Cluster("multi-worker", 3, 1)),
+    ],
+)
 def test_tf_config_names_the_group_and_the_chief(monkeypatch, tf_config, expected):
     monkeypatch.setenv("TF_CONFIG", tf_config)
     assert cluster_from_env("auto") == expected == cluster_from_env("multi-worker")
@@ -51,12 +54,15 @@ def test_auto_trains_alone_without_a_group(monkeypatch):
     assert make_strategy(Cluster("auto")) == (None, "none")  # the CI machine has no GPU
 
 
-@pytest.mark.parametrize("tf_config, message", [
-    (None, "needs the TF_CONFIG environment variable"),
-    ("{not json", "TF_CONFIG is not a valid worker-group description"),
-    (json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "ps", "index": 0}}), "not a valid"),
-    (_tf_config([1, 2], "worker", 5), "task worker 5 is not in the cluster"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "tf_config, message",
+    [
+        (None, "needs the TF_CONFIG environment variable"),
+        ("{not json", "TF_CONFIG is not a valid worker-group description"),
+        (json.dumps({"cluster": {"worker": ["a:1"]}, "task": {"type": "ps", "index": 0}}), "not a valid"),
+        (_tf_config([1, 2], "worker", 5), "task worker 5 is not in the cluster"),
+    ],
+)
 def test_a_missing_or_broken_tf_config_is_refused(monkeypatch, tf_config, message):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     if tf_config is not None:
@@ -69,8 +75,21 @@ def test_a_missing_or_broken_tf_config_is_refused(monkeypatch, tf_config, messag
 def cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("distribute")
     corpus = write_toy_corpus(root / "corpus", bad_files=False)
-    result = CliRunner().invoke(main, ["prepare", str(corpus), "--out", str(root / "cache"), "--shards", "4",
-                                       "--valid-fraction", "0.5", "--workers", "1"])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        [
+            "prepare",
+            str(corpus),
+            "--out",
+            str(root / "cache"),
+            "--shards",
+            "4",
+            "--valid-fraction",
+            "0.5",
+            "--workers",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return root / "cache"
 
@@ -87,11 +106,29 @@ def _free_ports(count):
 
 def _start_group(cache, out, *extra):
     ports = _free_ports(2)
-    command = [sys.executable, "-m", "composer.cli", "train", str(cache), "--out", str(out), *TINY,
-               "--distribute", "multi-worker", "--seed", "7", *extra]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "composer.cli",
+        "train",
+        str(cache),
+        "--out",
+        str(out),
+        *TINY,
+        "--distribute",
+        "multi-worker",
+        "--seed",
+        "7",
+        *extra,
+    ]
     return [
-        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         env={**os.environ, "TF_CONFIG": _tf_config(ports, "worker", index)})  # fmt: skip
+        subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "TF_CONFIG": _tf_config(ports, "worker", index)},
+        )
         for index in range(2)
     ]
 
@@ -108,9 +145,8 @@ def _fingerprint(output):
 
 
 def test_two_workers_train_in_step_and_only_the_chief_writes_the_model(cache, tmp_path):
-    from composer.tf_runtime import keras
-
     from composer.artifacts import read_metadata
+    from composer.tf_runtime import keras
     from composer.training.distribute import weights_fingerprint
 
     out = tmp_path / "run"
@@ -130,7 +166,8 @@ def test_two_workers_train_in_step_and_only_the_chief_writes_the_model(cache, tm
 
 
 def test_a_worker_killed_mid_epoch_stops_the_group_and_the_restarted_group_ends_where_an_unbroken_one_does(
-        cache, tmp_path):  # fmt: skip
+    cache, tmp_path
+):
     extra = ["--epochs", "4", "--patience", "4", "--steps-per-epoch", "40"]
     unbroken = _fingerprint(_finish(_start_group(cache, tmp_path / "unbroken", *extra))[0])
     out = tmp_path / "run"
@@ -149,8 +186,11 @@ def test_a_worker_killed_mid_epoch_stops_the_group_and_the_restarted_group_ends_
         output = chief.communicate()[0] + "\n(killed while waiting)"
     done = json.loads(state_file.read_text())["epoch"]
     if chief.returncode == 2:
-        assert (f"Error: worker 0: the group lost a worker during epoch {done + 1}" in output
-                and "start every worker again with the same command" in output and "Traceback" not in output), output
+        assert (
+            f"Error: worker 0: the group lost a worker during epoch {done + 1}" in output
+            and "start every worker again with the same command" in output
+            and "Traceback" not in output
+        ), output
     else:
         assert "(killed while waiting)" in output, output
 
@@ -170,15 +210,21 @@ def test_a_restarted_group_with_other_settings_is_refused_not_resumed(cache, tmp
     out = tmp_path / "run"
     out.mkdir()
     command = ["train", str(cache), "--out", str(out), "--seed", "1", *TINY]
-    state = RunState(str(cache), EncodingConfig(), ModelConfig(units=16, embedding_dim=8, layers=1),
-                     TrainConfig(seed=1, batch_size=8, sequence_length=32, epochs=99), epoch=3).to_dict()  # fmt: skip
+    state = RunState(
+        str(cache),
+        EncodingConfig(),
+        ModelConfig(units=16, embedding_dim=8, layers=1),
+        TrainConfig(seed=1, batch_size=8, sequence_length=32, epochs=99),
+        epoch=3,
+    ).to_dict()
     del state["training"]["carry_state"]  # recorded by an older version: its default is no change
     (out / "state.json").write_text(json.dumps(state))
     monkeypatch.setenv("TF_CONFIG", _tf_config(_free_ports(2)))
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 2
-    assert ("holds an unfinished run with other settings (epochs 99 there, 8 now): pass --resume to continue it "
-            "as it was") in result.output  # fmt: skip
+    assert (
+        "holds an unfinished run with other settings (epochs 99 there, 8 now): pass --resume to continue it as it was"
+    ) in result.output
     assert json.loads((out / "state.json").read_text()) == state
 
 
@@ -197,8 +243,23 @@ def test_mirrored_trains_from_a_folder_or_a_cache(cache, tmp_path, source):
     data = cache if source == "cache" else write_toy_corpus(tmp_path / "corpus", bad_files=False)
     out = tmp_path / "run"
     split = ["--valid-fraction", "0.5"] if source == "folder" else []  # a cache was split when it was prepared
-    result = CliRunner().invoke(main, ["train", str(data), "--out", str(out), "--distribute", "mirrored", *TINY,
-                                       "--epochs", "1", "--seed", "1", *split])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(data),
+            "--out",
+            str(out),
+            "--distribute",
+            "mirrored",
+            *TINY,
+            "--epochs",
+            "1",
+            "--seed",
+            "1",
+            *split,
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert read_metadata(out / "model.keras")["distribute"] == {"mode": "mirrored", "workers": 1}
 
@@ -225,21 +286,38 @@ def test_a_group_tf_config_without_a_group_strategy_is_refused(cache, tmp_path, 
     # unit first: a process let through would wait on the group instead of failing
     with pytest.raises(ComposerError, match="pass --distribute multi-worker"):
         cluster_from_env(mode)
-    result = CliRunner().invoke(main, ["train", str(cache), "--out", str(tmp_path / "run"), "--distribute", mode,
-                                       "--seed", "1", *TINY, "--epochs", "1"])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(cache),
+            "--out",
+            str(tmp_path / "run"),
+            "--distribute",
+            mode,
+            "--seed",
+            "1",
+            *TINY,
+            "--epochs",
+            "1",
+        ],
+    )
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert f"Error: TF_CONFIG describes a group of 2 workers, but --distribute {mode} trains" in result.output
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("keras, tensorflow, refused", [
-    ("3.15.1", "2.21.0", False),
-    ("3.15.0", "2.21.3", False),
-    ("3.14.0", "2.21.0", True),
-    ("3.16.0", "2.21.0", True),
-    ("3.15.1", "2.20.0", True),
-    ("3.15.1", "2.22.0rc1", True),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "keras, tensorflow, refused",
+    [
+        ("3.15.1", "2.21.0", False),
+        ("3.15.0", "2.21.3", False),
+        ("3.14.0", "2.21.0", True),
+        ("3.16.0", "2.21.0", True),
+        ("3.15.1", "2.20.0", True),
+        ("3.15.1", "2.22.0rc1", True),
+    ],
+)
 def test_a_strategy_is_refused_outside_the_tested_releases(monkeypatch, keras, tensorflow, refused):
     from composer import artifacts
     from composer.training.distribute import check_tested_versions
@@ -261,18 +339,35 @@ def test_the_installed_releases_are_tested_and_others_are_refused_before_any_wor
     check_tested_versions("multi-worker")  # what CI installs must be inside the range
     monkeypatch.delenv("TF_CONFIG", raising=False)
     monkeypatch.setattr(artifacts, "package_versions", lambda: {"keras": "3.3.3", "tensorflow": "2.16.1"})
-    result = CliRunner().invoke(main, ["train", str(cache), "--out", str(tmp_path / "run"), "--distribute", "mirrored",
-                                       "--seed", "1", *TINY, "--epochs", "1"])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(cache),
+            "--out",
+            str(tmp_path / "run"),
+            "--distribute",
+            "mirrored",
+            "--seed",
+            "1",
+            *TINY,
+            "--epochs",
+            "1",
+        ],
+    )
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert "(found keras 3.3.3, tensorflow 2.16.1)" in result.output and not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("replicas, batch_size, mixed_precision, message", [
-    (1, 8, True, None),
-    (2, 8, False, None),
-    (3, 8, False, "--batch-size 8 does not split evenly between 3 replicas"),
-    (2, 8, True, "--mixed-precision cannot train on 2 replicas"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "replicas, batch_size, mixed_precision, message",
+    [
+        (1, 8, True, None),
+        (2, 8, False, None),
+        (3, 8, False, "--batch-size 8 does not split evenly between 3 replicas"),
+        (2, 8, True, "--mixed-precision cannot train on 2 replicas"),
+    ],
+)
 def test_replicas_refuse_what_they_cannot_train_correctly(replicas, batch_size, mixed_precision, message):
     from composer.training.distribute import check_replicas
 
@@ -296,17 +391,24 @@ except ComposerError as error:
 """
 
 
-@pytest.mark.parametrize("starts, agreed", [
-    ([(3, "ab12cd34ef56"), (3, "ab12cd34ef56")], True),
-    ([(3, "ab12cd34ef56"), (4, "ab12cd34ef56")], False),
-    ([(3, "ab12cd34ef56"), (3, "0012cd34ef56")], False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "starts, agreed",
+    [
+        ([(3, "ab12cd34ef56"), (3, "ab12cd34ef56")], True),
+        ([(3, "ab12cd34ef56"), (4, "ab12cd34ef56")], False),
+        ([(3, "ab12cd34ef56"), (3, "0012cd34ef56")], False),
+    ],
+)
 def test_workers_resume_only_from_the_same_epoch_and_weights(starts, agreed):
     ports = _free_ports(2)
     workers = [
-        subprocess.Popen([sys.executable, "-c", AGREE, str(epoch), fingerprint], stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True,
-                         env={**os.environ, "TF_CONFIG": _tf_config(ports, "worker", index)})  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", AGREE, str(epoch), fingerprint],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "TF_CONFIG": _tf_config(ports, "worker", index)},
+        )
         for index, (epoch, fingerprint) in enumerate(starts)
     ]
     outputs = _finish(workers, timeout=120)
@@ -344,8 +446,13 @@ def test_every_worker_sees_the_group_loss_at_every_step():
     example) Keras hands each worker its own loss unless composer averages it over the group."""
     ports = _free_ports(2)
     workers = [
-        subprocess.Popen([sys.executable, "-c", PER_STEP, str(index)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True, env={**os.environ, "TF_CONFIG": _tf_config(ports, "worker", index)})  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", PER_STEP, str(index)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "TF_CONFIG": _tf_config(ports, "worker", index)},
+        )
         for index in range(2)
     ]
     losses = [re.search(r"losses (.*)", output).group(1) for output in _finish(workers, timeout=120)]

@@ -8,9 +8,9 @@ from composer.artifacts import model_encoding, read_metadata
 from composer.cli import main
 from composer.config import EncodingConfig
 from composer.data.corpus import load_corpus, split_corpus
+from composer.evaluation.evaluate import own_sample_nll, training_split
 from composer.events import encode, vocabulary
 from composer.midi_io import write_score
-from composer.evaluation.evaluate import own_sample_nll, training_split
 from composer.score import Note, Score, Track
 
 from fixed_networks import uniform_model
@@ -93,24 +93,50 @@ def test_copy_check_flags_a_training_piece_and_passes_new_music(tiny_model, tmp_
     pieces = tmp_path / "pieces"
     (pieces / "copied.mid").parent.mkdir()
     (pieces / "copied.mid").write_bytes(copied.read_bytes())
-    write_score(Score(tracks=(Track(0, notes=tuple(Note(i / 2, i / 2 + 0.5, 40 + (i * 7) % 30, 70)
-                                                   for i in range(120))),)), pieces / "new.mid")  # fmt: skip
-    result = _evaluate("--copy-check", "--generated", pieces, "--model", tiny_model, "--json", "--workers", 1,
-                       "--cache-dir", tmp_path / "cache")  # fmt: skip
+    write_score(
+        Score(tracks=(Track(0, notes=tuple(Note(i / 2, i / 2 + 0.5, 40 + (i * 7) % 30, 70) for i in range(120))),)),
+        pieces / "new.mid",
+    )
+    result = _evaluate(
+        "--copy-check",
+        "--generated",
+        pieces,
+        "--model",
+        tiny_model,
+        "--json",
+        "--workers",
+        1,
+        "--cache-dir",
+        tmp_path / "cache",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     by_name = {Path(piece["piece"]).name: piece for piece in report["pieces"]}
     assert by_name["copied.mid"]["flagged"] and by_name["copied.mid"]["ngrams_found"]["32"] == 1.0
     assert not by_name["new.mid"]["flagged"] and by_name["new.mid"]["longest_shared_run_transposed"] < 64
     assert report["flagged"] >= 1 and report["held_out"]["pieces"] >= 1
-    text = _evaluate("--copy-check", "--model", tiny_model, "--samples", 2, "--length", 200, "--workers", 1,
-                     "--cache-dir", tmp_path / "cache")  # fmt: skip
+    text = _evaluate(
+        "--copy-check",
+        "--model",
+        tiny_model,
+        "--samples",
+        2,
+        "--length",
+        200,
+        "--workers",
+        1,
+        "--cache-dir",
+        tmp_path / "cache",
+    )
     assert text.exit_code == 0 and "held-out real music, median of" in text.output
 
 
 def test_options_that_do_not_apply_to_the_chosen_evaluation_are_refused(tmp_path):
-    for args, flag in [(["DATA", "--samples", "3"], "--samples"), (["--reference", "R", "--generated", "G", "--seed", "1"],
-                       "--seed"), (["--copy-check", "--report", "out"], "--report")]:  # fmt: skip
+    for args, flag in [
+        (["DATA", "--samples", "3"], "--samples"),
+        (["--reference", "R", "--generated", "G", "--seed", "1"], "--seed"),
+        (["--copy-check", "--report", "out"], "--report"),
+    ]:
         result = _evaluate(*[str(tmp_path / a) if a in ("DATA", "R", "G") else a for a in args])
         assert result.exit_code == 2 and f"{flag}: does not apply to this kind of evaluation" in result.output
 

@@ -25,6 +25,7 @@ CONFIGS = [
 # the slowest property tests run over the default encoding in the fast lane, over all of them in the full suite
 EVERY_CONFIG = [CONFIGS[0], *(pytest.param(config, marks=pytest.mark.slow) for config in CONFIGS[1:])]
 
+
 @st.composite
 def returning_phrases(draw):
     """A piece whose phrase (one to three bars of a drawn score) comes back several times, over changes of
@@ -33,10 +34,17 @@ def returning_phrases(draw):
     bars, times = draw(st.integers(1, 3)), draw(st.integers(2, 4))
     span = 4.0 * bars
     kept = [replace(track, notes=tuple(n for n in track.notes if n.start < span)) for track in phrase.tracks]
-    tracks = tuple(replace(track, notes=tuple(replace(n, start=n.start + offset, end=n.end + offset)
-                                              for offset in [4.0 + span * i for i in range(times)]
-                                              for n in track.notes))
-                   for track in kept)  # fmt: skip
+    tracks = tuple(
+        replace(
+            track,
+            notes=tuple(
+                replace(n, start=n.start + offset, end=n.end + offset)
+                for offset in [4.0 + span * i for i in range(times)]
+                for n in track.notes
+            ),
+        )
+        for track in kept
+    )
     return replace(phrase, tracks=tracks, time_signatures=(TimeSignature(0, 4, 4), *phrase.time_signatures))
 
 
@@ -91,38 +99,92 @@ def test_example_encoding_reads_as_music():
     first (drums last), held notes restated, instrument and velocity written only when they change."""
     config = EncodingConfig()
     score = Score(
-        tracks=(Track(40, notes=(Note(0, 1, 67, 96), Note(1.5, 2, 69, 96), Note(3, 4, 71, 96))),
-                Track(42, notes=(Note(0, 2, 48, 96),)), Track(0, is_drum=True, notes=(Note(0, 0.25, 36, 127),))),
+        tracks=(
+            Track(40, notes=(Note(0, 1, 67, 96), Note(1.5, 2, 69, 96), Note(3, 4, 71, 96))),
+            Track(42, notes=(Note(0, 2, 48, 96),)),
+            Track(0, is_drum=True, notes=(Note(0, 0.25, 36, 127),)),
+        ),
         tempos=(TempoChange(0, 80),),
         time_signatures=(TimeSignature(0, 3, 4),),
-    )  # fmt: skip
+    )
     assert token_names(encode(score, config), config) == [
-        "Start", "Bar", "TimeSig_3/4", "Part_40", "Part_42", "Part_drums", "Pos_0", "Tempo_80",
-        "Program_42", "Velocity_96", "Pitch_48", "Duration_24",
-        "Program_40", "Pitch_67", "Duration_12",
-        "Program_drums", "Velocity_127", "Pitch_36", "Duration_3",
-        "Pos_18", "Program_42", "Hold_48", "Program_40", "Velocity_96", "Pitch_69", "Duration_6",
-        "Bar", "Pos_0", "Pitch_71", "Duration_12",
+        "Start",
+        "Bar",
+        "TimeSig_3/4",
+        "Part_40",
+        "Part_42",
+        "Part_drums",
+        "Pos_0",
+        "Tempo_80",
+        "Program_42",
+        "Velocity_96",
+        "Pitch_48",
+        "Duration_24",
+        "Program_40",
+        "Pitch_67",
+        "Duration_12",
+        "Program_drums",
+        "Velocity_127",
+        "Pitch_36",
+        "Duration_3",
+        "Pos_18",
+        "Program_42",
+        "Hold_48",
+        "Program_40",
+        "Velocity_96",
+        "Pitch_69",
+        "Duration_6",
+        "Bar",
+        "Pos_0",
+        "Pitch_71",
+        "Duration_12",
         "End",
-    ]  # fmt: skip
+    ]
 
 
 def test_a_meter_change_mid_bar_starts_a_new_bar_there_as_bar_lines_have_it():
     config = EncodingConfig(use_velocity=False, use_programs=False, use_tempo=False)
-    score = Score(tracks=(Track(0, notes=(Note(0, 1, 60, 100), Note(2, 3, 62, 100), Note(5, 6, 64, 100))),),
-                  time_signatures=(TimeSignature(0, 4, 4), TimeSignature(2, 3, 4)))  # fmt: skip
+    score = Score(
+        tracks=(Track(0, notes=(Note(0, 1, 60, 100), Note(2, 3, 62, 100), Note(5, 6, 64, 100))),),
+        time_signatures=(TimeSignature(0, 4, 4), TimeSignature(2, 3, 4)),
+    )
     assert token_names(encode(score, config), config)[1:-1] == [
-        "Bar", "TimeSig_4/4", "Pos_0", "Pitch_60", "Duration_12",
-        "Pos_24", "TimeSig_3/4", "Pitch_62", "Duration_12",
-        "Bar", "Pos_0", "Pitch_64", "Duration_12",
-    ]  # fmt: skip
+        "Bar",
+        "TimeSig_4/4",
+        "Pos_0",
+        "Pitch_60",
+        "Duration_12",
+        "Pos_24",
+        "TimeSig_3/4",
+        "Pitch_62",
+        "Duration_12",
+        "Bar",
+        "Pos_0",
+        "Pitch_64",
+        "Duration_12",
+    ]
     assert score.bar_lines(5) == [0, 2, 5]
     assert decode(encode(score, config), config) == quantize(score, config)
 
 
-PINNED = [("Bar", None), ("Pos", 0), ("Pos", 383), ("Tempo", 40), ("Tempo", 250), ("TimeSig", (4, 4)), ("Part", 0),
-          ("Part", 128), ("Program", 0), ("Program", 128), ("Velocity", 127), ("Pitch", 0), ("Pitch", 127), ("Hold", 0),
-          ("Hold", 127), ("Duration", 96)]  # fmt: skip
+PINNED = [
+    ("Bar", None),
+    ("Pos", 0),
+    ("Pos", 383),
+    ("Tempo", 40),
+    ("Tempo", 250),
+    ("TimeSig", (4, 4)),
+    ("Part", 0),
+    ("Part", 128),
+    ("Program", 0),
+    ("Program", 128),
+    ("Velocity", 127),
+    ("Pitch", 0),
+    ("Pitch", 127),
+    ("Hold", 0),
+    ("Hold", 127),
+    ("Duration", 96),
+]
 
 
 def test_token_ids_are_pinned():
@@ -130,24 +192,64 @@ def test_token_ids_are_pinned():
     vocab = vocabulary(EncodingConfig())
     assert (PAD, START, END) == (0, 1, 2)
     assert [vocab.ids["Repeat", 1], vocab.ids["Repeat", 16]] == [4, 19]
-    assert [vocab.ids[pair] for pair in PINNED] == [3, 20, 403, 404, 446, 466, 511, 639, 640, 768, 800, 801, 928, 929,
-                                                    1056, 1152]  # fmt: skip
+    assert [vocab.ids[pair] for pair in PINNED] == [
+        3,
+        20,
+        403,
+        404,
+        446,
+        466,
+        511,
+        639,
+        640,
+        768,
+        800,
+        801,
+        928,
+        929,
+        1056,
+        1152,
+    ]
     assert len(vocab) == 1153
 
 
 def test_models_from_before_repeats_keep_their_token_ids():
-    legacy = EncodingConfig.from_dict({key: value for key, value in EncodingConfig().to_dict().items()
-                                       if key != "repeat_bars"})  # fmt: skip
+    legacy = EncodingConfig.from_dict(
+        {key: value for key, value in EncodingConfig().to_dict().items() if key != "repeat_bars"}
+    )
     assert legacy.repeat_bars == 0
     vocab = vocabulary(legacy)
-    assert [vocab.ids[pair] for pair in PINNED] == [3, 4, 387, 388, 430, 450, 495, 623, 624, 752, 784, 785, 912, 913,
-                                                    1040, 1136]  # fmt: skip
+    assert [vocab.ids[pair] for pair in PINNED] == [
+        3,
+        4,
+        387,
+        388,
+        430,
+        450,
+        495,
+        623,
+        624,
+        752,
+        784,
+        785,
+        912,
+        913,
+        1040,
+        1136,
+    ]
     assert len(vocab) == 1137
 
 
 def test_switched_off_features_leave_the_vocabulary():
-    config = EncodingConfig(use_velocity=False, use_duration=False, use_programs=False, use_tempo=False,
-                            use_time_signatures=False, steps_per_quarter=1, repeat_bars=0)
+    config = EncodingConfig(
+        use_velocity=False,
+        use_duration=False,
+        use_programs=False,
+        use_tempo=False,
+        use_time_signatures=False,
+        steps_per_quarter=1,
+        repeat_bars=0,
+    )
     names = token_names(range(len(vocabulary(config))), config)
     assert names[:8] == ["Pad", "Start", "End", "Bar", "Pos_0", "Pos_1", "Pos_2", "Pos_3"]
     assert names[8:] == [f"Pitch_{p}" for p in range(128)]
@@ -173,10 +275,15 @@ def test_decode_skips_incomplete_notes_and_stops_at_end():
     config = EncodingConfig()
     ids = vocabulary(config).ids
     tokens = [
-        ids["Pitch", 60], ids["Pos", 12],  # a pitch without a duration: skipped
-        ids["Velocity", 127], ids["Pitch", 62], ids["Duration", 12],
-        END, ids["Pitch", 64], ids["Duration", 12],
-    ]  # fmt: skip
+        ids["Pitch", 60],
+        ids["Pos", 12],  # a pitch without a duration: skipped
+        ids["Velocity", 127],
+        ids["Pitch", 62],
+        ids["Duration", 12],
+        END,
+        ids["Pitch", 64],
+        ids["Duration", 12],
+    ]
     notes = decode(tokens, config).tracks[0].notes
     assert [(n.start, n.pitch) for n in notes] == [(1.0, 62)]
 
@@ -193,8 +300,11 @@ def test_round_trip_on_every_sample(path):
 
 def _bars(*contents: list[tuple[float, float, int]]) -> Score:
     """A violin part of 4/4 bars, each given as (start, end, pitch) within its bar."""
-    notes = tuple(Note(bar * 4 + start, bar * 4 + end, pitch, 96)
-                  for bar, content in enumerate(contents) for start, end, pitch in content)  # fmt: skip
+    notes = tuple(
+        Note(bar * 4 + start, bar * 4 + end, pitch, 96)
+        for bar, content in enumerate(contents)
+        for start, end, pitch in content
+    )
     return Score(tracks=(Track(40, notes=notes),), time_signatures=(TimeSignature(0, 4, 4),))
 
 
@@ -204,17 +314,41 @@ def test_a_returning_phrase_is_written_as_repeats_keeping_one_k():
     score = _bars(x, a, b, b, a, b, b)
     names = token_names(encode(score, config), config)
     assert names[names.index("Pitch_60") - 1 :] == [
-        "Pos_0", "Pitch_60", "Duration_48", "Bar", "Pos_0", "Pitch_62", "Duration_24", "Pos_24", "Pitch_64",
-        "Duration_24", "Bar", "Repeat_1",  # b again
-        "Bar", "Repeat_3", "Bar", "Repeat_3", "Bar", "Repeat_3",  # a b b again: one k, though b b is also 2 back
+        "Pos_0",
+        "Pitch_60",
+        "Duration_48",
+        "Bar",
+        "Pos_0",
+        "Pitch_62",
+        "Duration_24",
+        "Pos_24",
+        "Pitch_64",
+        "Duration_24",
+        "Bar",
+        "Repeat_1",  # b again
+        "Bar",
+        "Repeat_3",
+        "Bar",
+        "Repeat_3",
+        "Bar",
+        "Repeat_3",  # a b b again: one k, though b b is also 2 back
         "End",
-    ]  # fmt: skip
+    ]
     assert decode(encode(score, config), config) == quantize(score, config)
     without = EncodingConfig(repeat_bars=0)
     assert "Repeat" not in " ".join(token_names(encode(score, without), without))
     two_back = EncodingConfig(repeat_bars=2)
     assert token_names(encode(score, two_back), two_back)[-9:] == [
-        "Bar", "Pos_0", "Pitch_60", "Duration_48", "Bar", "Repeat_2", "Bar", "Repeat_1", "End"]  # fmt: skip
+        "Bar",
+        "Pos_0",
+        "Pitch_60",
+        "Duration_48",
+        "Bar",
+        "Repeat_2",
+        "Bar",
+        "Repeat_1",
+        "End",
+    ]
 
 
 def test_the_first_bar_and_bars_of_another_meter_are_not_repeated():
@@ -223,19 +357,25 @@ def test_the_first_bar_and_bars_of_another_meter_are_not_repeated():
     assert "Repeat" not in " ".join(same_as_first), "the first bar declares the piece"
 
     def violin(notes, meters):
-        return Score(tracks=(Track(40, notes=tuple(Note(s, e, p, 96) for s, e, p in notes)),),
-                     time_signatures=tuple(TimeSignature(beat, n, 4) for beat, n in meters))  # fmt: skip
+        return Score(
+            tracks=(Track(40, notes=tuple(Note(s, e, p, 96) for s, e, p in notes)),),
+            time_signatures=tuple(TimeSignature(beat, n, 4) for beat, n in meters),
+        )
 
     dotted_halves = [(0, 4, 67), (4, 7, 60), (7, 10, 60), (10, 13, 60)]
     names = token_names(encode(violin(dotted_halves, [(0, 4), (4, 3)]), config), config)
-    assert names[-7:] == ["Bar", "Pos_0", "Pitch_60", "Duration_36", "Bar", "Repeat_1", "End"], \
+    assert names[-7:] == ["Bar", "Pos_0", "Pitch_60", "Duration_36", "Bar", "Repeat_1", "End"], (
         "the bar that sets 3/4 is written out, the next one in full, the one after repeats it"
+    )
     changing = violin([(0, 4, 67), (4, 7, 60), (7, 11, 60), (11, 14, 60)], [(0, 4), (4, 3), (7, 4), (11, 3)])
     assert "Repeat" not in " ".join(token_names(encode(changing, config), config)), "each bar sets a meter"
-    across_changes = violin([(0, 4, 67), (4, 7, 60), (7, 10, 60), (10, 14, 62), (14, 17, 64), (17, 20, 60)],
-                            [(0, 4), (4, 3), (10, 4), (14, 3)])  # fmt: skip
-    assert token_names(encode(across_changes, config), config)[-3:] == ["Bar", "Repeat_3", "End"], \
+    across_changes = violin(
+        [(0, 4, 67), (4, 7, 60), (7, 10, 60), (10, 14, 62), (14, 17, 64), (17, 20, 60)],
+        [(0, 4), (4, 3), (10, 4), (14, 3)],
+    )
+    assert token_names(encode(across_changes, config), config)[-3:] == ["Bar", "Repeat_3", "End"], (
         "a bar in 3/4 again repeats the last plain 3/4 bar"
+    )
     assert decode(encode(across_changes, config), config) == quantize(across_changes, config)
 
 
@@ -244,8 +384,10 @@ def test_a_repeat_out_of_place_is_skipped_by_decode():
     ids = vocabulary(config).ids
     tokens = encode(_bars([(0, 4, 67)], [(0, 4, 60)]), config)[:-1]
     assert decode(tokens + [ids["Bar", None], ids["Repeat", 1], END], config).num_notes == 3
-    for wrong in ([ids["Bar", None], ids["Repeat", 2]],  # names the first bar
-                  [ids["Bar", None], ids["Repeat", 9]],  # before the piece began
-                  [ids["Repeat", 1]],  # not right after a Bar
-                  [ids["Bar", None], ids["Pos", 0], ids["Repeat", 1]]):  # fmt: skip
+    for wrong in (
+        [ids["Bar", None], ids["Repeat", 2]],  # names the first bar
+        [ids["Bar", None], ids["Repeat", 9]],  # before the piece began
+        [ids["Repeat", 1]],  # not right after a Bar
+        [ids["Bar", None], ids["Pos", 0], ids["Repeat", 1]],
+    ):
         assert decode(tokens + wrong + [END], config).num_notes == 2, token_names(wrong, config)

@@ -9,6 +9,7 @@ from composer.evaluation.features import compare_sets, format_report, load_score
 from composer.midi_io import write_score
 from composer.render.plot import plot_feature_comparison
 from composer.score import Note, Score, TimeSignature, Track
+
 from midi_factory import toy_score
 
 C_MAJOR_SCALE = (60, 62, 64, 65, 67, 69, 71, 72)
@@ -64,10 +65,19 @@ def test_empty_score_gives_nan_for_every_feature():
 def test_sets_are_compared_over_the_same_number_of_beats():
     # Each reference piece opens with the generated piece and then wanders far: measured whole, they would
     # differ in range, key and entropy by length alone; over the generated pieces' 8 beats they are the same.
-    openings = [melody([60 + step, 62 + step, 64 + step, 65 + step, 67 + step, 65 + step, 64 + step, 62 + step])
-                for step in range(0, 12, 2)]  # fmt: skip
-    wanderings = [replace(opening, tracks=(Track(0, notes=opening.tracks[0].notes + tuple(
-        Note(8 + i, 9 + i, 61 + 5 * i, 90) for i in range(12))),)) for opening in openings]  # fmt: skip
+    openings = [
+        melody([60 + step, 62 + step, 64 + step, 65 + step, 67 + step, 65 + step, 64 + step, 62 + step])
+        for step in range(0, 12, 2)
+    ]
+    wanderings = [
+        replace(
+            opening,
+            tracks=(
+                Track(0, notes=opening.tracks[0].notes + tuple(Note(8 + i, 9 + i, 61 + 5 * i, 90) for i in range(12))),
+            ),
+        )
+        for opening in openings
+    ]
     result = compare_sets(openings, wanderings)
     assert result["beats"] == 8
     for name in ("pitch_range", "pitch_class_entropy", "scale_consistency", "note_density"):
@@ -163,18 +173,24 @@ def test_pitch_class_entropy_counts_each_note_once_in_bits():
     assert piece_features(long_c)["pitch_class_entropy"] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("notes, expected", [
-    (chord(0, 1, (60, 64, 67)), 1.0),  # root-position triad: 4, 7, 3
-    (chord(0, 1, (55, 60, 64)), 2 / 3),  # six-four: the fourth G-C stands on the bass
-    (chord(0, 1, (48, 55, 60)), 1.0),  # C G C: the fourth G-C lies above the bass
-    (chord(0, 1, (60, 61, 62)), 0.0),  # cluster
-    # a held C under a melody: E 4, F 5 against the bass, G 7, A 9
-    ([Note(0, 4, 48, 90)] + [Note(beat, beat + 1, pitch, 90) for beat, pitch in enumerate((64, 65, 67, 69))], 3 / 4),
-    # C alone, then D and E together over it: D-C 2, E-C 4, D-E 2, each pair once
-    ([Note(0, 2, 48, 90), *chord(1, 2, (62, 64))], 1 / 3),
-    # a note that has ended is not heard against the next one
-    ([Note(0, 1, 60, 90), *chord(1, 2, (64, 67))], 1.0),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "notes, expected",
+    [
+        (chord(0, 1, (60, 64, 67)), 1.0),  # root-position triad: 4, 7, 3
+        (chord(0, 1, (55, 60, 64)), 2 / 3),  # six-four: the fourth G-C stands on the bass
+        (chord(0, 1, (48, 55, 60)), 1.0),  # C G C: the fourth G-C lies above the bass
+        (chord(0, 1, (60, 61, 62)), 0.0),  # cluster
+        # a held C under a melody: E 4, F 5 against the bass, G 7, A 9
+        (
+            [Note(0, 4, 48, 90)] + [Note(beat, beat + 1, pitch, 90) for beat, pitch in enumerate((64, 65, 67, 69))],
+            3 / 4,
+        ),
+        # C alone, then D and E together over it: D-C 2, E-C 4, D-E 2, each pair once
+        ([Note(0, 2, 48, 90), *chord(1, 2, (62, 64))], 1 / 3),
+        # a note that has ended is not heard against the next one
+        ([Note(0, 1, 60, 90), *chord(1, 2, (64, 67))], 1.0),
+    ],
+)
 def test_consonance_pairs_each_onset_with_the_notes_sounding_then(notes, expected):
     assert piece_features(piece(*notes))["consonance"] == pytest.approx(expected)
 
@@ -222,8 +238,9 @@ def test_instruments_rare_in_the_reference_are_listed_with_how_many_pieces_use_t
         {"instrument": "drums", "program": "drums", "generated_pieces": 1, "reference_share": 0.0},
     ]
     using = result["features"]["instruments"]
-    assert using["generated"]["pieces_using"] == pytest.approx({"Banjo": 2 / 3, "Acoustic Grand Piano": 1 / 3,
-                                                                "drums": 1 / 3})  # fmt: skip
+    assert using["generated"]["pieces_using"] == pytest.approx(
+        {"Banjo": 2 / 3, "Acoustic Grand Piano": 1 / 3, "drums": 1 / 3}
+    )
     assert using["reference"]["pieces_using"] == pytest.approx({"Acoustic Grand Piano": 60 / 61, "Banjo": 1 / 61})
     report = format_report(result)
     assert "Banjo in 2 of 3 generated pieces (reference 1.6%)" in report
@@ -252,8 +269,14 @@ def random_melodies(seeds, beats: int = 32) -> list[Score]:
         starts = np.concatenate([[0], np.cumsum(lengths)])[:-1]
         keep = starts < beats
         pitches = rng.choice(C_MAJOR_SCALE, size=len(starts))
-        pieces.append(piece(*(Note(float(s), float(s + d), int(p), 90)
-                              for s, d, p in zip(starts[keep], lengths[keep], pitches[keep]))))  # fmt: skip
+        pieces.append(
+            piece(
+                *(
+                    Note(float(s), float(s + d), int(p), 90)
+                    for s, d, p in zip(starts[keep], lengths[keep], pitches[keep])
+                )
+            )
+        )
     return pieces
 
 
@@ -261,13 +284,20 @@ def test_two_samples_of_one_distribution_cannot_be_told_apart():
     result = two_sample_test(random_melodies(range(40)), random_melodies(range(40, 100)))
     assert result["two_sample_accuracy"] == pytest.approx(0.5, abs=0.15)
     assert result["two_sample_control"] == pytest.approx(0.5, abs=0.15)
-    assert result["two_sample"] == {"beats": 32.0, "pieces_per_set": 40, "control_pieces_per_set": 30,
-                                    "neighbours": 5, "repeats": 10, "seed": 0}  # fmt: skip
+    assert result["two_sample"] == {
+        "beats": 32.0,
+        "pieces_per_set": 40,
+        "control_pieces_per_set": 30,
+        "neighbours": 5,
+        "repeats": 10,
+        "seed": 0,
+    }
 
 
 def test_melodies_and_chromatic_clusters_are_told_apart_every_time():
-    clusters = [piece(*(n for beat in range(16) for n in chord(beat, beat + 1, range(60 + s, 66 + s))))
-                for s in range(20)]  # fmt: skip
+    clusters = [
+        piece(*(n for beat in range(16) for n in chord(beat, beat + 1, range(60 + s, 66 + s)))) for s in range(20)
+    ]
     result = compare_sets(clusters, random_melodies(range(40)))
     assert result["two_sample_accuracy"] == 1.0
     assert result["two_sample_control"] == pytest.approx(0.5, abs=0.15)  # the melodies against each other
@@ -279,8 +309,10 @@ def leaps(seed: int, delay: float) -> list[Score]:
     """Twenty melodies leaping between two pitches: a random low one and one a random span (0-39) above."""
     rng = np.random.default_rng(seed)
     lows, spans = rng.integers(30, 50, 20).tolist(), rng.integers(0, 40, 20).tolist()
-    return [piece(*(Note(i + delay, i + 1 + delay, low + span * (i % 2), 90) for i in range(16)))
-            for low, span in zip(lows, spans)]  # fmt: skip
+    return [
+        piece(*(Note(i + delay, i + 1 + delay, low + span * (i % 2), 90) for i in range(16)))
+        for low, span in zip(lows, spans)
+    ]
 
 
 def test_a_difference_of_small_numbers_is_found_among_large_ones():
@@ -292,8 +324,9 @@ def test_a_difference_of_small_numbers_is_found_among_large_ones():
 def test_pieces_are_compared_over_the_same_number_of_beats():
     # The same melodies, but each generated one goes on with 32 beats of clusters: only its first 32 beats count.
     tails = [n for beat in range(32, 64) for n in chord(beat, beat + 1, range(60, 66))]
-    longer = [replace(m, tracks=(Track(0, notes=m.tracks[0].notes + tuple(tails)),))
-              for m in random_melodies(range(30))]  # fmt: skip
+    longer = [
+        replace(m, tracks=(Track(0, notes=m.tracks[0].notes + tuple(tails)),)) for m in random_melodies(range(30))
+    ]
     result = two_sample_test(longer, random_melodies(range(30, 60)))
     assert result["two_sample"]["beats"] == 32.0
     assert result["two_sample_accuracy"] == pytest.approx(0.5, abs=0.15)

@@ -11,8 +11,7 @@ from click.testing import CliRunner
 from composer import __version__
 from composer.cli import main
 
-from midi_factory import toy_score, write_toy_corpus
-from midi_factory import assert_every_note_ends
+from midi_factory import assert_every_note_ends, toy_score, write_toy_corpus
 
 
 @pytest.fixture
@@ -54,8 +53,24 @@ def test_existing_files_are_not_overwritten_without_force(model, tmp_path):
 
 def test_output_has_the_requested_tempo_meter_and_instruments_in_every_reader(model, tmp_path):
     out = tmp_path / "x.mid"
-    result = _generate("--model", model, "--seed", 2, "--length", 300, "--tempo", 93, "--time-signature", "3/4",
-                       "--program", "acoustic grand piano", "--program", "drums", "--out", out)  # fmt: skip
+    result = _generate(
+        "--model",
+        model,
+        "--seed",
+        2,
+        "--length",
+        300,
+        "--tempo",
+        93,
+        "--time-signature",
+        "3/4",
+        "--program",
+        "acoustic grand piano",
+        "--program",
+        "drums",
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
     midi = pretty_midi.PrettyMIDI(str(out))
     assert midi.resolution == 480
@@ -75,8 +90,24 @@ def test_output_has_the_requested_tempo_meter_and_instruments_in_every_reader(mo
 
 def test_key_scale_and_pitch_range_are_respected(model, tmp_path):
     out = tmp_path / "x.mid"
-    result = _generate("--model", model, "--seed", 3, "--length", 400, "--key", "D", "--scale", "minor",
-                       "--pitch-range", "50-70", "--temperature", "1.5", "--out", out)  # fmt: skip
+    result = _generate(
+        "--model",
+        model,
+        "--seed",
+        3,
+        "--length",
+        400,
+        "--key",
+        "D",
+        "--scale",
+        "minor",
+        "--pitch-range",
+        "50-70",
+        "--temperature",
+        "1.5",
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
     d_minor = {2, 4, 5, 7, 9, 10, 0}
     notes = [(n.pitch, i.is_drum) for i in pretty_midi.PrettyMIDI(str(out)).instruments for n in i.notes]
@@ -90,8 +121,10 @@ def test_primer_is_continued_and_can_be_left_out(model, tmp_path):
     primer = write_score(toy_score(3, num_notes=12), tmp_path / "primer.mid")
     kept, dropped = tmp_path / "kept.mid", tmp_path / "dropped.mid"
     assert _generate("--model", model, "--seed", 4, "--primer", primer, "--out", kept).exit_code == 0
-    assert _generate("--model", model, "--seed", 4, "--primer", primer, "--no-include-primer",
-                     "--out", dropped).exit_code == 0  # fmt: skip
+    assert (
+        _generate("--model", model, "--seed", 4, "--primer", primer, "--no-include-primer", "--out", dropped).exit_code
+        == 0
+    )
     first = sorted((n.start, n.pitch) for i in pretty_midi.PrettyMIDI(str(kept)).instruments for n in i.notes)
     original = sorted((n.start, n.pitch) for i in pretty_midi.PrettyMIDI(str(primer)).instruments for n in i.notes)
     assert [p for _, p in first[: len(original)]] == [p for _, p in original]
@@ -115,12 +148,16 @@ def test_musicxml_and_piano_roll_are_written_beside_the_midi(model, tmp_path):
 
 def test_the_score_is_titled_by_its_file_or_title_and_credits_the_model(model, tmp_path):
     for args, title in [((), "x"), (("--title", "Chorale for Anna"), "Chorale for Anna")]:
-        result = _generate("--model", model, "--seed", 1, "--out", tmp_path / "x.mid", "--format", "musicxml",
-                           "--force", *args)  # fmt: skip
+        result = _generate(
+            "--model", model, "--seed", 1, "--out", tmp_path / "x.mid", "--format", "musicxml", "--force", *args
+        )
         assert result.exit_code == 0, result.output
         root = ElementTree.parse(tmp_path / "x.musicxml").getroot()
         assert root.findtext("work/work-title") == title
-        assert root.findtext("identification/creator[@type='composer']") == f"composer {__version__}, model {model.parent.name}"
+        assert (
+            root.findtext("identification/creator[@type='composer']")
+            == f"composer {__version__}, model {model.parent.name}"
+        )
 
 
 def test_the_default_training_output_is_used_when_no_model_is_given(model, tmp_path, monkeypatch):
@@ -134,19 +171,22 @@ def test_the_default_training_output_is_used_when_no_model_is_given(model, tmp_p
         os.rename(model.parent.parent / "composer-model", model.parent)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--pitch-range", "high"], "--pitch-range"),
-    (["--key", "H", "--scale", "major"], "--key"),
-    (["--key", "C"], "--key needs --scale"),
-    (["--program", "kazoo"], "--program"),
-    (["--time-signature", "three"], "--time-signature"),
-    (["--time-signature", "3/5"], "D one of"),
-    (["--time-signature", "0/4"], "1 <= N"),
-    (["--tempo", "2"], "--tempo"),
-    (["--no-repeat-ngram", "1"], "--no-repeat-ngram 0 (off) or at least 2"),
-    (["--model", "missing.keras"], "no such model"),
-    (["--scale", "pentatonic", "--key", "C", "--pitch-range", "61-61"], "no pitch"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--pitch-range", "high"], "--pitch-range"),
+        (["--key", "H", "--scale", "major"], "--key"),
+        (["--key", "C"], "--key needs --scale"),
+        (["--program", "kazoo"], "--program"),
+        (["--time-signature", "three"], "--time-signature"),
+        (["--time-signature", "3/5"], "D one of"),
+        (["--time-signature", "0/4"], "1 <= N"),
+        (["--tempo", "2"], "--tempo"),
+        (["--no-repeat-ngram", "1"], "--no-repeat-ngram 0 (off) or at least 2"),
+        (["--model", "missing.keras"], "no such model"),
+        (["--scale", "pentatonic", "--key", "C", "--pitch-range", "61-61"], "no pitch"),
+    ],
+)
 def test_bad_options_are_one_line_errors(model, tmp_path, args, message):
     extra = [] if "--model" in args else ["--model", str(model)]
     result = _generate(*extra, *args, "--out", tmp_path)
@@ -166,8 +206,7 @@ def test_bars_gives_whole_bars_that_end_on_the_bar_line(model, tmp_path):
 
 
 def test_right_after_install_the_bundled_model_composes(tmp_path, monkeypatch):
-    from composer.artifacts import read_metadata
-    from composer.artifacts import resolve_model
+    from composer.artifacts import read_metadata, resolve_model
 
     monkeypatch.chdir(tmp_path)
     path, origin = resolve_model(None)
@@ -190,10 +229,16 @@ def test_runs_into_one_folder_never_clobber_each_other(model, tmp_path):
 
 def test_greedy_sampling_ignores_the_seed_and_top_k_top_p_are_accepted(model, tmp_path):
     for seed in (1, 2):
-        assert _generate("--model", model, "--seed", seed, "--temperature", 0, "--out", tmp_path / f"g{seed}.mid").exit_code == 0
+        assert (
+            _generate(
+                "--model", model, "--seed", seed, "--temperature", 0, "--out", tmp_path / f"g{seed}.mid"
+            ).exit_code
+            == 0
+        )
     assert (tmp_path / "g1.mid").read_bytes() == (tmp_path / "g2.mid").read_bytes()
-    result = _generate("--model", model, "--seed", 1, "--top-k", 5, "--top-p", 0.9, "--temperature", 0.8,
-                       "--out", tmp_path / "kp.mid")  # fmt: skip
+    result = _generate(
+        "--model", model, "--seed", 1, "--top-k", 5, "--top-p", 0.9, "--temperature", 0.8, "--out", tmp_path / "kp.mid"
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -206,8 +251,20 @@ def test_max_polyphony_holds_in_the_written_file(model, tmp_path):
 
 
 def test_two_processes_writing_into_one_folder_at_once_keep_every_file(model, tmp_path):
-    command = [sys.executable, "-c", "from composer.cli import main; main()", "generate", "--model", str(model),
-               "--seed", "1", "--num", "4", "--out", str(tmp_path)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-c",
+        "from composer.cli import main; main()",
+        "generate",
+        "--model",
+        str(model),
+        "--seed",
+        "1",
+        "--num",
+        "4",
+        "--out",
+        str(tmp_path),
+    ]
     runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outputs = [run.communicate(timeout=120)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
@@ -220,8 +277,26 @@ def test_a_sidecar_beside_each_file_makes_it_again_byte_for_byte(model, tmp_path
     import json
 
     first = tmp_path / "first"
-    result = _generate("--model", model, "--num", 3, "--seed", 12, "--temperature", 0.9, "--top-p", 0.95,
-                       "--key", "D", "--scale", "minor", "--no-repeat-ngram", 12, "--out", first)
+    result = _generate(
+        "--model",
+        model,
+        "--num",
+        3,
+        "--seed",
+        12,
+        "--temperature",
+        0.9,
+        "--top-p",
+        0.95,
+        "--key",
+        "D",
+        "--scale",
+        "minor",
+        "--no-repeat-ngram",
+        12,
+        "--out",
+        first,
+    )
     assert result.exit_code == 0, result.output
     files = sorted(first.glob("*.mid"))
     assert len(files) == 3 and all(f.with_suffix(".json").exists() for f in files)
@@ -245,7 +320,9 @@ def test_loop_fills_whole_bars_and_primer_bars_takes_the_first_bars(model, tmp_p
     from composer.midi_io import read_score, write_score
 
     out = tmp_path / "loop.mid"
-    result = _generate("--model", model, "--seed", 2, "--length", 170, "--time-signature", "3/4", "--loop", "--out", out)
+    result = _generate(
+        "--model", model, "--seed", 2, "--length", 170, "--time-signature", "3/4", "--loop", "--out", out
+    )
     assert result.exit_code == 0, result.output
     ticks = sum(message.time for message in mido.MidiFile(out).tracks[0])
     notes = [n for t in read_score(out).tracks for n in t.notes]
@@ -254,8 +331,9 @@ def test_loop_fills_whole_bars_and_primer_bars_takes_the_first_bars(model, tmp_p
 
     primer = write_score(toy_score(5, num_notes=40), tmp_path / "primer.mid")  # 4/4, 20 bars or so
     two_bars = tmp_path / "two.mid"
-    result = _generate("--model", model, "--seed", 2, "--primer", primer, "--primer-bars", 2, "--length", 1,
-                       "--out", two_bars)
+    result = _generate(
+        "--model", model, "--seed", 2, "--primer", primer, "--primer-bars", 2, "--length", 1, "--out", two_bars
+    )
     assert result.exit_code == 0, result.output
     kept = {(round(n.start, 3), n.pitch) for t in read_score(two_bars).tracks for n in t.notes}
     original = {(round(n.start, 3), n.pitch) for t in read_score(primer).tracks for n in t.notes}
@@ -290,8 +368,9 @@ def test_bars_after_a_primer_that_ends_mid_bar_are_whole_and_on_the_file_grid(mo
     primer = _ten_note_primer(tmp_path / "primer.mid", time_signatures=(TimeSignature(0, 4, 4),))
     for bars in (1, 2):
         out = tmp_path / f"{bars}.mid"
-        result = _generate("--model", model, "--seed", 3, "--primer", primer, "--bars", bars, "--no-include-primer",
-                           "--out", out)  # fmt: skip
+        result = _generate(
+            "--model", model, "--seed", 3, "--primer", primer, "--bars", bars, "--no-include-primer", "--out", out
+        )
         assert result.exit_code == 0, result.output
         length = sum(message.time for message in mido.MidiFile(out).tracks[0]) / 480
         assert length == 4 * bars + 4, "the primer's last bar (beats 8-12, from 0 here) and N whole bars"
@@ -304,8 +383,21 @@ def test_a_new_meter_after_a_primer_starts_on_its_next_bar_line_and_bars_follow_
     primer = _ten_note_primer(tmp_path / "primer.mid", time_signatures=(TimeSignature(0, 4, 4),))
     for include, length, meters in (("--include-primer", 18, [(0, 4), (12, 3)]), ("--no-include-primer", 6, [(0, 3)])):
         out = tmp_path / f"{include}.mid"
-        result = _generate("--model", model, "--seed", 3, "--primer", primer, "--bars", 2, "--time-signature", "3/4",
-                           include, "--out", out)  # fmt: skip
+        result = _generate(
+            "--model",
+            model,
+            "--seed",
+            3,
+            "--primer",
+            primer,
+            "--bars",
+            2,
+            "--time-signature",
+            "3/4",
+            include,
+            "--out",
+            out,
+        )
         assert result.exit_code == 0, result.output
         changes, _, beats = _conductor_map(out)
         assert changes == meters, "the primer's 4/4 bars 1-3 whole, then 3/4 from the bar line after beat 9"
@@ -315,11 +407,28 @@ def test_a_new_meter_after_a_primer_starts_on_its_next_bar_line_and_bars_follow_
 def test_the_same_meter_after_a_primer_ending_mid_bar_keeps_its_bars_and_its_tempo_map(model, tmp_path):
     from composer.score import TempoChange, TimeSignature
 
-    primer = _ten_note_primer(tmp_path / "primer.mid", tempos=(TempoChange(0, 120), TempoChange(4, 100)),
-                              time_signatures=(TimeSignature(0, 4, 4),))  # fmt: skip
+    primer = _ten_note_primer(
+        tmp_path / "primer.mid",
+        tempos=(TempoChange(0, 120), TempoChange(4, 100)),
+        time_signatures=(TimeSignature(0, 4, 4),),
+    )
     out = tmp_path / "out.mid"
-    result = _generate("--model", model, "--seed", 3, "--primer", primer, "--bars", 2, "--time-signature", "4/4",
-                       "--tempo", 90, "--out", out)  # fmt: skip
+    result = _generate(
+        "--model",
+        model,
+        "--seed",
+        3,
+        "--primer",
+        primer,
+        "--bars",
+        2,
+        "--time-signature",
+        "4/4",
+        "--tempo",
+        90,
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
     meters, tempos, length = _conductor_map(out)
     assert meters == [(0, 4)], "no second 4/4 mid-bar, which would start a new bar there"
@@ -333,15 +442,36 @@ def test_a_model_without_meter_events_writes_bars_of_the_requested_meter(tmp_pat
     from composer.training.train import TrainRequest, train
 
     corpus = write_toy_corpus(tmp_path / "corpus", bad_files=False)
-    trained = train(TrainRequest(corpus, tmp_path / "run", EncodingConfig(use_time_signatures=False),
-                                 ModelConfig(embedding_dim=8, units=16), TrainConfig(epochs=1, batch_size=8,
-                                 sequence_length=32, valid_fraction=0.25, seed=1), cache_dir=tmp_path / "c", workers=1),
-                    report=lambda line: None)  # fmt: skip
+    trained = train(
+        TrainRequest(
+            corpus,
+            tmp_path / "run",
+            EncodingConfig(use_time_signatures=False),
+            ModelConfig(embedding_dim=8, units=16),
+            TrainConfig(epochs=1, batch_size=8, sequence_length=32, valid_fraction=0.25, seed=1),
+            cache_dir=tmp_path / "c",
+            workers=1,
+        ),
+        report=lambda line: None,
+    )
     primer = _ten_note_primer(tmp_path / "primer.mid")
     for include, length in (("--include-primer", 15), ("--no-include-primer", 6)):
         out = tmp_path / f"{include}.mid"
-        result = _generate("--model", trained["model"], "--seed", 2, "--primer", primer, "--bars", 2,
-                           "--time-signature", "3/4", include, "--out", out)  # fmt: skip
+        result = _generate(
+            "--model",
+            trained["model"],
+            "--seed",
+            2,
+            "--primer",
+            primer,
+            "--bars",
+            2,
+            "--time-signature",
+            "3/4",
+            include,
+            "--out",
+            out,
+        )
         assert result.exit_code == 0, result.output
         meters, _, beats = _conductor_map(out)
         assert meters == [(0, 3)]
@@ -355,8 +485,15 @@ def test_a_companion_file_in_the_way_stops_the_run_before_anything_is_written(mo
     assert not (tmp_path / "song.mid").exists() and (tmp_path / "song.json").read_text() == "mine"
 
 
-@pytest.mark.parametrize("content", ['{"sidecar_version": 1}', "[]", "not json",
-                                     '{"sidecar_version": 1, "composer": "0.0.1", "model": {}, "request": {}}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"sidecar_version": 1}',
+        "[]",
+        "not json",
+        '{"sidecar_version": 1, "composer": "0.0.1", "model": {}, "request": {}}',
+    ],
+)
 def test_a_broken_sidecar_is_a_one_line_error(model, tmp_path, content):
     sidecar = tmp_path / "x.json"
     sidecar.write_text(content)

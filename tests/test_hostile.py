@@ -71,11 +71,33 @@ def test_training_skips_each_bad_file_with_a_reason_and_uses_the_rest(hostile, t
     folder, classes = hostile
     data = write_toy_corpus(tmp_path / "data", num_files=8)
     shutil.copytree(folder, data / "hostile", ignore=lambda _, names: [n for n in names if n in HEAVY])
-    result = CliRunner().invoke(main, [
-        "train", str(data), "--out", str(tmp_path / "run"), "--epochs", "1", "--units", "16", "--embedding-dim", "8",
-        "--batch-size", "8", "--sequence-length", "32", "--valid-fraction", "0.25", "--workers", "1", "--seed", "1",
-        "--cache-dir", str(tmp_path / "cache"),
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(data),
+            "--out",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1",
+            "--units",
+            "16",
+            "--embedding-dim",
+            "8",
+            "--batch-size",
+            "8",
+            "--sequence-length",
+            "32",
+            "--valid-fraction",
+            "0.25",
+            "--workers",
+            "1",
+            "--seed",
+            "1",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+    )
     assert _outcome(result) == "ok", result.output
     skipped = dict(line.split(": ", 1) for line in result.output.splitlines() if line.startswith("skipped "))
     refused = {name for name in classes.keys() - HEAVY if _read((folder / name).read_bytes()) is None}
@@ -88,8 +110,22 @@ def test_generate_continues_or_refuses_every_hostile_primer(hostile, tiny_model,
     runner = CliRunner()
     for name in classes.keys() - HEAVY:
         out = tmp_path / f"{name}.out.mid"
-        result = runner.invoke(main, ["generate", "--model", str(tiny_model), "--primer", str(folder / name),
-                                      "--length", "8", "--seed", "1", "--out", str(out)])  # fmt: skip
+        result = runner.invoke(
+            main,
+            [
+                "generate",
+                "--model",
+                str(tiny_model),
+                "--primer",
+                str(folder / name),
+                "--length",
+                "8",
+                "--seed",
+                "1",
+                "--out",
+                str(out),
+            ],
+        )
         assert _outcome(result) == "ok" or name in result.output
         assert out.exists() == (result.exit_code == 0), f"{name}: {result.output}"
 
@@ -131,12 +167,18 @@ messages = st.one_of(
     st.builds(mido.Message, st.just("note_on"), channel=channels, note=data_bytes, velocity=data_bytes, time=deltas),
     st.builds(mido.Message, st.just("note_off"), channel=channels, note=data_bytes, velocity=data_bytes, time=deltas),
     st.builds(mido.Message, st.just("program_change"), channel=channels, program=data_bytes, time=deltas),
-    st.builds(mido.Message, st.just("control_change"), channel=channels, control=data_bytes, value=data_bytes,
-              time=deltas),  # fmt: skip
+    st.builds(
+        mido.Message, st.just("control_change"), channel=channels, control=data_bytes, value=data_bytes, time=deltas
+    ),
     st.builds(mido.Message, st.just("pitchwheel"), channel=channels, pitch=st.integers(-8192, 8191), time=deltas),
     st.builds(mido.MetaMessage, st.just("set_tempo"), tempo=st.integers(0, 0xFFFFFF), time=deltas),
-    st.builds(mido.MetaMessage, st.just("time_signature"), numerator=st.integers(0, 255),
-              denominator=st.integers(0, 7).map(lambda e: 2**e), time=deltas),  # fmt: skip
+    st.builds(
+        mido.MetaMessage,
+        st.just("time_signature"),
+        numerator=st.integers(0, 255),
+        denominator=st.integers(0, 7).map(lambda e: 2**e),
+        time=deltas,
+    ),
     st.builds(mido.MetaMessage, st.just("track_name"), name=st.text(max_size=8), time=deltas),
 )
 
@@ -144,8 +186,10 @@ messages = st.one_of(
 @st.composite
 def structured_files(draw) -> bytes:
     """A well-formed file of arbitrary messages, delta times, tempos and meters, in any format and resolution."""
-    midi = mido.MidiFile(type=draw(st.sampled_from([0, 1, 2])),
-                         ticks_per_beat=draw(st.one_of(st.integers(1, 0x7FFF), st.sampled_from([96, 480]))))
+    midi = mido.MidiFile(
+        type=draw(st.sampled_from([0, 1, 2])),
+        ticks_per_beat=draw(st.one_of(st.integers(1, 0x7FFF), st.sampled_from([96, 480]))),
+    )
     for _ in range(1 if midi.type == 0 else draw(st.integers(0, 4))):
         midi.tracks.append(mido.MidiTrack(draw(st.lists(messages, max_size=30))))
     buffer = io.BytesIO()

@@ -11,10 +11,15 @@ from composer.tf_runtime import keras
 
 @pytest.mark.parametrize(
     "config",
-    [ModelConfig(8, 16, 1, context=0), ModelConfig(16, 32, 2, context=0), ModelConfig(12, 24, 3, dropout=0.5),
-     ModelConfig(8, 16, 2), ModelConfig(8, 16, 2, context=1)],
+    [
+        ModelConfig(8, 16, 1, context=0),
+        ModelConfig(16, 32, 2, context=0),
+        ModelConfig(12, 24, 3, dropout=0.5),
+        ModelConfig(8, 16, 2),
+        ModelConfig(8, 16, 2, context=1),
+    ],
     ids=str,
-)  # fmt: skip
+)
 def test_numpy_logits_match_keras(tmp_path, config):
     keras.utils.set_random_seed(0)
     model = build_model(config, vocab_size=40)

@@ -10,11 +10,11 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from composer.render.audio import DEBIAN_SOUNDFONT
 from composer.errors import ComposerError
 from composer.generation.generate import GenerateRequest, generate_files
-from composer.midi_io import OUTPUT_PPQ
 from composer.generation.sample import Constraints, SamplingOptions
+from composer.midi_io import OUTPUT_PPQ
+from composer.render.audio import DEBIAN_SOUNDFONT
 
 from midi_factory import assert_every_note_ends
 

@@ -1,7 +1,7 @@
 import pytest
 
-from composer.training import keras_seam
 from composer.errors import ComposerError
+from composer.training import keras_seam
 
 
 def test_the_installed_keras_has_everything_the_workarounds_patch():

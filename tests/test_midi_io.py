@@ -15,6 +15,7 @@ from composer.score import Note, Score, TempoChange, Track
 from midi_factory import CHORALE, assert_every_note_ends
 from strategies import scores
 
+
 @given(score=scores)
 def test_quantized_scores_survive_a_trip_through_a_file(score):
     config = EncodingConfig()
@@ -55,7 +56,9 @@ def test_many_parts_never_land_on_the_drum_channel(tmp_path):
 def test_reading_keeps_names_programs_and_timing(tmp_path):
     score = read_score(write_score(CHORALE, tmp_path / "c.mid"))
     assert [(t.name, t.program, t.is_drum) for t in score.tracks] == [
-        ("Soprano", 40, False), ("Bass", 43, False), ("Drums", 0, True)
+        ("Soprano", 40, False),
+        ("Bass", 43, False),
+        ("Drums", 0, True),
     ]
     assert score.tracks[0].notes == CHORALE.tracks[0].notes
     assert score.tempos == CHORALE.tempos and score.time_signatures == CHORALE.time_signatures
@@ -82,10 +85,14 @@ def _with_division(data: bytes, division: bytes) -> bytes:
 
 def _huge_delta(tmp_path) -> bytes:
     midi = mido.MidiFile(ticks_per_beat=480)
-    midi.tracks.append(mido.MidiTrack([
-        mido.Message("note_on", note=60, velocity=90, time=0),
-        mido.Message("note_off", note=60, velocity=0, time=0x0FFFFFFF),
-    ]))  # fmt: skip
+    midi.tracks.append(
+        mido.MidiTrack(
+            [
+                mido.Message("note_on", note=60, velocity=90, time=0),
+                mido.Message("note_off", note=60, velocity=0, time=0x0FFFFFFF),
+            ]
+        )
+    )
     midi.save(tmp_path / "huge.mid")
     return (tmp_path / "huge.mid").read_bytes()
 
@@ -142,13 +149,25 @@ def _program_changes(track: mido.MidiTrack) -> list[tuple[int, int]]:
 def _pedal_file(path):
     """At 480 PPQ, 120 qpm: C4 0-1 beat, pedal down at 0.5 and up at 3, E4 1-1.5, C4 again at 2, G4 after: 4-5."""
     track = mido.MidiTrack()
-    events = [(0, "note_on", 60), (240, "pedal", 127), (480, "note_off", 60), (480, "note_on", 64),
-              (720, "note_off", 64), (960, "note_on", 60), (1200, "note_off", 60), (1440, "pedal", 0),
-              (1920, "note_on", 67), (2400, "note_off", 67)]  # fmt: skip
+    events = [
+        (0, "note_on", 60),
+        (240, "pedal", 127),
+        (480, "note_off", 60),
+        (480, "note_on", 64),
+        (720, "note_off", 64),
+        (960, "note_on", 60),
+        (1200, "note_off", 60),
+        (1440, "pedal", 0),
+        (1920, "note_on", 67),
+        (2400, "note_off", 67),
+    ]
     now = 0
     for tick, kind, value in events:
-        message = (mido.Message("control_change", control=64, value=value) if kind == "pedal"
-                   else mido.Message(kind, note=value, velocity=90 if kind == "note_on" else 0))  # fmt: skip
+        message = (
+            mido.Message("control_change", control=64, value=value)
+            if kind == "pedal"
+            else mido.Message(kind, note=value, velocity=90 if kind == "note_on" else 0)
+        )
         track.append(message.copy(time=tick - now))
         now = tick
     mido.MidiFile(tracks=[track], ticks_per_beat=480).save(path)

@@ -1,5 +1,5 @@
-import pytest
 import numpy as np
+import pytest
 
 from composer.config import CONTEXT_LAYOUT, ModelConfig
 from composer.context import context_size
@@ -31,8 +31,9 @@ def test_a_stateful_network_starts_each_batch_from_the_state_the_last_one_ended_
         if getattr(layer, "stateful", False):
             layer.reset_state()
     np.testing.assert_allclose(_logits(carrying, second), _logits(published, second), atol=1e-5)
-    assert not np.allclose(_logits(published, second), _logits(published, inputs)[:, 12:], atol=1e-3), \
+    assert not np.allclose(_logits(published, second), _logits(published, inputs)[:, 12:], atol=1e-3), (
         "the first half matters, so the test can tell a carried state from a fresh one"
+    )
 
 
 TWO_REPLICAS = """

@@ -19,8 +19,9 @@ def test_recovers_the_entropy_rate_of_a_markov_chain():
     train = [_markov_chain(rng, transition, 2000) for _ in range(20)]
     test = [_markov_chain(rng, transition, 2000) for _ in range(5)]
     stationary = np.linalg.matrix_power(transition, 200)[0]
-    entropy_rate = -sum(stationary[i] * transition[i, j] * math.log(transition[i, j])
-                        for i in range(8) for j in range(8))  # fmt: skip
+    entropy_rate = -sum(
+        stationary[i] * transition[i, j] * math.log(transition[i, j]) for i in range(8) for j in range(8)
+    )
     model = KneserNey(vocab_size=8, max_order=4).fit(train)
     order, nll = model.best_order(test)
     assert abs(nll - entropy_rate) < 0.02 * entropy_rate

@@ -52,20 +52,30 @@ def test_the_header_names_the_piece_and_its_maker_without_placeholders(tmp_path)
 
 def test_one_tempo_mark_per_change_above_the_top_staff_and_one_meter_per_change(tmp_path):
     parsed = converter.parse(_write(QUARTET, tmp_path))
-    marks = [(mark.number, mark.getOffsetInHierarchy(parsed.parts[0]))
-             for mark in parsed.parts[0].recurse().getElementsByClass(tempo.MetronomeMark)]  # fmt: skip
+    marks = [
+        (mark.number, mark.getOffsetInHierarchy(parsed.parts[0]))
+        for mark in parsed.parts[0].recurse().getElementsByClass(tempo.MetronomeMark)
+    ]
     assert marks == [(90, 0.0), (60, 4.0)]
     assert not any(part.recurse().getElementsByClass(tempo.MetronomeMark) for part in parsed.parts[1:])
     for part in parsed.parts:
-        meters = [(m.ratioString, m.getOffsetInHierarchy(part)) for m in part.recurse().getElementsByClass(meter.TimeSignature)]
+        meters = [
+            (m.ratioString, m.getOffsetInHierarchy(part))
+            for m in part.recurse().getElementsByClass(meter.TimeSignature)
+        ]
         assert meters == [("4/4", 0.0), ("3/4", 4.0)]
 
 
 def test_each_part_has_its_instruments_name_and_usual_clef(tmp_path):
     parsed = converter.parse(_write(QUARTET, tmp_path))
     found = [(part.partName, type(part.recurse().getElementsByClass(clef.Clef).first())) for part in parsed.parts]
-    assert found == [("Violin", clef.TrebleClef), ("Viola", clef.AltoClef), ("Cello", clef.BassClef),
-                     ("Flute", clef.TrebleClef), ("Drums", clef.PercussionClef)]  # fmt: skip
+    assert found == [
+        ("Violin", clef.TrebleClef),
+        ("Viola", clef.AltoClef),
+        ("Cello", clef.BassClef),
+        ("Flute", clef.TrebleClef),
+        ("Drums", clef.PercussionClef),
+    ]
 
 
 def test_a_cello_part_lying_high_is_written_in_tenor_clef(tmp_path):
@@ -112,8 +122,10 @@ def test_rests_are_written_as_engravers_write_them(tmp_path):
 def test_a_note_off_the_beat_is_tied_at_the_beat_and_at_the_bar_line(tmp_path):
     score = Score(tracks=(Track(40, notes=(Note(3.5, 5, 72, 80),)),))
     parsed = converter.parse(_write(score, tmp_path))
-    pieces = [(n.getOffsetInHierarchy(parsed.parts[0]), n.quarterLength, n.tie.type if n.tie else None)
-              for n in parsed.recurse().notes]  # fmt: skip
+    pieces = [
+        (n.getOffsetInHierarchy(parsed.parts[0]), n.quarterLength, n.tie.type if n.tie else None)
+        for n in parsed.recurse().notes
+    ]
     assert pieces == [(3.5, 0.5, "start"), (4.0, 1.0, "stop")]
 
 
@@ -129,8 +141,9 @@ def test_notes_read_back_exactly_in_whole_bars_with_only_triplet_tuplets(score):
     assert len(parsed.parts) == len(quantized.tracks)
     for part, track in zip(parsed.parts, quantized.tracks):
         assert sum(m.highestTime for m in part.getElementsByClass("Measure")) == pytest.approx(length)
-        tuplets = {(t.numberNotesActual, t.numberNotesNormal) for n in part.recurse().notesAndRests
-                   for t in n.duration.tuplets}  # fmt: skip
+        tuplets = {
+            (t.numberNotesActual, t.numberNotesNormal) for n in part.recurse().notesAndRests for t in n.duration.tuplets
+        }
         assert tuplets <= {(3, 2)}
         assert _notes(part, track.is_drum) == _expected(track)
 
@@ -138,10 +151,16 @@ def test_notes_read_back_exactly_in_whole_bars_with_only_triplet_tuplets(score):
 def _notes(part, is_drum):
     """(start, end, pitch) of each note as a player reads it: the tied pieces of a voice joined, drums without
     a pitch (what identifies one is its voice and place on the staff)."""
-    pieces = sorted((_twelfths(element.getOffsetInHierarchy(part)), _twelfths(element.quarterLength),
-                     (_voice(element), note.displayName if is_drum else note.pitch.midi),
-                     note.tie.type if note.tie else "")
-                    for element in part.recurse().notes for note in getattr(element, "notes", [element]))  # fmt: skip
+    pieces = sorted(
+        (
+            _twelfths(element.getOffsetInHierarchy(part)),
+            _twelfths(element.quarterLength),
+            (_voice(element), note.displayName if is_drum else note.pitch.midi),
+            note.tie.type if note.tie else "",
+        )
+        for element in part.recurse().notes
+        for note in getattr(element, "notes", [element])
+    )
     notes = {}
     for start, length, pitch, tie in pieces:
         joined = (pitch, start) in notes and tie in ("stop", "continue")
@@ -159,14 +178,21 @@ def _twelfths(quarters):
 
 
 def _expected(track):
-    return {(_twelfths(n.start), max(_twelfths(n.end), _twelfths(n.start) + Fraction(1, 12)),
-             None if track.is_drum else n.pitch) for n in track.notes}  # fmt: skip
+    return {
+        (
+            _twelfths(n.start),
+            max(_twelfths(n.end), _twelfths(n.start) + Fraction(1, 12)),
+            None if track.is_drum else n.pitch,
+        )
+        for n in track.notes
+    }
 
 
 @pytest.mark.skipif(shutil.which("mscore3") is None, reason="needs MuseScore 3 (apt install musescore3)")
 def test_musescore_renders_the_score(tmp_path):
     path = _write(QUARTET, tmp_path)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    subprocess.run(["mscore3", "-o", str(tmp_path / "page.png"), str(path)], env=env, check=True, capture_output=True,
-                   timeout=120)  # fmt: skip
+    subprocess.run(
+        ["mscore3", "-o", str(tmp_path / "page.png"), str(path)], env=env, check=True, capture_output=True, timeout=120
+    )
     assert (tmp_path / "page-1.png").stat().st_size > 10_000

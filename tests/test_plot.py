@@ -11,8 +11,9 @@ def _bar_lines(figure) -> list[float]:
 
 def test_bar_lines_follow_a_change_of_meter():
     notes = (Note(0.0, 14.0, 60, 80),)
-    score = Score(tracks=(Track(40, notes=notes),),
-                  time_signatures=(TimeSignature(0.0, 4, 4), TimeSignature(8.0, 3, 4)))  # fmt: skip
+    score = Score(
+        tracks=(Track(40, notes=notes),), time_signatures=(TimeSignature(0.0, 4, 4), TimeSignature(8.0, 3, 4))
+    )
     assert _bar_lines(piano_roll_figure(score)) == [0.0, 4.0, 8.0, 11.0, 14.0]
 
 

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from composer.data import prepare as prepare_module
 from composer.cli import main
 from composer.config import EncodingConfig
+from composer.data import prepare as prepare_module
 from composer.data.corpus import load_corpus, split_corpus
+from composer.data.prepare import PrepareRequest, iter_pieces, prepare, read_manifest
 from composer.errors import ComposerError
 from composer.events import pitched_note_mask, token_names, vocabulary
-from composer.data.prepare import PrepareRequest, iter_pieces, prepare, read_manifest
 
 from midi_factory import write_toy_corpus
 
@@ -47,11 +47,18 @@ def test_prepared_cache_holds_what_the_in_memory_corpus_holds(corpus, tmp_path):
 
 def test_every_file_is_listed_with_its_status_and_reason(corpus, tmp_path):
     prepare(_request(corpus, tmp_path / "cache"))
-    entries = [e for path in sorted((tmp_path / "cache" / "shards").glob("*.json"))
-               for e in json.loads(path.read_text())["files"]]  # fmt: skip
+    entries = [
+        e
+        for path in sorted((tmp_path / "cache" / "shards").glob("*.json"))
+        for e in json.loads(path.read_text())["files"]
+    ]
     by_path = {entry["path"]: entry for entry in entries}
-    assert by_path["broken.mid"] == {"path": "broken.mid", "sha256": by_path["broken.mid"]["sha256"],
-                                     "status": "skipped", "reason": "not a MIDI file (no MThd header)"}  # fmt: skip
+    assert by_path["broken.mid"] == {
+        "path": "broken.mid",
+        "sha256": by_path["broken.mid"]["sha256"],
+        "status": "skipped",
+        "reason": "not a MIDI file (no MThd header)",
+    }
     assert by_path["empty.mid"]["reason"] == "file is empty"
     assert [by_path[name]["status"] for name in ("set0/toy0.MID", "zz copy of toy0.mid")] == ["used", "duplicate"]
     assert {entry["split"] for entry in entries if entry["status"] == "used"} == {"train", "valid"}
@@ -136,6 +143,9 @@ def test_no_held_notes_prepares_a_stream_without_restated_notes(corpus, tmp_path
     assert held.held_notes and not plain.held_notes
     assert "Hold_60" in token_names(range(len(vocabulary(held))), held)
     assert not any(name.startswith("Hold") for name in token_names(range(len(vocabulary(plain))), plain))
-    restated = sum(name.startswith("Hold") for tokens in iter_pieces(tmp_path / "held", read_manifest(tmp_path / "held"),
-                                                                   "train") for name in token_names(tokens, held))
+    restated = sum(
+        name.startswith("Hold")
+        for tokens in iter_pieces(tmp_path / "held", read_manifest(tmp_path / "held"), "train")
+        for name in token_names(tokens, held)
+    )
     assert restated > 0, "the toy corpus holds notes across onsets"

@@ -12,8 +12,16 @@ from composer.generation.sample import Constraints, Grammar, SamplingOptions, ch
 CONFIG = EncodingConfig()
 VOCAB = vocabulary(CONFIG)
 IDS = VOCAB.ids
-OPENING = [START, IDS["Bar", None], IDS["TimeSig", (4, 4)], IDS["Part", 0], IDS["Pos", 0], IDS["Tempo", 120], IDS["Program", 0],
-           IDS["Velocity", 80]]  # fmt: skip
+OPENING = [
+    START,
+    IDS["Bar", None],
+    IDS["TimeSig", (4, 4)],
+    IDS["Part", 0],
+    IDS["Pos", 0],
+    IDS["Tempo", 120],
+    IDS["Program", 0],
+    IDS["Velocity", 80],
+]
 
 
 def bar_hungry(network, config=CONFIG):
@@ -26,12 +34,20 @@ def random_network(vocab_size=len(VOCAB), embedding=8, units=16, layers=2, seed=
     rng = np.random.default_rng(seed)
     lstm, inputs = [], embedding
     for _ in range(layers):
-        lstm.append(LSTMLayer(rng.normal(0, 0.5, (inputs, 4 * units)).astype(np.float32),
-                              rng.normal(0, 0.5, (units, 4 * units)).astype(np.float32),
-                              rng.normal(0, 0.1, 4 * units).astype(np.float32)))  # fmt: skip
+        lstm.append(
+            LSTMLayer(
+                rng.normal(0, 0.5, (inputs, 4 * units)).astype(np.float32),
+                rng.normal(0, 0.5, (units, 4 * units)).astype(np.float32),
+                rng.normal(0, 0.1, 4 * units).astype(np.float32),
+            )
+        )
         inputs = units
-    return NumpyLSTM(rng.normal(0, 1, (vocab_size, embedding)).astype(np.float32), lstm,
-                     rng.normal(0, 1, (units, vocab_size)).astype(np.float32), np.zeros(vocab_size, np.float32))  # fmt: skip
+    return NumpyLSTM(
+        rng.normal(0, 1, (vocab_size, embedding)).astype(np.float32),
+        lstm,
+        rng.normal(0, 1, (units, vocab_size)).astype(np.float32),
+        np.zeros(vocab_size, np.float32),
+    )
 
 
 def test_temperature_zero_and_top_k_one_take_the_likeliest_allowed_event():
@@ -85,8 +101,10 @@ def test_a_piece_opens_with_a_bar_its_meter_its_instruments_and_its_tempo_before
     stream.feed(IDS["Pos", 0])
     assert _kinds_allowed(grammar, stream) == {"Tempo"}
     stream.feed(IDS["Tempo", 80])
-    assert _allowed_names(grammar, stream) & {"Program_40", "Program_41", "Program_42"} == {"Program_40", "Program_42"}, (
-        "only the instruments the piece declared")
+    assert _allowed_names(grammar, stream) & {"Program_40", "Program_41", "Program_42"} == {
+        "Program_40",
+        "Program_42",
+    }, "only the instruments the piece declared"
     assert _kinds_allowed(grammar, stream) == {"Program", "Pos", "Bar"}, "an instrument before the first note"
     stream.feed(IDS["Program", 40])
     assert _kinds_allowed(grammar, stream) == {"Velocity"}, "a loudness before the first note"
@@ -102,8 +120,15 @@ def test_a_piece_opens_with_a_bar_its_meter_its_instruments_and_its_tempo_before
 
 def test_the_chosen_tempo_and_meter_open_the_piece_and_stay():
     grammar = Grammar(CONFIG, Constraints(tempo=95, time_signature=(6, 8)))
-    pieces = generate(random_network(), CONFIG, num_events=300, batch=2, seed=4, constraints=grammar.constraints,
-                      options=SamplingOptions(temperature=2))  # fmt: skip
+    pieces = generate(
+        random_network(),
+        CONFIG,
+        num_events=300,
+        batch=2,
+        seed=4,
+        constraints=grammar.constraints,
+        options=SamplingOptions(temperature=2),
+    )
     for piece in pieces:
         names = token_names(piece.tokens, CONFIG)
         parts = [name for name in names[3:] if name.startswith("Part")]
@@ -114,10 +139,23 @@ def test_the_chosen_tempo_and_meter_open_the_piece_and_stay():
 
 def test_held_notes_are_restated_in_their_place_and_those_passed_over_end_there():
     grammar, stream = Grammar(CONFIG, Constraints()), StreamState(CONFIG)
-    opening = [START, IDS["Bar", None], IDS["TimeSig", (4, 4)], IDS["Part", 40], IDS["Part", 42], IDS["Pos", 0],
-               IDS["Tempo", 80], IDS["Program", 42],
-               IDS["Velocity", 80], IDS["Pitch", 48], IDS["Duration", 24], IDS["Program", 40], IDS["Pitch", 67],
-               IDS["Duration", 24], IDS["Pos", 12]]  # fmt: skip
+    opening = [
+        START,
+        IDS["Bar", None],
+        IDS["TimeSig", (4, 4)],
+        IDS["Part", 40],
+        IDS["Part", 42],
+        IDS["Pos", 0],
+        IDS["Tempo", 80],
+        IDS["Program", 42],
+        IDS["Velocity", 80],
+        IDS["Pitch", 48],
+        IDS["Duration", 24],
+        IDS["Program", 40],
+        IDS["Pitch", 67],
+        IDS["Duration", 24],
+        IDS["Pos", 12],
+    ]
     for token in opening:
         stream.feed(token)
     allowed = grammar.allowed(stream)
@@ -125,24 +163,43 @@ def test_held_notes_are_restated_in_their_place_and_those_passed_over_end_there(
     assert not allowed[IDS["Bar", None]] and not allowed[IDS["Pos", 13]], "an onset needs a note"
     stream.feed(IDS["Program", 42])
     assert {"Hold_48", "Pitch_47", "Pitch_50"} <= _allowed_names(grammar, stream) and "Hold_67" not in _allowed_names(
-        grammar, stream), "only the cello's own held note"
+        grammar, stream
+    ), "only the cello's own held note"
     stream.feed(IDS["Hold", 48])
     assert not grammar.allowed(stream)[IDS["Pitch", 47]], "lowest first"
     stream.feed(IDS["Program", 40])
     stream.feed(IDS["Pitch", 72])  # passes over the violin's held 67, which ends here
     stream.feed(IDS["Duration", 12])
     assert {"Pos", "Bar"} <= _kinds_allowed(grammar, stream) and "Hold_67" not in _allowed_names(grammar, stream)
-    notes = {(note.pitch, note.start, note.end) for track in decode([*opening, IDS["Program", 42], IDS["Hold", 48],
-             IDS["Program", 40], IDS["Pitch", 72], IDS["Duration", 12]], CONFIG).tracks for note in track.notes}
+    notes = {
+        (note.pitch, note.start, note.end)
+        for track in decode(
+            [*opening, IDS["Program", 42], IDS["Hold", 48], IDS["Program", 40], IDS["Pitch", 72], IDS["Duration", 12]],
+            CONFIG,
+        ).tracks
+        for note in track.notes
+    }
     assert notes == {(48, 0, 2), (67, 0, 1), (72, 1, 2)}, "the restated cello note lasts, the passed-over one ends"
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_generated_music_obeys_every_constraint(seed):
-    constraints = Constraints(pitch_classes=frozenset({0, 2, 4, 5, 7, 9, 11}), min_pitch=48, max_pitch=72,
-                              programs=frozenset({40, 41, DRUMS}), max_polyphony=2)  # fmt: skip
-    sequences = generate(random_network(seed=seed), CONFIG, num_events=400, batch=4, constraints=constraints,
-                         options=SamplingOptions(temperature=1.5), seed=seed)  # fmt: skip
+    constraints = Constraints(
+        pitch_classes=frozenset({0, 2, 4, 5, 7, 9, 11}),
+        min_pitch=48,
+        max_pitch=72,
+        programs=frozenset({40, 41, DRUMS}),
+        max_polyphony=2,
+    )
+    sequences = generate(
+        random_network(seed=seed),
+        CONFIG,
+        num_events=400,
+        batch=4,
+        constraints=constraints,
+        options=SamplingOptions(temperature=1.5),
+        seed=seed,
+    )
     for piece in sequences:
         assert len(piece.tokens) == 401
         score = decode(piece.tokens, CONFIG)
@@ -173,18 +230,29 @@ def test_primer_is_continued():
 
 def test_blocked_events_never_appear():
     kept = {IDS["Tempo", 100], IDS["TimeSig", (3, 4)]}  # a piece must state one of each
-    blocked = frozenset(t for t, k in enumerate(VOCAB.kinds) if k in ("Tempo", "TimeSig", "Program") and t not in kept
-                        and t != IDS["Program", 40])  # fmt: skip
-    sequences = generate(random_network(), CONFIG, num_events=500, batch=2, seed=3,
-                         constraints=Constraints(blocked_events=blocked), options=SamplingOptions(temperature=2))  # fmt: skip
+    blocked = frozenset(
+        t
+        for t, k in enumerate(VOCAB.kinds)
+        if k in ("Tempo", "TimeSig", "Program") and t not in kept and t != IDS["Program", 40]
+    )
+    sequences = generate(
+        random_network(),
+        CONFIG,
+        num_events=500,
+        batch=2,
+        seed=3,
+        constraints=Constraints(blocked_events=blocked),
+        options=SamplingOptions(temperature=2),
+    )
     assert not blocked & {t for piece in sequences for t in piece.tokens}
 
 
 @pytest.mark.parametrize("meter", [(4, 4), (3, 4), (6, 8)])
 def test_bars_mode_ends_exactly_on_the_requested_bar_line(meter):
     bar_steps = meter[0] * 4 * CONFIG.steps_per_quarter // meter[1]
-    pieces = generate(bar_hungry(random_network()), CONFIG, num_bars=4, batch=3, seed=2,
-                      constraints=Constraints(time_signature=meter))  # fmt: skip
+    pieces = generate(
+        bar_hungry(random_network()), CONFIG, num_bars=4, batch=3, seed=2, constraints=Constraints(time_signature=meter)
+    )
     for piece in pieces:
         assert piece.end_step == 4 * bar_steps
         assert token_names(piece.tokens, CONFIG).count("Bar") == 5 and piece.tokens[-1] == IDS["Bar", None]
@@ -192,8 +260,14 @@ def test_bars_mode_ends_exactly_on_the_requested_bar_line(meter):
 
 def test_a_repeated_meter_does_not_restart_the_bar_as_decode_ignores_it_too():
     stream = StreamState(CONFIG)
-    for token in [START, IDS["Bar", None], IDS["TimeSig", (3, 4)], IDS["Pos", 12], IDS["TimeSig", (3, 4)],
-                  IDS["Bar", None]]:  # fmt: skip
+    for token in [
+        START,
+        IDS["Bar", None],
+        IDS["TimeSig", (3, 4)],
+        IDS["Pos", 12],
+        IDS["TimeSig", (3, 4)],
+        IDS["Bar", None],
+    ]:
         stream.feed(token)
     assert (stream.clock.bars, stream.clock.bar_start) == (2, 36)
     stream.feed(IDS["Pos", 6])
@@ -251,22 +325,29 @@ def test_a_very_long_primer_is_kept_whole_and_the_network_reads_its_last_events(
 
 def test_a_model_without_meter_events_counts_bars_in_the_meter_it_is_given():
     config = EncodingConfig(use_time_signatures=False)
-    pieces = generate(bar_hungry(random_network(vocab_size=len(vocabulary(config))), config), config, num_bars=2,
-                      batch=2, seed=1,
-                      meter=(3, 4))  # fmt: skip
+    pieces = generate(
+        bar_hungry(random_network(vocab_size=len(vocabulary(config))), config),
+        config,
+        num_bars=2,
+        batch=2,
+        seed=1,
+        meter=(3, 4),
+    )
     assert [piece.end_step for piece in pieces] == [2 * 3 * config.steps_per_quarter] * 2
 
 
 def test_a_sampled_piece_plays_only_the_instruments_it_declared():
-    pieces = generate(random_network(seed=5), CONFIG, num_events=400, batch=4, seed=2,
-                      options=SamplingOptions(temperature=2))  # fmt: skip
+    pieces = generate(
+        random_network(seed=5), CONFIG, num_events=400, batch=4, seed=2, options=SamplingOptions(temperature=2)
+    )
     for piece in pieces:
         names = token_names(piece.tokens, CONFIG)
         declared = {name.removeprefix("Part_") for name in names if name.startswith("Part_")}
         played = {name.removeprefix("Program_") for name in names if name.startswith("Program_")}
         assert declared and played <= declared
         assert {track.program if not track.is_drum else "drums" for track in decode(piece.tokens, CONFIG).tracks} <= {
-            int(p) if p != "drums" else p for p in declared}
+            int(p) if p != "drums" else p for p in declared
+        }
 
 
 def test_an_instrument_the_user_asks_for_may_play_after_a_primer_that_lacks_it():
@@ -285,12 +366,21 @@ def test_a_bar_may_repeat_an_earlier_one_of_its_meter_right_after_its_bar_line_a
         stream.feed(token)
     assert not {name for name in _allowed_names(grammar, stream) if name.startswith("Repeat")}, "mid-bar"
     stream.feed(IDS["Bar", None])
-    assert {name for name in _allowed_names(grammar, stream) if name.startswith("Repeat")} == {"Repeat_1", "Repeat_2"}, \
-        "bar 4 may repeat bar 3 or 2, not bar 1, which opened the piece"
+    assert {name for name in _allowed_names(grammar, stream) if name.startswith("Repeat")} == {
+        "Repeat_1",
+        "Repeat_2",
+    }, "bar 4 may repeat bar 3 or 2, not bar 1, which opened the piece"
     stream.feed(IDS["Repeat", 2])
     assert _allowed_names(grammar, stream) == {"Bar"}
-    assert decode([*OPENING, IDS["Pitch", 67], IDS["Duration", 48], *bar, *bar, IDS["Bar", None], IDS["Repeat", 2]],
-                  CONFIG).tracks[0].notes[-1].start == 12  # fmt: skip
+    assert (
+        decode(
+            [*OPENING, IDS["Pitch", 67], IDS["Duration", 48], *bar, *bar, IDS["Bar", None], IDS["Repeat", 2]], CONFIG
+        )
+        .tracks[0]
+        .notes[-1]
+        .start
+        == 12
+    )
     stream.feed(IDS["Bar", None])
     stream.feed(IDS["TimeSig", (3, 4)])
     assert not {name for name in _allowed_names(grammar, stream) if name.startswith("Repeat")}, "a bar with a meter"
@@ -298,8 +388,9 @@ def test_a_bar_may_repeat_an_earlier_one_of_its_meter_right_after_its_bar_line_a
     stream.feed(IDS["Pitch", 60])
     stream.feed(IDS["Duration", 36])
     stream.feed(IDS["Bar", None])
-    assert {name for name in _allowed_names(grammar, stream) if name.startswith("Repeat")} == set(), \
+    assert {name for name in _allowed_names(grammar, stream) if name.startswith("Repeat")} == set(), (
         "no earlier 3/4 bar without a meter event of its own"
+    )
 
 
 def test_repeats_are_left_out_when_a_held_note_could_break_a_polyphony_limit():
@@ -311,8 +402,12 @@ def test_repeats_are_left_out_when_a_held_note_could_break_a_polyphony_limit():
     assert "Repeat_1" not in _allowed_names(Grammar(CONFIG, Constraints(max_polyphony=4)), stream)
 
 
-SETTINGS = [CONFIG, EncodingConfig(use_velocity=False, use_duration=False), EncodingConfig(use_duration=False),
-            EncodingConfig(use_velocity=False, use_programs=False, use_tempo=False, use_time_signatures=False)]  # fmt: skip
+SETTINGS = [
+    CONFIG,
+    EncodingConfig(use_velocity=False, use_duration=False),
+    EncodingConfig(use_duration=False),
+    EncodingConfig(use_velocity=False, use_programs=False, use_tempo=False, use_time_signatures=False),
+]
 
 
 @settings(max_examples=60, deadline=None)

@@ -54,9 +54,19 @@ def test_nll_per_note_counts_the_notes_of_repeated_bars():
     config = EncodingConfig()
     bias = np.random.default_rng(0).normal(0, 2, len(vocabulary(config)))
     bars = [(67,), (60, 64), (60, 64), (60, 64)]  # the last two bars are Repeat events
-    piece = Score(tracks=(Track(0, notes=tuple(Note(4 * bar + 2 * i, 4 * bar + 2 * i + 2, pitch, 80)
-                                               for bar, pitches in enumerate(bars) for i, pitch in enumerate(pitches))),),
-                  time_signatures=(TimeSignature(0, 4, 4),))  # fmt: skip
+    piece = Score(
+        tracks=(
+            Track(
+                0,
+                notes=tuple(
+                    Note(4 * bar + 2 * i, 4 * bar + 2 * i + 2, pitch, 80)
+                    for bar, pitches in enumerate(bars)
+                    for i, pitch in enumerate(pitches)
+                ),
+            ),
+        ),
+        time_signatures=(TimeSignature(0, 4, 4),),
+    )
     sequence = np.array(encode(piece, config))
     metrics = sequence_metrics(fixed_logits_model(bias), [sequence], config=config)
     assert metrics["nll_by_kind"][PITCH]["events"] == 3 and metrics["notes"] == 7

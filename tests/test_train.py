@@ -19,8 +19,20 @@ from subprocesses import start
 
 pytestmark = pytest.mark.slow  # every test here trains, or starts to
 
-TINY = ["--units", "16", "--embedding-dim", "8", "--batch-size", "8", "--sequence-length", "32",
-        "--valid-fraction", "0.25", "--workers", "1"]  # fmt: skip
+TINY = [
+    "--units",
+    "16",
+    "--embedding-dim",
+    "8",
+    "--batch-size",
+    "8",
+    "--sequence-length",
+    "32",
+    "--valid-fraction",
+    "0.25",
+    "--workers",
+    "1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +55,13 @@ def test_training_leaves_a_complete_self_describing_model(corpus, tmp_path):
     assert "events_per_s" in result.output
 
     metadata = read_metadata(out / "model.keras")
-    assert metadata["model"] == {"embedding_dim": 8, "units": 16, "layers": 2, "dropout": 0.2, "context": CONTEXT_LAYOUT}
+    assert metadata["model"] == {
+        "embedding_dim": 8,
+        "units": 16,
+        "layers": 2,
+        "dropout": 0.2,
+        "context": CONTEXT_LAYOUT,
+    }
     assert metadata["training"]["seed"] == 3 and metadata["training"]["epochs"] == 2
     assert metadata["encoding"]["steps_per_quarter"] == 12
     assert metadata["vocabulary"][:3] == ["Pad", "Start", "End"]
@@ -57,7 +75,8 @@ def test_training_leaves_a_complete_self_describing_model(corpus, tmp_path):
         assert (out / name).stat().st_size > 0, name
     state = json.loads((out / "state.json").read_text())
     assert {p.name for p in (out / "checkpoints").iterdir()} == {
-        Path(state["checkpoint"]).name, Path(state["best_checkpoint"]).name
+        Path(state["checkpoint"]).name,
+        Path(state["best_checkpoint"]).name,
     }
     assert any((out / "logs").rglob("events.out.tfevents.*")), "TensorBoard logs"
 
@@ -69,7 +88,9 @@ def test_no_context_trains_the_event_only_network_and_it_generates(corpus, tmp_p
     assert read_metadata(model)["model"]["context"] == 0
     layers = json.loads(zipfile.ZipFile(model).read("config.json"))["config"]["layers"]
     assert [layer["class_name"] for layer in layers].count("InputLayer") == 1
-    made = CliRunner().invoke(main, ["generate", "--model", str(model), "--length", "60", "--out", str(tmp_path / "a.mid")])
+    made = CliRunner().invoke(
+        main, ["generate", "--model", str(model), "--length", "60", "--out", str(tmp_path / "a.mid")]
+    )
     assert made.exit_code == 0, made.output
 
 
@@ -150,7 +171,9 @@ def test_ctrl_c_keeps_the_completed_epochs_and_resume_continues_with_the_saved_s
     assert refused.exit_code == 2 and "--epochs: a resumed run keeps the settings" in refused.output
 
     _shorten_run(out / "state.json", epochs=done + 2)  # keep the test quick: two more epochs
-    result = CliRunner().invoke(main, ["train", "--resume", "--out", str(out), "--cache-dir", str(out.parent / "cache")])
+    result = CliRunner().invoke(
+        main, ["train", "--resume", "--out", str(out), "--cache-dir", str(out.parent / "cache")]
+    )
     assert result.exit_code == 0, result.output
     assert f"resuming after epoch {done}" in result.output
     metadata = read_metadata(out / "model.keras")
@@ -169,7 +192,9 @@ def test_kill_9_mid_epoch_loses_at_most_that_epoch(corpus, tmp_path):
     assert done >= 2 and state["status"] == "running"
 
     _shorten_run(out / "state.json", epochs=done + 1)
-    result = CliRunner().invoke(main, ["train", "--resume", "--out", str(out), "--cache-dir", str(out.parent / "cache")])
+    result = CliRunner().invoke(
+        main, ["train", "--resume", "--out", str(out), "--cache-dir", str(out.parent / "cache")]
+    )
     assert result.exit_code == 0, result.output
     assert f"resuming after epoch {done}" in result.output
     assert len(read_metadata(out / "model.keras")["history"]["loss"]) == done + 1
@@ -178,8 +203,24 @@ def test_kill_9_mid_epoch_loses_at_most_that_epoch(corpus, tmp_path):
 
 
 def _start_long_run(corpus, out):
-    command = [sys.executable, "-m", "composer.cli", "train", str(corpus), "--out", str(out), *TINY,
-               "--cache-dir", str(out.parent / "cache"), "--epochs", "40", "--patience", "40", "--seed", "5"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "composer.cli",
+        "train",
+        str(corpus),
+        "--out",
+        str(out),
+        *TINY,
+        "--cache-dir",
+        str(out.parent / "cache"),
+        "--epochs",
+        "40",
+        "--patience",
+        "40",
+        "--seed",
+        "5",
+    ]
     return start(command)
 
 
@@ -201,9 +242,28 @@ def _shorten_run(state_file, epochs):
 
 
 def _fine_tune(data, out, model, *extra):
-    return CliRunner().invoke(main, ["train", str(data), "--out", str(out), "--init-from", str(model), "--epochs", "1",
-                                     "--batch-size", "8", "--sequence-length", "32", "--workers", "1",
-                                     "--cache-dir", str(out.parent / "cache"), *extra])  # fmt: skip
+    return CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(data),
+            "--out",
+            str(out),
+            "--init-from",
+            str(model),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--sequence-length",
+            "32",
+            "--workers",
+            "1",
+            "--cache-dir",
+            str(out.parent / "cache"),
+            *extra,
+        ],
+    )
 
 
 def _first_epoch_loss(out):
@@ -247,12 +307,46 @@ def test_init_from_a_model_inside_out_is_refused_before_anything_is_cleared(tiny
 
 def test_training_streams_a_prepared_cache(corpus, tmp_path):
     cache = tmp_path / "cache"
-    prepared = CliRunner().invoke(main, ["prepare", str(corpus), "--out", str(cache), "--shards", "3",
-                                         "--valid-fraction", "0.5", "--workers", "1", "--steps-per-quarter", "6"])  # fmt: skip
+    prepared = CliRunner().invoke(
+        main,
+        [
+            "prepare",
+            str(corpus),
+            "--out",
+            str(cache),
+            "--shards",
+            "3",
+            "--valid-fraction",
+            "0.5",
+            "--workers",
+            "1",
+            "--steps-per-quarter",
+            "6",
+        ],
+    )
     assert prepared.exit_code == 0, prepared.output
     out = tmp_path / "run"
-    result = CliRunner().invoke(main, ["train", str(cache), "--out", str(out), "--units", "16", "--embedding-dim", "8",
-                                       "--batch-size", "8", "--sequence-length", "32", "--epochs", "1", "--seed", "3"])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(cache),
+            "--out",
+            str(out),
+            "--units",
+            "16",
+            "--embedding-dim",
+            "8",
+            "--batch-size",
+            "8",
+            "--sequence-length",
+            "32",
+            "--epochs",
+            "1",
+            "--seed",
+            "3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "data: 12 files used, 2 skipped" in result.output and "(a prepared cache of 3 shards)" in result.output
     metadata = read_metadata(out / "model.keras")
@@ -262,10 +356,14 @@ def test_training_streams_a_prepared_cache(corpus, tmp_path):
     assert metadata["metrics"]["validation"]["events"] == data["valid_events"] - data["valid_files"]  # all but Start
     assert metadata["distribute"] == {"mode": "none", "workers": 1}
 
-    refused = CliRunner().invoke(main, ["train", str(cache), "--out", str(tmp_path / "b"), "--steps-per-quarter", "4",
-                                        "--valid-fraction", "0.2"])  # fmt: skip
+    refused = CliRunner().invoke(
+        main, ["train", str(cache), "--out", str(tmp_path / "b"), "--steps-per-quarter", "4", "--valid-fraction", "0.2"]
+    )
     assert refused.exit_code == 2
-    assert "--steps-per-quarter, --valid-fraction: a prepared cache was encoded and split by `composer prepare`" in refused.output
+    assert (
+        "--steps-per-quarter, --valid-fraction: a prepared cache was encoded and split by `composer prepare`"
+        in refused.output
+    )
 
 
 def test_mixed_precision_trains_in_float16_and_publishes_a_float32_model(corpus, tmp_path):
@@ -276,13 +374,17 @@ def test_mixed_precision_trains_in_float16_and_publishes_a_float32_model(corpus,
     assert result.exit_code == 0, result.output
     assert "3/3" in result.output  # --steps-per-epoch caps the epoch
     assert "--mixed-precision speeds up GPUs; on this CPU it makes training slower" in result.output
-    checkpoint = keras.models.load_model(out / json.loads((out / "state.json").read_text())["checkpoint"], compile=False)
+    checkpoint = keras.models.load_model(
+        out / json.loads((out / "state.json").read_text())["checkpoint"], compile=False
+    )
     assert checkpoint.get_layer("lstm_0").dtype_policy.name == "mixed_float16"
     published = keras.models.load_model(out / "model.keras")
     assert {layer.dtype_policy.name for layer in published.layers} == {"float32"}
     assert keras.config.dtype_policy().name == "float32"  # the process-wide policy is restored
     assert read_metadata(out / "model.keras")["training"]["mixed_precision"] is True
-    generated = CliRunner().invoke(main, ["generate", "--model", str(out), "--length", "20", "--out", str(tmp_path / "a.mid")])
+    generated = CliRunner().invoke(
+        main, ["generate", "--model", str(out), "--length", "20", "--out", str(tmp_path / "a.mid")]
+    )
     assert generated.exit_code == 0, generated.output
 
 
@@ -302,8 +404,14 @@ def test_a_chief_killed_while_publishing_leaves_a_run_the_group_restart_finishes
         save_model(model, path, *args)
 
     training = TrainConfig(sequence_length=32, batch_size=8, epochs=3, patience=0, valid_fraction=0.25, seed=1)
-    request = TrainRequest(corpus, out, model=ModelConfig(embedding_dim=8, units=16), training=training,
-                           cache_dir=tmp_path / "cache", workers=1)  # fmt: skip
+    request = TrainRequest(
+        corpus,
+        out,
+        model=ModelConfig(embedding_dim=8, units=16),
+        training=training,
+        cache_dir=tmp_path / "cache",
+        workers=1,
+    )
     monkeypatch.setattr(artifacts, "save_model", killed_while_publishing)
     with pytest.raises(RuntimeError, match="killed"):
         train(request, report=lambda line: None)  # early stopping (patience 0) ends it after epoch 1
@@ -317,22 +425,30 @@ def test_a_chief_killed_while_publishing_leaves_a_run_the_group_restart_finishes
 
 
 def test_carry_state_resumes_exactly_and_publishes_a_network_for_batches_of_any_size(corpus, tmp_path, monkeypatch):
-    from composer.training import train as training
     from composer.config import ModelConfig, TrainConfig
     from composer.tf_runtime import keras
+    from composer.training import train as training
 
-    config = TrainConfig(sequence_length=16, batch_size=4, epochs=2, patience=2, valid_fraction=0.25, seed=6,
-                         carry_state=True)  # fmt: skip
-    request = training.TrainRequest(corpus, tmp_path / "whole", model=ModelConfig(embedding_dim=8, units=16, dropout=0.0),
-                                    training=config, cache_dir=tmp_path / "cache", workers=1)  # fmt: skip
+    config = TrainConfig(
+        sequence_length=16, batch_size=4, epochs=2, patience=2, valid_fraction=0.25, seed=6, carry_state=True
+    )
+    request = training.TrainRequest(
+        corpus,
+        tmp_path / "whole",
+        model=ModelConfig(embedding_dim=8, units=16, dropout=0.0),
+        training=config,
+        cache_dir=tmp_path / "cache",
+        workers=1,
+    )
     whole = _assert_resume_repeats(request, training, "state_reset", monkeypatch)
 
     state = json.loads((tmp_path / "whole" / "state.json").read_text())
     assert keras.models.load_model(tmp_path / "whole" / state["checkpoint"], compile=False).get_layer("lstm_0").stateful
     published = keras.models.load_model(whole["model"])
     assert not published.get_layer("lstm_0").stateful and published.inputs[0].shape[0] is None
-    generated = CliRunner().invoke(main, ["generate", "--model", whole["model"], "--length", "20", "--out",
-                                          str(tmp_path / "a.mid")])  # fmt: skip
+    generated = CliRunner().invoke(
+        main, ["generate", "--model", whole["model"], "--length", "20", "--out", str(tmp_path / "a.mid")]
+    )
     assert generated.exit_code == 0, generated.output
 
 
@@ -348,12 +464,18 @@ def test_carry_state_is_refused_where_a_strategy_would_split_the_batch(corpus, t
 
 
 def test_a_resumed_run_draws_the_dropout_masks_of_an_uninterrupted_one(corpus, tmp_path, monkeypatch):
-    from composer.training import train as training
     from composer.config import ModelConfig, TrainConfig
+    from composer.training import train as training
 
     config = TrainConfig(sequence_length=16, batch_size=4, epochs=2, patience=2, valid_fraction=0.25, seed=6)
-    request = training.TrainRequest(corpus, tmp_path / "whole", model=ModelConfig(embedding_dim=8, units=16, dropout=0.3),
-                                    training=config, cache_dir=tmp_path / "cache", workers=1)  # fmt: skip
+    request = training.TrainRequest(
+        corpus,
+        tmp_path / "whole",
+        model=ModelConfig(embedding_dim=8, units=16, dropout=0.3),
+        training=config,
+        cache_dir=tmp_path / "cache",
+        workers=1,
+    )
     _assert_resume_repeats(request, training, "dropout_seeds", monkeypatch)
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from composer.config import TrainConfig
-from composer.errors import ComposerError
 from composer.data.training_data import TrainingData, steps_per_epoch, validation_steps
+from composer.errors import ComposerError
 
 
 def _cache(train_tokens, valid_tokens):
@@ -41,12 +41,15 @@ def test_steps_per_epoch_caps_training_and_validation_alike():
     assert steps_per_epoch(data, TrainConfig(**{**TRAINING.to_dict(), "steps_per_epoch": 999})) == 50
 
 
-@pytest.mark.parametrize("data, pipelines, message", [
-    (_cache([500], [500]), 2, "has 1 shards for 2 workers: prepare it again with --shards 2"),
-    (_cache([500] * 3, [500]), 3, "--batch-size 4 does not split evenly between 3 workers"),
-    (_cache([25, 25], [500]), 1, "too little data for one batch"),  # one window per shard, batches of 4
-    (_folder(401, 5), 1, "too little data for one batch"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "data, pipelines, message",
+    [
+        (_cache([500], [500]), 2, "has 1 shards for 2 workers: prepare it again with --shards 2"),
+        (_cache([500] * 3, [500]), 3, "--batch-size 4 does not split evenly between 3 workers"),
+        (_cache([25, 25], [500]), 1, "too little data for one batch"),  # one window per shard, batches of 4
+        (_folder(401, 5), 1, "too little data for one batch"),
+    ],
+)
 def test_data_that_cannot_fill_an_epoch_is_refused(data, pipelines, message):
     with pytest.raises(ComposerError, match=message):
         steps_per_epoch(data, TRAINING, pipelines)

@@ -157,11 +157,24 @@ def representation_problems(folder: str | os.PathLike, config: EncodingConfig, m
     steps = np.asarray(starts) * config.steps_per_quarter
     off_grid = float(np.mean(np.abs(steps - np.round(steps)) > config.steps_per_quarter / 96))
     outside = float(np.mean([not config.min_pitch <= p <= config.max_pitch for p in pitches])) if pitches else 0.0
-    return [reason for reason, applies in [
-        (f"{off_grid:.0%} of the notes fall between its grid steps (1/{config.steps_per_quarter} beat)", off_grid > 0.2),
-        (f"{outside:.0%} of the notes lie outside its pitch range {config.min_pitch}-{config.max_pitch}", outside > 0.01),
-        (f"it has no instruments, so {drum_notes} drum notes would be dropped", drum_notes and not config.use_programs),
-    ] if applies]  # fmt: skip
+    return [
+        reason
+        for reason, applies in [
+            (
+                f"{off_grid:.0%} of the notes fall between its grid steps (1/{config.steps_per_quarter} beat)",
+                off_grid > 0.2,
+            ),
+            (
+                f"{outside:.0%} of the notes lie outside its pitch range {config.min_pitch}-{config.max_pitch}",
+                outside > 0.01,
+            ),
+            (
+                f"it has no instruments, so {drum_notes} drum notes would be dropped",
+                drum_notes and not config.use_programs,
+            ),
+        ]
+        if applies
+    ]
 
 
 def split_corpus(corpus: Corpus, valid_fraction: float) -> tuple[list[EncodedFile], list[EncodedFile]]:

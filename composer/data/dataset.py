@@ -15,13 +15,13 @@ the stream is instead dealt out into lanes, one per batch row, read in order
 from __future__ import annotations
 
 import numpy as np
-from composer.tf_runtime import tf
 
 from composer.config import EncodingConfig, TrainConfig
 from composer.context import PACKED_SIZE, context_size, stream_context, unpack
-from composer.events import HOLD, PITCH, TEMPO, VELOCITY, pitched_note_mask, vocabulary
 from composer.data.prepare import PITCHED_BIT
 from composer.data.training_data import lane_steps
+from composer.events import HOLD, PITCH, TEMPO, VELOCITY, pitched_note_mask, vocabulary
+from composer.tf_runtime import tf
 
 
 class TokenStream:
@@ -75,14 +75,13 @@ def validation_dataset(stream: TokenStream, train: TrainConfig):
     if stream.contexts is not None:
         inputs = (inputs, unpack(stream.contexts[starts[:, None] + np.arange(length)], layout=stream.layout))
     return (
-        tf.data.Dataset.from_tensor_slices((inputs, windows[:, 1:]))
-        .batch(train.batch_size)
-        .prefetch(tf.data.AUTOTUNE)
+        tf.data.Dataset.from_tensor_slices((inputs, windows[:, 1:])).batch(train.batch_size).prefetch(tf.data.AUTOTUNE)
     )
 
 
-def lane_training_dataset(stream: TokenStream, encoding: EncodingConfig, train: TrainConfig, steps: int,
-                          initial_epoch: int = 0):  # fmt: skip
+def lane_training_dataset(
+    stream: TokenStream, encoding: EncodingConfig, train: TrainConfig, steps: int, initial_epoch: int = 0
+):
     """``steps`` batches per epoch for truncated BPTT that carries the LSTM state across windows.
 
     Each epoch joins the pieces in a new order, each transposed (and jittered) as a whole, and deals the
@@ -132,7 +131,9 @@ def _lane_batches(stream: TokenStream, events, shifts, positions, train: TrainCo
     """The first ``steps`` (inputs, targets) batches of the stream dealt into ``train.batch_size`` lanes."""
     length, lanes = train.sequence_length, train.batch_size
     width = len(events) // lanes
-    events, shifts, positions = (values[: lanes * width].reshape(lanes, width) for values in (events, shifts, positions))
+    events, shifts, positions = (
+        values[: lanes * width].reshape(lanes, width) for values in (events, shifts, positions)
+    )
     for step in range(steps):
         window = slice(step * length, step * length + length + 1)
         inputs = events[:, window][:, :-1]
@@ -220,8 +221,15 @@ SHUFFLE_WINDOWS = 4096  # windows mixed across the shards being read; ~2 MB at 1
 SHARDS_READ_AT_ONCE = 4
 
 
-def shard_training_dataset(shards: list, steps: int, encoding: EncodingConfig, train: TrainConfig,
-                           initial_epoch: int = 0, input_context=None, layout: int = 0):  # fmt: skip
+def shard_training_dataset(
+    shards: list,
+    steps: int,
+    encoding: EncodingConfig,
+    train: TrainConfig,
+    initial_epoch: int = 0,
+    input_context=None,
+    layout: int = 0,
+):
     """Windows streamed from a prepared cache's shards: ``steps`` global batches per epoch, never the whole
     corpus in memory.
 
@@ -236,7 +244,9 @@ def shard_training_dataset(shards: list, steps: int, encoding: EncodingConfig, t
     augment, length = _augmenter(encoding, train), train.sequence_length
 
     def shard_windows(epoch, index):
-        seed = tf.random.experimental.stateless_fold_in(tf.stack([tf.cast(train.seed, tf.int64), epoch]), indices[index])
+        seed = tf.random.experimental.stateless_fold_in(
+            tf.stack([tf.cast(train.seed, tf.int64), epoch]), indices[index]
+        )
         tokens, pitched = _read_shard(paths[index])
         contexts = _shard_contexts(tokens, encoding) if layout else None
         jitter = tf.random.stateless_uniform([], seed, 0, length, dtype=tf.int32)
@@ -255,8 +265,12 @@ def shard_training_dataset(shards: list, steps: int, encoding: EncodingConfig, t
         order = tf.random.experimental.stateless_shuffle(tf.range(len(own), dtype=tf.int64), [train.seed, epoch])
         return (
             tf.data.Dataset.from_tensor_slices(order)
-            .interleave(lambda index: shard_windows(epoch, index), cycle_length=min(SHARDS_READ_AT_ONCE, len(own)),
-                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)  # fmt: skip
+            .interleave(
+                lambda index: shard_windows(epoch, index),
+                cycle_length=min(SHARDS_READ_AT_ONCE, len(own)),
+                num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True,
+            )
             .shuffle(SHUFFLE_WINDOWS, seed=train.seed)
             .batch(context.get_per_replica_batch_size(train.batch_size), drop_remainder=True)
             .take(steps * _replicas_per_pipeline(context))  # a step takes a batch for each replica
@@ -265,8 +279,9 @@ def shard_training_dataset(shards: list, steps: int, encoding: EncodingConfig, t
     return tf.data.Dataset.range(initial_epoch, train.epochs).flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
 
 
-def shard_validation_dataset(shards: list, steps: int, encoding: EncodingConfig, train: TrainConfig, input_context=None,
-                             layout: int = 0):  # fmt: skip
+def shard_validation_dataset(
+    shards: list, steps: int, encoding: EncodingConfig, train: TrainConfig, input_context=None, layout: int = 0
+):
     """The cache's validation windows in order, unaugmented, split window by window between the input
     pipelines: ``steps`` batches per epoch, repeated, since Keras keeps one iterator across epochs."""
     context = input_context or tf.distribute.InputContext()

@@ -91,8 +91,10 @@ def read_manifest(cache: Path) -> dict[str, Any]:
         raise ComposerError(f"{cache} is not complete: run the same `composer prepare` again to finish it")
     missing = [path.name for split in SPLITS for path in shard_files(cache, manifest, split) if not path.is_file()]
     if missing:
-        raise ComposerError(f"{cache} lacks {len(missing)} shard files ({missing[0]}, ...): "
-                            "copy the whole cache, or prepare it again with --force")  # fmt: skip
+        raise ComposerError(
+            f"{cache} lacks {len(missing)} shard files ({missing[0]}, ...): "
+            "copy the whole cache, or prepare it again with --force"
+        )
     return manifest
 
 
@@ -148,8 +150,10 @@ def _check_out(request: PrepareRequest, manifest: dict[str, Any]) -> None:
     if same_plan and not request.force:
         return
     if not request.force:
-        raise ComposerError(f"{out} holds a cache prepared from other files or settings; "
-                            "pass --force to replace it, or choose another --out")  # fmt: skip
+        raise ComposerError(
+            f"{out} holds a cache prepared from other files or settings; "
+            "pass --force to replace it, or choose another --out"
+        )
     (out / MANIFEST).unlink()
     shutil.rmtree(out / SHARD_DIR, ignore_errors=True)
 

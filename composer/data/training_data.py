@@ -16,10 +16,10 @@ import numpy as np
 
 from composer.config import EncodingConfig, TrainConfig
 from composer.data.corpus import MIN_VALID_EVENTS, load_corpus, split_corpus
+from composer.data.prepare import is_cache, iter_pieces, read_manifest
 from composer.errors import ComposerError
 from composer.events import vocabulary
 from composer.model.ngram import BASELINE_EVENTS, first_pieces
-from composer.data.prepare import is_cache, iter_pieces, read_manifest
 
 
 @dataclass
@@ -37,15 +37,26 @@ class TrainingData:
     manifest: dict[str, Any] | None = None
 
 
-def load_training_data(data: Path, encoding: EncodingConfig, training: TrainConfig, *, cache_dir: Path | None = None,
-                       workers: int | None = None, on_file: Callable | None = None) -> TrainingData:  # fmt: skip
+def load_training_data(
+    data: Path,
+    encoding: EncodingConfig,
+    training: TrainConfig,
+    *,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    on_file: Callable | None = None,
+) -> TrainingData:
     if is_cache(data):
         return _cache_data(data, encoding)
     corpus = load_corpus(data, encoding, cache_dir=cache_dir, workers=workers, on_file=on_file)
     train_files, valid_files = split_corpus(corpus, training.valid_fraction)
     train_pieces, valid_pieces = [f.tokens for f in train_files], [f.tokens for f in valid_files]
-    split = {"train_files": len(train_files), "valid_files": len(valid_files),
-             "train_events": sum(map(len, train_pieces)), "valid_events": sum(map(len, valid_pieces))}  # fmt: skip
+    split = {
+        "train_files": len(train_files),
+        "valid_files": len(valid_files),
+        "train_events": sum(map(len, train_pieces)),
+        "valid_events": sum(map(len, valid_pieces)),
+    }
     counts = np.bincount(np.concatenate(train_pieces), minlength=len(vocabulary(encoding)))
     return TrainingData(corpus.summary(), split, counts, train_pieces, valid_pieces)
 
@@ -88,17 +99,17 @@ def _full_pass_steps(data: TrainingData, training: TrainConfig, pipelines: int) 
     else:
         shards = data.manifest["shard_tokens"]
         if len(shards["train"]) < pipelines:
-            raise ComposerError(f"{data.cache} has {len(shards['train'])} shards for {pipelines} workers: prepare it "
-                                f"again with --shards {pipelines} or more")  # fmt: skip
+            raise ComposerError(
+                f"{data.cache} has {len(shards['train'])} shards for {pipelines} workers: prepare it "
+                f"again with --shards {pipelines} or more"
+            )
         if batch % pipelines:
             raise ComposerError(f"--batch-size {batch} does not split evenly between {pipelines} workers")
         windows = [max(tokens - length, 0) // length for tokens in shards["train"]]  # whatever the random offset
         steps = min(sum(windows[worker::pipelines]) for worker in range(pipelines)) // (batch // pipelines)
         valid_windows = _validation_windows(data.manifest, length)
     if steps == 0 or valid_windows == 0:
-        raise ComposerError(
-            "too little data for one batch: lower --batch-size or --sequence-length, or add MIDI files"
-        )
+        raise ComposerError("too little data for one batch: lower --batch-size or --sequence-length, or add MIDI files")
     return steps
 
 
@@ -109,19 +120,35 @@ def _validation_windows(manifest: dict[str, Any], length: int) -> int:
 
 def _cache_data(cache: Path, encoding: EncodingConfig) -> TrainingData:
     manifest = read_manifest(cache)
-    differences = [f"{key} {value} (here {manifest['encoding'].get(key)})"
-                   for key, value in encoding.to_dict().items() if manifest["encoding"].get(key) != value]  # fmt: skip
+    differences = [
+        f"{key} {value} (here {manifest['encoding'].get(key)})"
+        for key, value in encoding.to_dict().items()
+        if manifest["encoding"].get(key) != value
+    ]
     if differences:
-        raise ComposerError(f"{cache} was prepared with another encoding than this run needs: "
-                            f"{', '.join(differences)}; prepare a cache with the needed settings")  # fmt: skip
+        raise ComposerError(
+            f"{cache} was prepared with another encoding than this run needs: "
+            f"{', '.join(differences)}; prepare a cache with the needed settings"
+        )
     tokens = {split: sum(manifest["shard_tokens"][split]) for split in ("train", "valid")}
     if tokens["valid"] < MIN_VALID_EVENTS:
-        raise ComposerError(f"{cache}: validation set too small to mean anything ({tokens['valid']} events, "
-                            f"need {MIN_VALID_EVENTS}): prepare it with a larger --valid-fraction or more files")  # fmt: skip
-    summary = {key: manifest[key] for key in ("files_used", "files_skipped", "skipped_by_reason", "duplicates_dropped",
-                                              "tokens", "shards")}  # fmt: skip
-    split = {"train_files": manifest["split_files"]["train"], "valid_files": manifest["split_files"]["valid"],
-             "train_events": tokens["train"], "valid_events": tokens["valid"], "shards": manifest["shards"]}  # fmt: skip
-    samples = [first_pieces(iter_pieces(cache, manifest, split), limit)
-               for split, limit in (("train", BASELINE_EVENTS), ("valid", BASELINE_EVENTS // 10))]  # fmt: skip
+        raise ComposerError(
+            f"{cache}: validation set too small to mean anything ({tokens['valid']} events, "
+            f"need {MIN_VALID_EVENTS}): prepare it with a larger --valid-fraction or more files"
+        )
+    summary = {
+        key: manifest[key]
+        for key in ("files_used", "files_skipped", "skipped_by_reason", "duplicates_dropped", "tokens", "shards")
+    }
+    split = {
+        "train_files": manifest["split_files"]["train"],
+        "valid_files": manifest["split_files"]["valid"],
+        "train_events": tokens["train"],
+        "valid_events": tokens["valid"],
+        "shards": manifest["shards"],
+    }
+    samples = [
+        first_pieces(iter_pieces(cache, manifest, split), limit)
+        for split, limit in (("train", BASELINE_EVENTS), ("valid", BASELINE_EVENTS // 10))
+    ]
     return TrainingData(summary, split, np.asarray(manifest["event_counts"]), *samples, cache, manifest)

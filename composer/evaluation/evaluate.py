@@ -80,12 +80,19 @@ def _ngram_on(sequences, metadata: dict, config: EncodingConfig, train_data, cac
         folder, train_files, valid_files = training_split(metadata, config, train_data, cache_dir, workers)
     except ComposerError as error:
         return {"unavailable": str(error)}
-    ngram, fitted = fit_baseline([f.tokens for f in train_files], [f.tokens for f in valid_files],
-                                 len(vocabulary(config)))  # fmt: skip
+    ngram, fitted = fit_baseline(
+        [f.tokens for f in train_files], [f.tokens for f in valid_files], len(vocabulary(config))
+    )
     nll = ngram.nll_per_event(sequences, fitted["order"])
-    return {"order": fitted["order"], "nll_per_event": nll, "perplexity": math.exp(nll), "train_folder": str(folder),
-            "train_files": len(train_files), "fitted_files": fitted["fitted_pieces"],
-            "fitted_events": fitted["fitted_events"]}  # fmt: skip
+    return {
+        "order": fitted["order"],
+        "nll_per_event": nll,
+        "perplexity": math.exp(nll),
+        "train_folder": str(folder),
+        "train_files": len(train_files),
+        "fitted_files": fitted["fitted_pieces"],
+        "fitted_events": fitted["fitted_events"],
+    }
 
 
 def compare_music(
@@ -105,8 +112,9 @@ def compare_music(
     from composer.evaluation.features import compare_sets, load_scores
 
     reference, skipped = load_scores(reference_folder)
-    source, names, generated, generated_skipped = _generated_pieces(generated_folder, model_path, samples,
-                                                                    num_events, seed)  # fmt: skip
+    source, names, generated, generated_skipped = _generated_pieces(
+        generated_folder, model_path, samples, num_events, seed
+    )
     return {
         "generated_from": source,
         "reference_from": str(reference_folder),
@@ -174,6 +182,7 @@ def copy_check(
 
 def _copy_summary(reports: list[dict]) -> dict[str, Any]:
     """Medians over pieces: what a typical piece shares with the training files."""
+
     def median(values):
         values = [v for v in values if v is not None]
         return float(np.median(values)) if values else None
@@ -182,25 +191,36 @@ def _copy_summary(reports: list[dict]) -> dict[str, Any]:
         "pieces": len(reports),
         "longest_shared_run": median(r["longest_shared_run"] for r in reports),
         "longest_shared_run_transposed": median(r["longest_shared_run_transposed"] for r in reports),
-        "ngrams_found_transposed": {n: median(r["ngrams_found_transposed"][n] for r in reports)
-                                    for n in (reports[0]["ngrams_found_transposed"] if reports else {})},  # fmt: skip
+        "ngrams_found_transposed": {
+            n: median(r["ngrams_found_transposed"][n] for r in reports)
+            for n in (reports[0]["ngrams_found_transposed"] if reports else {})
+        },
     }
 
 
 def format_copy_report(result: dict[str, Any]) -> str:
     """One line per piece and the held-out baseline, in events (a note is about four)."""
-    def line(name: str, summary: dict) -> str:
-        found = ", ".join(f"{n}-grams {share:.0%}" for n, share in summary["ngrams_found_transposed"].items()
-                          if share is not None)  # fmt: skip
-        return (f"{name}: longest run shared with training {summary['longest_shared_run']:g} events "
-                f"({summary['longest_shared_run_transposed']:g} in any key); found in training: {found}")
 
-    lines = [f"copy check against {result['train_files']} training files of {result['train_folder']}",
-             line(f"generated, median of {result['generated']['pieces']}", result["generated"]),
-             line(f"held-out real music, median of {result['held_out']['pieces']}", result["held_out"])]  # fmt: skip
-    lines += [f"FLAGGED {piece['piece']}: {piece['longest_shared_run_transposed']} events in a row (in some key) "
-              f"are in the training files (threshold {result['threshold']})" for piece in result["pieces"]
-              if piece["flagged"]]  # fmt: skip
+    def line(name: str, summary: dict) -> str:
+        found = ", ".join(
+            f"{n}-grams {share:.0%}" for n, share in summary["ngrams_found_transposed"].items() if share is not None
+        )
+        return (
+            f"{name}: longest run shared with training {summary['longest_shared_run']:g} events "
+            f"({summary['longest_shared_run_transposed']:g} in any key); found in training: {found}"
+        )
+
+    lines = [
+        f"copy check against {result['train_files']} training files of {result['train_folder']}",
+        line(f"generated, median of {result['generated']['pieces']}", result["generated"]),
+        line(f"held-out real music, median of {result['held_out']['pieces']}", result["held_out"]),
+    ]
+    lines += [
+        f"FLAGGED {piece['piece']}: {piece['longest_shared_run_transposed']} events in a row (in some key) "
+        f"are in the training files (threshold {result['threshold']})"
+        for piece in result["pieces"]
+        if piece["flagged"]
+    ]
     return "\n".join(lines)
 
 
@@ -213,7 +233,9 @@ def write_music_report(result: dict[str, Any], folder: Path, *, force: bool = Fa
     names = ("report.md", "report.json", "features.png")
     taken = [name for name in names if (folder / name).exists()]
     if taken and not force:
-        raise ComposerError(f"{folder / taken[0]} already exists; pass --force to overwrite it or choose another --report")
+        raise ComposerError(
+            f"{folder / taken[0]} already exists; pass --force to overwrite it or choose another --report"
+        )
     return [
         write_atomic(folder / "report.md", format_report(result).encode(), overwrite=force),
         write_atomic(folder / "report.json", json.dumps(result, indent=2).encode(), overwrite=force),
@@ -234,5 +256,4 @@ def own_sample_nll(network, scores: Sequence[Score], metadata: dict, config: Enc
     length = round(sum(len(sample) for sample in samples) / len(samples))
     valid_files = training_split(metadata, config)[2]
     real = [f.tokens[:length] for f in valid_files]
-    return (sequence_metrics(network, samples, config=config),
-            sequence_metrics(network, real, config=config))  # fmt: skip
+    return (sequence_metrics(network, samples, config=config), sequence_metrics(network, real, config=config))

@@ -179,8 +179,14 @@ def _two_sample(fake: np.ndarray, real: np.ndarray, beats: float, seed: int) -> 
     return {
         "two_sample_accuracy": test(pieces, lambda size: (_draw(rng, fake, size), _draw(rng, real, size))),
         "two_sample_control": test(halves, halves_of_real),
-        "two_sample": {"beats": beats, "pieces_per_set": pieces, "control_pieces_per_set": halves,
-                       "neighbours": NEIGHBOURS, "repeats": TWO_SAMPLE_REPEATS, "seed": seed},  # fmt: skip
+        "two_sample": {
+            "beats": beats,
+            "pieces_per_set": pieces,
+            "control_pieces_per_set": halves,
+            "neighbours": NEIGHBOURS,
+            "repeats": TWO_SAMPLE_REPEATS,
+            "seed": seed,
+        },
     }
 
 
@@ -231,7 +237,11 @@ def format_report(result: dict) -> str:
     control = (result["overlap_control"] or {}).get("features", {})
     for name, feature in result["features"].items():
         means = (_describe(feature, feature[side]["mean"]) for side in ("generated", "reference"))
-        overlap, real, kl = _number(feature["overlap"], ".3f"), _number(control.get(name), ".3f"), _number(feature["kl"])
+        overlap, real, kl = (
+            _number(feature["overlap"], ".3f"),
+            _number(control.get(name), ".3f"),
+            _number(feature["kl"]),
+        )
         lines.append(f"| {name} | {overlap} | {real} | {kl} | {' | '.join(means)} |")
     return "\n".join(lines + ["", *_format_instruments(result)]) + "\n"
 
@@ -240,8 +250,10 @@ def _format_overlap_control(control: dict | None) -> str:
     if control is None:
         return "real vs real: n/a (too few reference pieces to hold some out)."
     low, high = control["mean_overlap_range"]
-    return (f"real vs real {control['mean_overlap']:.3f} ({low:.3f}-{high:.3f}: {control['pieces']} reference "
-            f"pieces held out against the rest, {control['draws']} draws).")
+    return (
+        f"real vs real {control['mean_overlap']:.3f} ({low:.3f}-{high:.3f}: {control['pieces']} reference "
+        f"pieces held out against the rest, {control['draws']} draws)."
+    )
 
 
 def _format_two_sample(result: dict) -> str:
@@ -260,8 +272,11 @@ def _format_instruments(result: dict) -> list[str]:
     lines = ["| instrument | generated pieces | reference pieces |", "|---|---|---|"]
     for name in dict.fromkeys([*using["generated"], *using["reference"]]):
         lines.append(f"| {name} | {using['generated'].get(name, 0):.1%} | {using['reference'].get(name, 0):.1%} |")
-    rare = [f"{r['instrument']} in {r['generated_pieces']} of {result['pieces']['generated']} generated pieces "
-            f"(reference {r['reference_share']:.1%})" for r in result["rare_instruments"]]  # fmt: skip
+    rare = [
+        f"{r['instrument']} in {r['generated_pieces']} of {result['pieces']['generated']} generated pieces "
+        f"(reference {r['reference_share']:.1%})"
+        for r in result["rare_instruments"]
+    ]
     note = f"Instruments in fewer than {RARE_SHARE:.0%} of the reference pieces: "
     return [*lines, "", note + ("; ".join(rare) if rare else "none used by the generated pieces.")]
 
@@ -418,8 +433,15 @@ def _rare_instruments(generated: np.ndarray, reference: np.ndarray) -> list[dict
     used = (generated > 0).sum(axis=0)
     shares = (reference > 0).mean(axis=0) if len(reference) else np.zeros(DRUM_BIN + 1)
     rare = sorted(np.flatnonzero((used > 0) & (shares < RARE_SHARE)).tolist(), key=lambda b: -used[b])
-    return [{"instrument": BIN_LABELS["instruments"][b], "program": "drums" if b == DRUM_BIN else b,
-             "generated_pieces": int(used[b]), "reference_share": float(shares[b])} for b in rare]  # fmt: skip
+    return [
+        {
+            "instrument": BIN_LABELS["instruments"][b],
+            "program": "drums" if b == DRUM_BIN else b,
+            "generated_pieces": int(used[b]),
+            "reference_share": float(shares[b]),
+        }
+        for b in rare
+    ]
 
 
 def _cut(score: Score, beats: float) -> Score:
@@ -433,7 +455,9 @@ def _cut(score: Score, beats: float) -> Score:
 
 def _feature_matrix(rows: list[dict[str, np.ndarray]]) -> np.ndarray:
     """The pieces' features as rows, a histogram's bins as columns of their own: (pieces, columns)."""
-    return np.array([np.concatenate([np.ravel(value) for value in row.values()]) for row in rows]).reshape(len(rows), -1)
+    return np.array([np.concatenate([np.ravel(value) for value in row.values()]) for row in rows]).reshape(
+        len(rows), -1
+    )
 
 
 def _draw(rng: np.random.Generator, rows: np.ndarray, size: int) -> np.ndarray:

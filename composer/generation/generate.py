@@ -13,17 +13,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from composer import __version__, artifacts
-from composer.render.audio import find_renderer, render_wav
 from composer.atomic import write_atomic
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
-from composer.events import (BAR, END, PART, POSITION, PROGRAM, START, TEMPO, TIME_SIGNATURE, decode, encode, follow,
-                             tempo_values, vocabulary)
+from composer.events import (
+    BAR,
+    END,
+    PART,
+    POSITION,
+    PROGRAM,
+    START,
+    TEMPO,
+    TIME_SIGNATURE,
+    decode,
+    encode,
+    follow,
+    tempo_values,
+    vocabulary,
+)
 from composer.generation.inference import NumpyLSTM
-from composer.midi_io import read_score, write_score
 from composer.generation.sample import Constraints, SamplingOptions, generate
-from composer.score import DEFAULT_TIME_SIGNATURE, Score, TempoChange, TimeSignature
 from composer.generation.sidecar import read_sidecar, request_fields, sidecar
+from composer.midi_io import read_score, write_score
+from composer.render.audio import find_renderer, render_wav
+from composer.score import DEFAULT_TIME_SIGNATURE, Score, TempoChange, TimeSignature
 
 
 @dataclass(frozen=True)
@@ -83,11 +96,17 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
     # a model without meter events is not told the meter: bars are counted, and written, in it from the start
     untold_meter = request.time_signature if not config.use_time_signatures else None
     pieces = generate(
-        network, config, num_events=None if request.num_bars else request.num_events, num_bars=request.num_bars,
-        primer=prompt, batch=request.num_files, options=request.options,
-        constraints=_model_constraints(request, metadata, config), seed=request.seed,
+        network,
+        config,
+        num_events=None if request.num_bars else request.num_events,
+        num_bars=request.num_bars,
+        primer=prompt,
+        batch=request.num_files,
+        options=request.options,
+        constraints=_model_constraints(request, metadata, config),
+        seed=request.seed,
         meter=untold_meter or DEFAULT_TIME_SIGNATURE,
-    )  # fmt: skip
+    )
     continuation = follow(prompt, config).now / config.steps_per_quarter
     scores = []
     for piece in pieces:
@@ -116,7 +135,9 @@ def _prompt(request: GenerateRequest, config: EncodingConfig) -> tuple[list[int]
         return [START], None
     tokens = encode(_primer_score(request, config), config)[:-1]
     if request.time_signature and config.use_time_signatures:
-        tokens += _to_bar_line_for(request.time_signature, tokens, config) + [ids[TIME_SIGNATURE, request.time_signature]]
+        tokens += _to_bar_line_for(request.time_signature, tokens, config) + [
+            ids[TIME_SIGNATURE, request.time_signature]
+        ]
     if request.qpm and config.use_tempo:
         stream = follow(tokens, config)
         at_onset = [] if stream.in_frame else [ids[POSITION, stream.now - stream.clock.bar_start]]
@@ -160,10 +181,12 @@ def _model_constraints(request: GenerateRequest, metadata: dict, config: Encodin
     tempos and meters the model never saw in training (it cannot have learned them), unless asked for."""
     vocab = vocabulary(config)
     never_seen = frozenset(
-        token for token, count in enumerate(metadata["event_counts"])
-        if count == 0 and vocab.kinds[token] in (PART, PROGRAM, TEMPO, TIME_SIGNATURE)
+        token
+        for token, count in enumerate(metadata["event_counts"])
+        if count == 0
+        and vocab.kinds[token] in (PART, PROGRAM, TEMPO, TIME_SIGNATURE)
         and not (request.constraints.programs and vocab.kinds[token] in (PART, PROGRAM))
-    )  # fmt: skip
+    )
     return dataclasses.replace(
         request.constraints,
         tempo=_model_tempo(request.qpm, config) if request.qpm and config.use_tempo else None,
@@ -186,10 +209,14 @@ def _without_primer(score: Score, primer: Score, beat: float) -> Score:
     ``beat`` (so bar lines stay where the music has them), with the tempo and meter in force there."""
     origin = max(line for line in score.bar_lines(beat) if line <= beat)
     own = {(t.program, t.is_drum, n.start, n.pitch) for t in primer.tracks for n in t.notes}
-    continuation = _map_tracks(score, lambda track: tuple(
-        dataclasses.replace(n, start=n.start - origin, end=n.end - origin) for n in track.notes
-        if n.start >= beat and (track.program, track.is_drum, n.start, n.pitch) not in own
-    ))  # fmt: skip
+    continuation = _map_tracks(
+        score,
+        lambda track: tuple(
+            dataclasses.replace(n, start=n.start - origin, end=n.end - origin)
+            for n in track.notes
+            if n.start >= beat and (track.program, track.is_drum, n.start, n.pitch) not in own
+        ),
+    )
     return dataclasses.replace(
         continuation,
         tempos=_shift_changes(score.tempos, origin),
@@ -206,9 +233,9 @@ def _shift_changes(changes: tuple, beat: float) -> tuple:
 
 def _before(score: Score, beat: float) -> Score:
     """The part of ``score`` before ``beat``, lasting exactly to it: notes still sounding there end on it."""
-    cut = _map_tracks(score, lambda track: tuple(
-        dataclasses.replace(n, end=min(n.end, beat)) for n in track.notes if n.start < beat
-    ))  # fmt: skip
+    cut = _map_tracks(
+        score, lambda track: tuple(dataclasses.replace(n, end=min(n.end, beat)) for n in track.notes if n.start < beat)
+    )
     return dataclasses.replace(cut, length=beat)
 
 
@@ -261,8 +288,15 @@ def _write(score: Score, path: Path, request: GenerateRequest, model_path: Path)
         from composer.render.notation import write_musicxml
 
         credit = f"composer {__version__}, model {_model_name(model_path)}"
-        written.append(write_musicxml(score, path.with_suffix(".musicxml"), title=request.title or path.stem,
-                                      credit=credit, overwrite=request.force))  # fmt: skip
+        written.append(
+            write_musicxml(
+                score,
+                path.with_suffix(".musicxml"),
+                title=request.title or path.stem,
+                credit=credit,
+                overwrite=request.force,
+            )
+        )
     if "png" in request.formats:
         from composer.render.plot import plot_piano_roll
 

@@ -23,8 +23,10 @@ from composer.context import layout_of_size
 from composer.errors import ComposerError
 
 # without and with the context input (composer.model.network.build_model)
-_EXPECTED_LAYERS = re.compile(r"^(InputLayer Embedding( LSTM Dropout)+|InputLayer InputLayer Embedding Dense Add( LSTM Dropout)+ "
-                              r"Concatenate) Dense$")
+_EXPECTED_LAYERS = re.compile(
+    r"^(InputLayer Embedding( LSTM Dropout)+|InputLayer InputLayer Embedding Dense Add( LSTM Dropout)+ "
+    r"Concatenate) Dense$"
+)
 # What the NumPy step computes; a layer set up otherwise would be run wrongly without a word.
 _EXPECTED_SETTINGS = {
     "LSTM": {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True, "go_backwards": False},
@@ -47,8 +49,14 @@ class LSTMLayer:
 class NumpyLSTM:
     """Embedding -> stacked LSTM -> dense logits, stepped with explicit state."""
 
-    def __init__(self, embedding: np.ndarray, layers: list[LSTMLayer], dense_kernel: np.ndarray, dense_bias: np.ndarray,
-                 context_embedding: np.ndarray | None = None):  # fmt: skip
+    def __init__(
+        self,
+        embedding: np.ndarray,
+        layers: list[LSTMLayer],
+        dense_kernel: np.ndarray,
+        dense_bias: np.ndarray,
+        context_embedding: np.ndarray | None = None,
+    ):
         self.layers = layers
         self.vocab_size = embedding.shape[0]
         # The first layer's input projection depends only on the event: one table lookup per step.
@@ -81,20 +89,30 @@ class NumpyLSTM:
     def _from_weights(cls, layers: list[dict], weights: h5py.File, path) -> NumpyLSTM:
         paths = _weight_paths(layers)
         try:  # a crafted file may hold any arrays: wrong names, counts and shapes are refused, not crashed on
-            variables = {name: [weights[f"{paths[name]}/{v}"][()] for v in sorted(weights[paths[name]])]
-                         for name in paths}  # fmt: skip
+            variables = {
+                name: [weights[f"{paths[name]}/{v}"][()] for v in sorted(weights[paths[name]])] for name in paths
+            }
             lstms = [LSTMLayer(*variables[spec["config"]["name"]]) for spec in layers if spec["class_name"] == "LSTM"]
-            named = {kind: [variables[spec["config"]["name"]] for spec in layers if spec["class_name"] == kind]
-                     for kind in ("Embedding", "Dense")}  # fmt: skip
+            named = {
+                kind: [variables[spec["config"]["name"]] for spec in layers if spec["class_name"] == kind]
+                for kind in ("Embedding", "Dense")
+            }
             (embedding,), *context, (dense_kernel, dense_bias) = named["Embedding"] + named["Dense"]
-            return cls(embedding.astype(np.float32), lstms, dense_kernel.astype(np.float32), dense_bias.astype(np.float32),
-                       context[0][0].astype(np.float32) if context else None)  # fmt: skip
+            return cls(
+                embedding.astype(np.float32),
+                lstms,
+                dense_kernel.astype(np.float32),
+                dense_bias.astype(np.float32),
+                context[0][0].astype(np.float32) if context else None,
+            )
         except (KeyError, TypeError, ValueError) as error:
             raise ComposerError(f"{path}: weights do not match the model's layers ({error})") from None
 
     def initial_state(self, batch: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [(np.zeros((batch, layer.units), np.float32), np.zeros((batch, layer.units), np.float32))
-                for layer in self.layers]  # fmt: skip
+        return [
+            (np.zeros((batch, layer.units), np.float32), np.zeros((batch, layer.units), np.float32))
+            for layer in self.layers
+        ]
 
     def step(self, events: np.ndarray, state: list, context: np.ndarray | None = None) -> tuple[np.ndarray, list]:
         """Logits (batch, vocab) for the event after ``events`` (batch,), and the new state. ``context``
@@ -110,7 +128,9 @@ class NumpyLSTM:
         logits = h @ self.dense_kernel + self.dense_bias
         return (logits + context @ self.context_output if self.has_context else logits), new_state
 
-    def run(self, events: np.ndarray, state: list | None = None, context: np.ndarray | None = None) -> tuple[np.ndarray, list]:
+    def run(
+        self, events: np.ndarray, state: list | None = None, context: np.ndarray | None = None
+    ) -> tuple[np.ndarray, list]:
         """Logits (batch, time, vocab) for every position of ``events`` (batch, time); ``context`` (batch,
         time, context width) beside them for a network that reads it."""
         state = state or self.initial_state(events.shape[0])
@@ -144,8 +164,11 @@ def _is_stock_layer(layer: dict) -> bool:
     """A built-in Keras layer (not a registered custom class) set up the way the NumPy step computes it."""
     expected = _EXPECTED_SETTINGS.get(layer["class_name"], {})
     settings = layer.get("config", {})
-    return (layer.get("module") == "keras.layers" and layer.get("registered_name") is None
-            and all(settings.get(key) == value for key, value in expected.items()))  # fmt: skip
+    return (
+        layer.get("module") == "keras.layers"
+        and layer.get("registered_name") is None
+        and all(settings.get(key) == value for key, value in expected.items())
+    )
 
 
 def _cell(z: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

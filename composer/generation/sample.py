@@ -14,11 +14,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from composer.config import DEFAULT_TEMPERATURE, EncodingConfig
-from composer.errors import ComposerError
 from composer.context import pack, stream_context, unpack
-from composer.events import (BAR, DRUMS, DURATION, HOLD, PART, PITCH, POSITION, PROGRAM, REPEAT, START, TEMPO,
-                             TIME_SIGNATURE, VELOCITY, StreamState, declares_parts, tempo_values, velocity_values,
-                             vocabulary)
+from composer.errors import ComposerError
+from composer.events import (
+    BAR,
+    DRUMS,
+    DURATION,
+    HOLD,
+    PART,
+    PITCH,
+    POSITION,
+    PROGRAM,
+    REPEAT,
+    START,
+    TEMPO,
+    TIME_SIGNATURE,
+    VELOCITY,
+    StreamState,
+    declares_parts,
+    tempo_values,
+    velocity_values,
+    vocabulary,
+)
 from composer.generation.inference import NumpyLSTM
 from composer.generation.scales import scale_pitch_classes
 from composer.score import DEFAULT_TIME_SIGNATURE
@@ -67,9 +84,12 @@ class Constraints:
         """Constraints from what a user typed: --key D --scale minor --pitch-range 48-84 --program violin."""
         low, high = _pitch_range(pitch_range)
         return cls(
-            pitch_classes=scale_pitch_classes(key, scale), min_pitch=low, max_pitch=high,
-            programs=frozenset(map(_program, programs)) or None, max_polyphony=max_polyphony,
-        )  # fmt: skip
+            pitch_classes=scale_pitch_classes(key, scale),
+            min_pitch=low,
+            max_pitch=high,
+            programs=frozenset(map(_program, programs)) or None,
+            max_polyphony=max_polyphony,
+        )
 
 
 def _pitch_range(text: str | None) -> tuple[int, int]:
@@ -111,8 +131,10 @@ class Grammar:
         self.config, self.constraints = config, constraints
         vocab = vocabulary(config)
         self.kinds = np.array(vocab.kinds)
-        self.blocks = {kind: vocab.block(kind) for kind in (BAR, REPEAT, POSITION, TEMPO, TIME_SIGNATURE, PART,
-                                                            PROGRAM, VELOCITY, PITCH, HOLD, DURATION)}  # fmt: skip
+        self.blocks = {
+            kind: vocab.block(kind)
+            for kind in (BAR, REPEAT, POSITION, TEMPO, TIME_SIGNATURE, PART, PROGRAM, VELOCITY, PITCH, HOLD, DURATION)
+        }
         self.pitches = np.arange(config.min_pitch, config.max_pitch + 1)
         self.tempo_values = np.array(tempo_values(config) if config.use_tempo else ())  # per step: made once
         self.velocity_values = np.array(velocity_values(config) if config.use_velocity else ())
@@ -120,8 +142,11 @@ class Grammar:
         self.usable = ~np.isin(np.arange(len(vocab)), sorted(constraints.blocked_events))
         self.new_note_programs = self._new_note_programs(vocab)
         self.is_drums = np.arange(DRUMS + 1) == DRUMS
-        if not (self.playable[False] if constraints.programs is None or constraints.programs - {DRUMS}
-                else self.playable[True]).any():
+        if not (
+            self.playable[False]
+            if constraints.programs is None or constraints.programs - {DRUMS}
+            else self.playable[True]
+        ).any():
             raise ComposerError("the constraints leave no pitch that may be played; widen the pitch range or scale")
 
     def _playable_pitches(self, constraints: Constraints) -> dict[bool, np.ndarray]:
@@ -180,8 +205,9 @@ class Grammar:
         mask[self.blocks[BAR]] = not opening  # the piece's tempo is given at its very start, as encode writes it
         if not opening and self._room_for_a_repeat(stream):
             repeats = self.blocks[REPEAT]
-            mask[repeats] = self.usable[repeats] & np.array([stream.repeatable(k) for k in range(1, len(repeats) + 1)],
-                                                            dtype=bool)  # fmt: skip
+            mask[repeats] = self.usable[repeats] & np.array(
+                [stream.repeatable(k) for k in range(1, len(repeats) + 1)], dtype=bool
+            )
         first = clock.now - clock.bar_start
         self._positions(mask, clock, first, last=first if opening else None)
         if stream.meter_step < clock.now == clock.bar_start and self.constraints.time_signature is None:
@@ -198,8 +224,13 @@ class Grammar:
         if stream.pending is None and self._onset_complete(stream):
             mask[self.blocks[BAR]] = True
             self._positions(mask, clock, first=clock.now - clock.bar_start + 1)
-        if (self.config.use_tempo and stream.pending is None and stream.listed is None and not stream.frame_tempo
-                and self.constraints.tempo is None):
+        if (
+            self.config.use_tempo
+            and stream.pending is None
+            and stream.listed is None
+            and not stream.frame_tempo
+            and self.constraints.tempo is None
+        ):
             tempos = self.blocks[TEMPO]
             mask[tempos] = self.usable[tempos] & (self.tempo_values != stream.tempo)
         room = self._room_for_notes(stream)
@@ -225,7 +256,8 @@ class Grammar:
 
     def _any_new_note(self, stream: StreamState) -> bool:
         return self._room_for_notes(stream) and any(
-            self._new_pitches(stream, int(program)).any() for program in np.flatnonzero(self.new_note_programs))
+            self._new_pitches(stream, int(program)).any() for program in np.flatnonzero(self.new_note_programs)
+        )
 
     def _room_for_a_repeat(self, stream: StreamState) -> bool:
         """A repeated bar keeps a polyphony limit when no note is held into it: its onsets then sound no more
@@ -277,8 +309,9 @@ class Grammar:
                 if self._open_above(stream, drums):
                     programs[candidates] = True
                 else:  # only the pitch of the last listed note may be left: it depends on the program
-                    programs[candidates] |= np.array([self._new_pitches(stream, int(p)).any() for p in candidates],
-                                                     dtype=bool)  # fmt: skip
+                    programs[candidates] |= np.array(
+                        [self._new_pitches(stream, int(p)).any() for p in candidates], dtype=bool
+                    )
         if current is not None:
             programs[current] = False
         return programs
@@ -361,8 +394,9 @@ def _penalise_recent_pitches(logits: np.ndarray, pieces: list[Generated], penalt
     logits = logits.astype(np.float64)
     for row, piece in enumerate(pieces):
         recent = [t for t in set(piece.tokens[-REPETITION_WINDOW:]) if is_pitch[t]]
-        logits[row, recent] = np.where(logits[row, recent] > 0, logits[row, recent] / penalty,
-                                       logits[row, recent] * penalty)  # fmt: skip
+        logits[row, recent] = np.where(
+            logits[row, recent] > 0, logits[row, recent] / penalty, logits[row, recent] * penalty
+        )
     return logits
 
 
@@ -404,10 +438,15 @@ def generate(
     # bars are counted whole from the continuation on: a bar already started (or not yet opened) is not one
     first_bar = clock.bars + (clock.now > clock.bar_start or clock.bars == 0)
     context = primer[-PRIMER_CONTEXT:]
-    sounding = (unpack(stream_context(primer, config)[-len(context):], layout=network.context_layout)[None]
-                if network.has_context else None)  # fmt: skip
-    logits, state = network.run(np.tile(np.array(context)[None, :], (batch, 1)),
-                                context=None if sounding is None else np.tile(sounding, (batch, 1, 1)))
+    sounding = (
+        unpack(stream_context(primer, config)[-len(context) :], layout=network.context_layout)[None]
+        if network.has_context
+        else None
+    )
+    logits, state = network.run(
+        np.tile(np.array(context)[None, :], (batch, 1)),
+        context=None if sounding is None else np.tile(sounding, (batch, 1, 1)),
+    )
     logits = logits[:, -1]
     pieces = [Generated(list(primer), 0) for _ in range(batch)]
     blockers = [_NgramBlocker(options.no_repeat_ngram, primer) for _ in range(batch)] if options.no_repeat_ngram else []
@@ -434,7 +473,10 @@ def generate(
                 finished[index] = True  # on the Bar that starts the bar after the last one asked for
         if all(finished):
             break
-        sounding = (unpack(np.stack([pack(stream) for stream in streams]), layout=network.context_layout)
-                    if network.has_context else None)  # fmt: skip
+        sounding = (
+            unpack(np.stack([pack(stream) for stream in streams]), layout=network.context_layout)
+            if network.has_context
+            else None
+        )
         logits, state = network.step(events, state, sounding)
     return pieces

@@ -6,10 +6,9 @@ sampler can read its weights by layer name.
 
 from __future__ import annotations
 
-from composer.tf_runtime import keras, tf
-
 from composer.config import ModelConfig
 from composer.context import context_size
+from composer.tf_runtime import keras, tf
 
 
 def build_model(config: ModelConfig, vocab_size: int, stateful_batch: int | None = None) -> keras.Model:
@@ -31,8 +30,9 @@ def build_model(config: ModelConfig, vocab_size: int, stateful_batch: int | None
         x = keras.layers.Add(name="with_context")([x, seen])
     for layer in range(config.layers):
         # dropout between layers, not recurrent dropout: keeps the cuDNN kernel usable on GPUs
-        x = keras.layers.LSTM(config.units, return_sequences=True, stateful=bool(stateful_batch),
-                              name=f"lstm_{layer}")(x)  # fmt: skip
+        x = keras.layers.LSTM(config.units, return_sequences=True, stateful=bool(stateful_batch), name=f"lstm_{layer}")(
+            x
+        )
         x = keras.layers.Dropout(config.dropout, name=f"dropout_{layer}")(x)
     if config.context:
         x = keras.layers.Concatenate(name="output_with_context")([x, context])
@@ -63,7 +63,9 @@ class SumClippedAdam(keras.optimizers.Adam):
         return {**super().get_config(), "sum_clipnorm": self.sum_clipnorm}
 
 
-def compile_model(model: keras.Model, learning_rate: float, warmup_steps: int, decay_steps: int, clipnorm: float) -> None:
+def compile_model(
+    model: keras.Model, learning_rate: float, warmup_steps: int, decay_steps: int, clipnorm: float
+) -> None:
     """Adam with norm clipping of the whole batch's gradient; linear warm-up, then cosine decay to a tenth of
     the peak rate."""
     schedule = keras.optimizers.schedules.CosineDecay(

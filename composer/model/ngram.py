@@ -63,8 +63,9 @@ class KneserNey:
         )
 
     def _summaries(self, n: int) -> tuple[dict, dict]:
-        return tuple({ctx: (sum(c.values()), len(c)) for ctx, c in table[n].items()}
-                     for table in (self.raw, self.continuation))  # fmt: skip
+        return tuple(
+            {ctx: (sum(c.values()), len(c)) for ctx, c in table[n].items()} for table in (self.raw, self.continuation)
+        )
 
     def _prob(self, event: int, context: tuple, top: bool) -> float:
         n = len(context)
@@ -96,8 +97,13 @@ def fit_baseline(train_seqs, valid_seqs, vocab_size: int, max_order: int = 8) ->
     model = KneserNey(vocab_size, max_order=max_order).fit(train)
     order, _ = model.best_order(first_pieces(valid_seqs, BASELINE_EVENTS // 10))
     nll = model.nll_per_event(valid_seqs, order)
-    return model, {"order": order, "nll_per_event": nll, "perplexity": math.exp(nll),
-                   "fitted_pieces": len(train), "fitted_events": sum(map(len, train))}  # fmt: skip
+    return model, {
+        "order": order,
+        "nll_per_event": nll,
+        "perplexity": math.exp(nll),
+        "fitted_pieces": len(train),
+        "fitted_events": sum(map(len, train)),
+    }
 
 
 def first_pieces(sequences: Iterable[Sequence[int]], max_events: int) -> list[Sequence[int]]:

@@ -57,8 +57,11 @@ def _nll_by_kind(nlls: np.ndarray, kinds: np.ndarray, notes: int) -> dict[str, A
     by_kind = {}
     for kind in np.unique(kinds).tolist():
         chosen = nlls[kinds == kind]
-        by_kind[kind] = {"nll": float(chosen.mean()), "events": len(chosen),
-                         "share": float(chosen.sum()) / total if total > 0 else None}  # fmt: skip
+        by_kind[kind] = {
+            "nll": float(chosen.mean()),
+            "events": len(chosen),
+            "share": float(chosen.sum()) / total if total > 0 else None,
+        }
     return {
         "nll_by_kind": dict(sorted(by_kind.items(), key=lambda item: -(item[1]["share"] or 0))),
         "nll_per_note": total / notes if notes else None,
@@ -66,8 +69,9 @@ def _nll_by_kind(nlls: np.ndarray, kinds: np.ndarray, notes: int) -> dict[str, A
     }
 
 
-def event_nlls(model, sequences: Sequence[np.ndarray], batch_size: int = 8, *, config: EncodingConfig | None = None
-               ) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+def event_nlls(
+    model, sequences: Sequence[np.ndarray], batch_size: int = 8, *, config: EncodingConfig | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each sequence: the NLL (nats) of every event after the first, and whether it was the top guess.
     A network that reads the context (``composer.context``) needs the encoding ``config`` to work it out."""
     from composer.tf_runtime import tf
@@ -81,7 +85,9 @@ def event_nlls(model, sequences: Sequence[np.ndarray], batch_size: int = 8, *, c
 
     @tf.function(input_signature=signature)  # one graph for every batch shape
     def score(batch, contexts):
-        logits = tf.cast(model([batch[:, :-1], contexts] if reads_context else batch[:, :-1], training=False), tf.float32)
+        logits = tf.cast(
+            model([batch[:, :-1], contexts] if reads_context else batch[:, :-1], training=False), tf.float32
+        )
         targets = batch[:, 1:]
         nll = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)
         return nll, tf.argmax(logits, axis=-1, output_type=tf.int32) == targets

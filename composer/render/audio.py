@@ -27,8 +27,10 @@ def find_renderer() -> tuple[str, Path]:
     if program is None:
         raise ComposerError(f"--wav needs the fluidsynth program: {_INSTALL_FLUIDSYNTH}")
     if not soundfont.is_file():
-        raise ComposerError(f"--wav needs a soundfont, none at {soundfont}: {_INSTALL_FLUIDSYNTH}, "
-                            "or set COMPOSER_SOUNDFONT to a .sf2 file")  # fmt: skip
+        raise ComposerError(
+            f"--wav needs a soundfont, none at {soundfont}: {_INSTALL_FLUIDSYNTH}, "
+            "or set COMPOSER_SOUNDFONT to a .sf2 file"
+        )
     return program, soundfont
 
 

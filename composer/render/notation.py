@@ -30,14 +30,48 @@ MIN_KEY_CORRELATION = 0.6  # below this fit to a major or minor key profile, the
 # MIDI programs: 32-39 basses, 41 viola, 42 cello, 43 contrabass, 57 trombone, 58 tuba, 70 bassoon); others
 # read treble or bass.
 MIDDLE_LINE = {"treble": 71, "alto": 60, "tenor": 57, "bass": 50}
-USUAL_CLEFS = {41: ("alto", "treble"), 42: ("bass", "tenor", "treble"), 43: ("bass",), 57: ("bass", "tenor"),
-               58: ("bass",), 70: ("bass", "tenor"), 32: ("bass",), 33: ("bass",), 34: ("bass",), 35: ("bass",),
-               36: ("bass",), 37: ("bass",), 38: ("bass",), 39: ("bass",)}  # fmt: skip
+USUAL_CLEFS = {
+    41: ("alto", "treble"),
+    42: ("bass", "tenor", "treble"),
+    43: ("bass",),
+    57: ("bass", "tenor"),
+    58: ("bass",),
+    70: ("bass", "tenor"),
+    32: ("bass",),
+    33: ("bass",),
+    34: ("bass",),
+    35: ("bass",),
+    36: ("bass",),
+    37: ("bass",),
+    38: ("bass",),
+    39: ("bass",),
+}
 CLEF_REACH = 11  # a clef fits while the median pitch lies on its staff or two ledger lines off it
 # Where General MIDI drums sit on a five-line percussion staff (as MuseScore's drum set places them).
-DRUM_DISPLAY = {35: "F4", 36: "F4", 37: "C5", 38: "C5", 39: "C5", 40: "C5", 41: "F4", 42: "G5", 43: "G4", 44: "D4",
-                45: "A4", 46: "G5", 47: "B4", 48: "D5", 49: "A5", 50: "E5", 51: "F5", 52: "A5", 53: "F5", 55: "A5",
-                57: "A5", 59: "F5"}  # fmt: skip
+DRUM_DISPLAY = {
+    35: "F4",
+    36: "F4",
+    37: "C5",
+    38: "C5",
+    39: "C5",
+    40: "C5",
+    41: "F4",
+    42: "G5",
+    43: "G4",
+    44: "D4",
+    45: "A4",
+    46: "G5",
+    47: "B4",
+    48: "D5",
+    49: "A5",
+    50: "E5",
+    51: "F5",
+    52: "A5",
+    53: "F5",
+    55: "A5",
+    57: "A5",
+    59: "F5",
+}
 OTHER_DRUM_DISPLAY = "E5"
 
 
@@ -149,8 +183,11 @@ def _fill(measure, voices, start: Fraction, length: Fraction, meter: tuple[int, 
     # a bar cut short by a change of meter has no whole-bar rest (notation programs would fill it out)
     whole_bar = length if length == Fraction(4 * meter[0], meter[1]) else None
     # a voice keeps its number from bar to bar, so that ties join notes of one voice
-    shown = [(number, voice) for number, voice in enumerate(voices, start=1)
-             if number == 1 or _sounds_in(voice, start, length)]  # fmt: skip
+    shown = [
+        (number, voice)
+        for number, voice in enumerate(voices, start=1)
+        if number == 1 or _sounds_in(voice, start, length)
+    ]
     for number, voice in shown:
         target = measure if len(shown) == 1 else stream.Voice(id=str(number))
         offset = Fraction(0)

@@ -35,12 +35,16 @@ def piano_roll_figure(score: Score):
     figure, axes = _figure((12, 5))
     for track, colour in zip(score.tracks, _distinct_colours(len(score.tracks))):
         for note in track.notes:
-            axes.add_patch(_patches().Rectangle((note.start, note.pitch - 0.4), note.end - note.start, 0.8,
-                                                color=colour, alpha=0.8))  # fmt: skip
+            axes.add_patch(
+                _patches().Rectangle(
+                    (note.start, note.pitch - 0.4), note.end - note.start, 0.8, color=colour, alpha=0.8
+                )
+            )
         axes.plot([], [], color=colour, linewidth=6, label=track.name or program_name(track.program, track.is_drum))
     pitches = [n.pitch for t in score.tracks for n in t.notes] or [60]
-    axes.set(xlim=(0, max(score.end_beat, 1)), ylim=(min(pitches) - 2, max(pitches) + 2),
-             xlabel="beat", ylabel="MIDI pitch")  # fmt: skip
+    axes.set(
+        xlim=(0, max(score.end_beat, 1)), ylim=(min(pitches) - 2, max(pitches) + 2), xlabel="beat", ylabel="MIDI pitch"
+    )
     for line in score.bar_lines(score.end_beat):
         axes.axvline(line, color="grey", linewidth=0.5)
     axes.legend(loc="upper right", fontsize="small")
@@ -87,8 +91,9 @@ def _draw_histograms(axes, feature: dict) -> None:
     positions = np.arange(len(shown))
     for offset, side, mean in ((-0.2, "generated", means[0]), (0.2, "reference", means[1])):
         axes.bar(positions + offset, mean[shown], 0.4, label=side)
-    axes.set_xticks(positions, [bins[b] for b in shown], fontsize="x-small" if many else "small",
-                    rotation=90 if many else 0)  # fmt: skip
+    axes.set_xticks(
+        positions, [bins[b] for b in shown], fontsize="x-small" if many else "small", rotation=90 if many else 0
+    )
 
 
 def _draw_values(axes, feature: dict) -> None:

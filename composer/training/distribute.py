@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass
 
 from composer import artifacts
-from composer.training import keras_seam
 from composer.errors import ComposerError
+from composer.training import keras_seam
 
 MODES = ("auto", "none", "mirrored", "multi-worker")
 # The releases every strategy was tested with (pip specifiers); widen only after the distributed tests pass on more.
@@ -41,12 +41,16 @@ def cluster_from_env(mode: str) -> Cluster:
     raw = os.environ.get("TF_CONFIG", "")
     group = _parse_tf_config(raw) if raw else None
     if group and group.workers > 1 and mode in ("none", "mirrored"):  # each would think itself the chief
-        raise ComposerError(f"TF_CONFIG describes a group of {group.workers} workers, but --distribute {mode} trains "
-                            "each process alone and every one would write --out: pass --distribute multi-worker "
-                            "(or auto), or unset TF_CONFIG")  # fmt: skip
+        raise ComposerError(
+            f"TF_CONFIG describes a group of {group.workers} workers, but --distribute {mode} trains "
+            "each process alone and every one would write --out: pass --distribute multi-worker "
+            "(or auto), or unset TF_CONFIG"
+        )
     if mode == "multi-worker" and not group:
-        raise ComposerError("--distribute multi-worker needs the TF_CONFIG environment variable that describes "
-                            "the worker group (see docs/distributed.md)")  # fmt: skip
+        raise ComposerError(
+            "--distribute multi-worker needs the TF_CONFIG environment variable that describes "
+            "the worker group (see docs/distributed.md)"
+        )
     cluster = group if group and (group.workers > 1 or mode == "multi-worker") else Cluster(mode)
     check_tested_versions(cluster.mode)
     return cluster
@@ -64,20 +68,25 @@ def check_tested_versions(mode: str) -> None:
     if not all(SpecifierSet(spec).contains(installed[name]) for name, spec in TESTED_VERSIONS.items()):
         tested = " and ".join(f"{name}{spec}" for name, spec in TESTED_VERSIONS.items())
         found = ", ".join(f"{name} {installed[name]}" for name in TESTED_VERSIONS)
-        raise ComposerError(f"--distribute {mode} is tested only with {tested} (found {found}): "
-                            "install those releases, or train with --distribute none")  # fmt: skip
+        raise ComposerError(
+            f"--distribute {mode} is tested only with {tested} (found {found}): "
+            "install those releases, or train with --distribute none"
+        )
 
 
 def check_replicas(replicas: int, batch_size: int, mixed_precision: bool) -> None:
     """Refuse what ``replicas`` replicas (GPUs or workers) cannot train correctly."""
     if batch_size % replicas:
-        raise ComposerError(f"--batch-size {batch_size} does not split evenly between "
-                            f"{replicas} replicas (GPUs or workers)")  # fmt: skip
+        raise ComposerError(
+            f"--batch-size {batch_size} does not split evenly between {replicas} replicas (GPUs or workers)"
+        )
     if mixed_precision and replicas > 1:  # Keras 3.15's LossScaleOptimizer checks one replica's gradients, unsummed
-        raise ComposerError(f"--mixed-precision cannot train on {replicas} replicas (GPUs or workers): Keras's "
-                            "loss scaling decides whether a step overflowed from one replica's gradients, so an "
-                            "overflow on another would corrupt the weights. Train without --mixed-precision, "
-                            "or on one GPU")  # fmt: skip
+        raise ComposerError(
+            f"--mixed-precision cannot train on {replicas} replicas (GPUs or workers): Keras's "
+            "loss scaling decides whether a step overflowed from one replica's gradients, so an "
+            "overflow on another would corrupt the weights. Train without --mixed-precision, "
+            "or on one GPU"
+        )
 
 
 def make_strategy(cluster: Cluster):
@@ -123,18 +132,26 @@ def agree_on_start(strategy, epoch: int, fingerprint: str) -> None:
     starts = strategy.experimental_local_results(gathered)[0].numpy().tolist()
     if any(start != starts[0] for start in starts):
         places = {tuple(start): [index for index, other in enumerate(starts) if other == start] for start in starts}
-        described = "; ".join(f"after epoch {epoch_done} with weights {weights:012x} on replicas {replicas}"
-                              for (epoch_done, weights), replicas in places.items())  # fmt: skip
-        raise ComposerError(f"the workers would resume from different places ({described}); stop the whole group "
-                            "and start it again with the same command")  # fmt: skip
+        described = "; ".join(
+            f"after epoch {epoch_done} with weights {weights:012x} on replicas {replicas}"
+            for (epoch_done, weights), replicas in places.items()
+        )
+        raise ComposerError(
+            f"the workers would resume from different places ({described}); stop the whole group "
+            "and start it again with the same command"
+        )
 
 
 def lost_member(error: Exception, cluster: Cluster) -> bool:
     """Whether ``error`` is a collective step of a worker group failing because another worker stopped."""
     from composer.tf_runtime import tf
 
-    failures = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
-                tf.errors.DeadlineExceededError)  # fmt: skip
+    failures = (
+        tf.errors.UnavailableError,
+        tf.errors.AbortedError,
+        tf.errors.CancelledError,
+        tf.errors.DeadlineExceededError,
+    )
     return cluster.workers > 1 and isinstance(error, failures)
 
 
@@ -154,8 +171,10 @@ def _parse_tf_config(raw: str) -> Cluster:
         offset = {"chief": 0, "worker": len(chiefs)}[task["type"]]
         index = offset + int(task["index"])
     except (ValueError, KeyError, TypeError) as error:
-        raise ComposerError(f"TF_CONFIG is not a valid worker-group description ({error!r}); "
-                            'expected {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}') from None  # fmt: skip
+        raise ComposerError(
+            f"TF_CONFIG is not a valid worker-group description ({error!r}); "
+            'expected {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}'
+        ) from None
     if not 0 <= index < len(chiefs) + len(workers):
         raise ComposerError(f"TF_CONFIG: task {task['type']} {task['index']} is not in the cluster it describes")
     return Cluster("multi-worker", len(chiefs) + len(workers), index)

@@ -12,9 +12,11 @@ from __future__ import annotations
 from composer.errors import ComposerError
 
 ISSUE = "https://github.com/keras-team/keras/issues/20585"
-PATCHED = ("keras.src.backend.tensorflow.trainer.reduce_per_replica",
-           "keras.src.backend.tensorflow.trainer._collective_all_reduce_multi_worker",
-           "keras.Model._distribute_strategy")  # fmt: skip
+PATCHED = (
+    "keras.src.backend.tensorflow.trainer.reduce_per_replica",
+    "keras.src.backend.tensorflow.trainer._collective_all_reduce_multi_worker",
+    "keras.Model._distribute_strategy",
+)
 
 
 def check() -> None:
@@ -23,8 +25,10 @@ def check() -> None:
 
     missing = [name for name in PATCHED if not _has(name, keras)]
     if missing:
-        raise ComposerError(f"this Keras ({keras.__version__}) lacks {', '.join(missing)}, which composer patches "
-                            f"for multi-worker training ({ISSUE}); install the tested keras>=3.15,<3.16")  # fmt: skip
+        raise ComposerError(
+            f"this Keras ({keras.__version__}) lacks {', '.join(missing)}, which composer patches "
+            f"for multi-worker training ({ISSUE}); install the tested keras>=3.15,<3.16"
+        )
 
 
 def _has(name: str, keras) -> bool:

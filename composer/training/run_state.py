@@ -69,8 +69,10 @@ class RunState:
         """The run a state.json records; older versions' files read the same, a newer version's are refused."""
         version = data.get("state_version", STATE_VERSION)
         if version != STATE_VERSION:
-            raise ComposerError(f"the run's state.json has version {version!r}, this composer reads "
-                                f"{STATE_VERSION}: resume it with the composer version that started it")  # fmt: skip
+            raise ComposerError(
+                f"the run's state.json has version {version!r}, this composer reads "
+                f"{STATE_VERSION}: resume it with the composer version that started it"
+            )
         known = {f.name for f in dataclasses.fields(cls)}
         fields = {name: value for name, value in data.items() if name in known and value is not None}
         for name, config in _CONFIGS.items():
@@ -84,7 +86,9 @@ class RunState:
     def epochs_over(self) -> bool:
         """Whether no epoch is left to train: all are done, or early stopping decided after one at least.
         Not yet "finished": that waits until the model is published."""
-        return self.epoch >= self.training.epochs or (self.epoch > 0 and self.epochs_since_best >= self.training.patience)
+        return self.epoch >= self.training.epochs or (
+            self.epoch > 0 and self.epochs_since_best >= self.training.patience
+        )
 
     def after_epoch(self, epoch: int, logs: dict[str, float], checkpoint: Path) -> RunState:
         """The run once ``epoch`` (from 0) has ended with ``logs`` and its weights are saved as ``checkpoint``."""
@@ -93,11 +97,14 @@ class RunState:
             history[key] = [*history.get(key, []), float(value)]
         improved = self.best_val_loss is None or logs["val_loss"] < self.best_val_loss
         return dataclasses.replace(
-            self, epoch=epoch + 1, history=history, checkpoint=str(checkpoint),
+            self,
+            epoch=epoch + 1,
+            history=history,
+            checkpoint=str(checkpoint),
             best_val_loss=float(logs["val_loss"]) if improved else self.best_val_loss,
             best_checkpoint=str(checkpoint) if improved else self.best_checkpoint,
             epochs_since_best=0 if improved else self.epochs_since_best + 1,
-        )  # fmt: skip
+        )
 
 
 def load(out: Path) -> RunState:

@@ -23,18 +23,26 @@ from typing import Any
 import numpy as np
 
 from composer import artifacts
-from composer.training import run_state
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.data.corpus import representation_problems
-from composer.training.distribute import (Cluster, agree_on_start, check_replicas, cluster_from_env, lost_member, make_strategy,
-                                  ready_for_fit, weights_fingerprint)  # fmt: skip
+from composer.data.prepare import is_cache, read_manifest, shard_files
+from composer.data.training_data import TrainingData, load_training_data, steps_per_epoch, validation_steps
 from composer.errors import ComposerError
 from composer.events import token_names, vocabulary
 from composer.model.ngram import fit_baseline
 from composer.render.plot import plot_losses
-from composer.data.prepare import is_cache, read_manifest, shard_files
+from composer.training import run_state
+from composer.training.distribute import (
+    Cluster,
+    agree_on_start,
+    check_replicas,
+    cluster_from_env,
+    lost_member,
+    make_strategy,
+    ready_for_fit,
+    weights_fingerprint,
+)
 from composer.training.run_state import FineTuningBase, RunState
-from composer.data.training_data import TrainingData, load_training_data, steps_per_epoch, validation_steps
 
 
 @dataclass(frozen=True)
@@ -70,10 +78,18 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
         raise ComposerError(f"{out} already holds a finished run; pass --force to replace it")
     state = _resumed_state(request, report) if resume else _new_state(request)
     if cluster.mode == "multi-worker" and not is_cache(Path(state.data)):
-        raise ComposerError("a worker group trains from a prepared cache, each worker on its own shards: "
-                            f"run `composer prepare {state.data} --out CACHE` and train on CACHE")  # fmt: skip
-    data = load_training_data(Path(state.data), state.encoding, state.training, cache_dir=request.cache_dir,
-                              workers=request.workers, on_file=on_file)  # fmt: skip
+        raise ComposerError(
+            "a worker group trains from a prepared cache, each worker on its own shards: "
+            f"run `composer prepare {state.data} --out CACHE` and train on CACHE"
+        )
+    data = load_training_data(
+        Path(state.data),
+        state.encoding,
+        state.training,
+        cache_dir=request.cache_dir,
+        workers=request.workers,
+        on_file=on_file,
+    )
     _check_carry_state(state.training, data, cluster)
     state = _with_data(state, data, cluster)
     report(_describe_corpus(state.data_summary))
@@ -81,9 +97,13 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
     if writes:  # only now: the data is usable
         artifacts.prepare_output_dir(out, force=request.force, resume=resume)
     if state.ngram is None and writes:  # only the chief reports it
-        state = replace(state, ngram=fit_baseline(data.train_pieces, data.valid_pieces, len(vocabulary(state.encoding)))[1])
-        report(f"n-gram baseline (order {state.ngram['order']}): "
-               f"validation NLL {state.ngram['nll_per_event']:.4f} nats/event")  # fmt: skip
+        state = replace(
+            state, ngram=fit_baseline(data.train_pieces, data.valid_pieces, len(vocabulary(state.encoding)))[1]
+        )
+        report(
+            f"n-gram baseline (order {state.ngram['order']}): "
+            f"validation NLL {state.ngram['nll_per_event']:.4f} nats/event"
+        )
     # Saving reads variables through collective ops, so every worker saves; the others into a folder of their own.
     work = out if writes else Path(tempfile.mkdtemp(prefix=f"composer-worker-{cluster.index}-"))
     try:
@@ -110,16 +130,23 @@ def _with_data(state: RunState, data: TrainingData, cluster: Cluster) -> RunStat
     counts = data.event_counts.copy()
     if state.init_from:
         counts += np.asarray(state.init_from.event_counts)
-    return replace(state, data_summary=data.summary, split=data.split, event_counts=tuple(counts.tolist()),
-                   distribute={"mode": cluster.mode, "workers": cluster.workers})  # fmt: skip
+    return replace(
+        state,
+        data_summary=data.summary,
+        split=data.split,
+        event_counts=tuple(counts.tolist()),
+        distribute={"mode": cluster.mode, "workers": cluster.workers},
+    )
 
 
 def _check_carry_state(training: TrainConfig, data: TrainingData, cluster: Cluster) -> None:
     """A carried state lives in one process's LSTM, one lane of the stream per batch row: no strategy may
     split the batch, and a cache's shards are not read as one stream."""
     if training.carry_state and (data.cache is not None or cluster.mode in ("mirrored", "multi-worker")):
-        raise ComposerError("--carry-state trains in one process from a MIDI folder; "
-                            "drop it to train on a prepared cache or with --distribute")  # fmt: skip
+        raise ComposerError(
+            "--carry-state trains in one process from a MIDI folder; "
+            "drop it to train on a prepared cache or with --distribute"
+        )
 
 
 def _finished_run(out: Path) -> bool:
@@ -138,8 +165,10 @@ def _restarted_group(request: TrainRequest, cluster: Cluster) -> bool:
         return False
     changed = _changed_settings(run_state.load(request.out), request)
     if changed:
-        raise ComposerError(f"{request.out} holds an unfinished run with other settings ({'; '.join(changed)}): "
-                            "pass --resume to continue it as it was, or --force to start again")  # fmt: skip
+        raise ComposerError(
+            f"{request.out} holds an unfinished run with other settings ({'; '.join(changed)}): "
+            "pass --resume to continue it as it was, or --force to start again"
+        )
     return True
 
 
@@ -149,10 +178,12 @@ def _changed_settings(state: RunState, request: TrainRequest) -> list[str]:
     pairs = [(state.training, request.training)]
     if not state.init_from:  # a fine-tuned network is the base model's, whatever --units says
         pairs.append((state.model, request.model))
-    return [f"{name} {value} there, {asked} now"
-            for recorded, requested in pairs
-            for (name, value), asked in zip(recorded.to_dict().items(), requested.to_dict().values())
-            if value != asked]  # fmt: skip
+    return [
+        f"{name} {value} there, {asked} now"
+        for recorded, requested in pairs
+        for (name, value), asked in zip(recorded.to_dict().items(), requested.to_dict().values())
+        if value != asked
+    ]
 
 
 def _new_state(request: TrainRequest) -> RunState:
@@ -175,8 +206,10 @@ def _fine_tuning_state(model_path: Path, request: TrainRequest, data: str) -> Ru
 
     check_layers(model_path)  # a foreign network is refused before its weights are read
     if request.out.resolve() in model_path.resolve().parents:
-        raise ComposerError(f"--init-from {model_path} lies inside --out {request.out}, which a new run clears; "
-                            "copy the model elsewhere first, or choose another --out")  # fmt: skip
+        raise ComposerError(
+            f"--init-from {model_path} lies inside --out {request.out}, which a new run clears; "
+            "copy the model elsewhere first, or choose another --out"
+        )
     metadata, config = artifacts.model_encoding(model_path)
     problems = representation_problems(request.data, config)
     if problems:
@@ -204,13 +237,17 @@ def _describe_corpus(summary: dict[str, Any]) -> str:
         + (f" ({skipped})" if skipped else "")
         + (f", {summary['duplicates_dropped']} duplicates dropped" if summary["duplicates_dropped"] else "")
         + f", {summary['tokens']} events"
-        + (f" (a prepared cache of {summary['shards']} shards)" if "shards" in summary
-           else f" ({summary['cache_hits']} files from cache)")  # fmt: skip
+        + (
+            f" (a prepared cache of {summary['shards']} shards)"
+            if "shards" in summary
+            else f" ({summary['cache_hits']} files from cache)"
+        )
     )
 
 
-def _fit(out: Path, work: Path, state: RunState, data: TrainingData, steps: int, report, cluster: Cluster
-         ) -> tuple[str, RunState]:  # fmt: skip
+def _fit(
+    out: Path, work: Path, state: RunState, data: TrainingData, steps: int, report, cluster: Cluster
+) -> tuple[str, RunState]:
     """Run the epochs still to do, resuming from ``out`` and checkpointing into ``work``;
     ('done' or 'interrupted', the run as it then stands) (NaN raises)."""
     from composer.tf_runtime import keras
@@ -279,9 +316,8 @@ def _fit(out: Path, work: Path, state: RunState, data: TrainingData, steps: int,
 
 def _model(out: Path, state: RunState, steps: int, report):
     """The checkpointed model of a resumed run, or a new (or fine-tuned) one, compiled."""
-    from composer.tf_runtime import keras
-
     from composer.model.network import build_model, compile_model
+    from composer.tf_runtime import keras
 
     training = state.training
     if state.epoch > 0:
@@ -306,25 +342,32 @@ def _datasets(data: TrainingData, state: RunState, steps: int, strategy, cluster
     if data.cache is None:  # in memory; a strategy splits each global batch between its replicas
         streams = [dataset.TokenStream(pieces, encoding, layout) for pieces in (data.train_pieces, data.valid_pieces)]
         if training.carry_state:
-            return (dataset.lane_training_dataset(streams[0], encoding, training, steps, initial_epoch=epoch),
-                    dataset.lane_validation_dataset(streams[1], training), None)  # fmt: skip
-        return (dataset.training_dataset(streams[0], encoding, training, initial_epoch=epoch),
-                dataset.validation_dataset(streams[1], training), None)  # fmt: skip
+            return (
+                dataset.lane_training_dataset(streams[0], encoding, training, steps, initial_epoch=epoch),
+                dataset.lane_validation_dataset(streams[1], training),
+                None,
+            )
+        return (
+            dataset.training_dataset(streams[0], encoding, training, initial_epoch=epoch),
+            dataset.validation_dataset(streams[1], training),
+            None,
+        )
     shards = {split: shard_files(data.cache, data.manifest, split) for split in ("train", "valid")}
     valid_steps = validation_steps(data, training, cluster.workers if strategy else 0)
 
     def training_batches(input_context=None):
-        return dataset.shard_training_dataset(shards["train"], steps, encoding, training, epoch, input_context,
-                                              layout)  # fmt: skip
+        return dataset.shard_training_dataset(shards["train"], steps, encoding, training, epoch, input_context, layout)
 
     def validation_batches(input_context=None):
-        return dataset.shard_validation_dataset(shards["valid"], valid_steps, encoding, training, input_context,
-                                                layout)  # fmt: skip
+        return dataset.shard_validation_dataset(shards["valid"], valid_steps, encoding, training, input_context, layout)
 
     if strategy is None:
         return training_batches(), validation_batches(), valid_steps
-    return (strategy.distribute_datasets_from_function(training_batches),
-            strategy.distribute_datasets_from_function(validation_batches), valid_steps)  # fmt: skip
+    return (
+        strategy.distribute_datasets_from_function(training_batches),
+        strategy.distribute_datasets_from_function(validation_batches),
+        valid_steps,
+    )
 
 
 def _load_base_weights(model, path: Path) -> None:
@@ -473,9 +516,8 @@ def _sigterm_as_interrupt():
 
 def _finish(out: Path, state: RunState, valid_pieces) -> dict[str, Any]:
     """Evaluate the best checkpoint on whole validation pieces and publish it as OUT/model.keras."""
-    from composer.tf_runtime import keras
-
     from composer.model.scoring import sequence_metrics
+    from composer.tf_runtime import keras
 
     best = _published(keras.models.load_model(out / state.best_checkpoint, compile=False), state)
     state = replace(state, metrics=sequence_metrics(best, valid_pieces, config=state.encoding))
