@@ -7,6 +7,7 @@ from hypothesis import settings
 from composer.cli import main
 
 from midi_factory import write_toy_corpus
+from tiny_training import train_args
 
 # `HYPOTHESIS_PROFILE=thorough pytest` runs the property tests 20x longer before a release; the fast lane
 # (`pytest -m "not slow"`) runs a third as many examples as the full suite.
@@ -32,32 +33,7 @@ def tiny_model(tmp_path_factory):
     """A tiny model trained for one epoch on the toy corpus (melody, bass and drums), shared by the session."""
     root = tmp_path_factory.mktemp("model")
     corpus = write_toy_corpus(root / "corpus", bad_files=False)
-    result = CliRunner().invoke(
-        main,
-        [
-            "train",
-            str(corpus),
-            "--out",
-            str(root / "run"),
-            "--epochs",
-            "1",
-            "--units",
-            "16",
-            "--embedding-dim",
-            "8",
-            "--batch-size",
-            "8",
-            "--sequence-length",
-            "32",
-            "--valid-fraction",
-            "0.25",
-            "--workers",
-            "1",
-            "--seed",
-            "1",
-            "--cache-dir",
-            str(root / "cache"),
-        ],
-    )
+    options = ["--epochs", 1, "--valid-fraction", 0.25, "--workers", 1, "--seed", 1, "--cache-dir", root / "cache"]
+    result = CliRunner().invoke(main, train_args(corpus, root / "run", *options))
     assert result.exit_code == 0, result.output
     return root / "run" / "model.keras"

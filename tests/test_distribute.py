@@ -15,11 +15,16 @@ from composer.errors import ComposerError
 from composer.training.distribute import Cluster, cluster_from_env
 from composer.training.run_state import RunState
 
+import tiny_training
 from midi_factory import write_toy_corpus
 
 pytestmark = pytest.mark.slow  # worker groups and strategies: TensorFlow in every test, and subprocess groups
 
-TINY = ["--units", "16", "--embedding-dim", "8", "--layers", "1", "--batch-size", "8", "--sequence-length", "32"]
+TINY = [*tiny_training.TINY, "--layers", "1"]
+
+
+def _train_args(data, out, *options):
+    return tiny_training.train_args(data, out, "--layers", 1, *options)
 
 
 def _tf_config(ports, task_type="worker", index=0, chief=False):
@@ -287,20 +292,7 @@ def test_a_group_tf_config_without_a_group_strategy_is_refused(cache, tmp_path, 
     with pytest.raises(ComposerError, match="pass --distribute multi-worker"):
         cluster_from_env(mode)
     result = CliRunner().invoke(
-        main,
-        [
-            "train",
-            str(cache),
-            "--out",
-            str(tmp_path / "run"),
-            "--distribute",
-            mode,
-            "--seed",
-            "1",
-            *TINY,
-            "--epochs",
-            "1",
-        ],
+        main, _train_args(cache, tmp_path / "run", "--distribute", mode, "--seed", 1, "--epochs", 1)
     )
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert f"Error: TF_CONFIG describes a group of 2 workers, but --distribute {mode} trains" in result.output
@@ -339,22 +331,8 @@ def test_the_installed_releases_are_tested_and_others_are_refused_before_any_wor
     check_tested_versions("multi-worker")  # what CI installs must be inside the range
     monkeypatch.delenv("TF_CONFIG", raising=False)
     monkeypatch.setattr(artifacts, "package_versions", lambda: {"keras": "3.3.3", "tensorflow": "2.16.1"})
-    result = CliRunner().invoke(
-        main,
-        [
-            "train",
-            str(cache),
-            "--out",
-            str(tmp_path / "run"),
-            "--distribute",
-            "mirrored",
-            "--seed",
-            "1",
-            *TINY,
-            "--epochs",
-            "1",
-        ],
-    )
+    options = ["--distribute", "mirrored", "--seed", 1, "--epochs", 1]
+    result = CliRunner().invoke(main, _train_args(cache, tmp_path / "run", *options))
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert "(found keras 3.3.3, tensorflow 2.16.1)" in result.output and not (tmp_path / "run").exists()
 

@@ -17,6 +17,7 @@ from composer.midi_io import MAX_BEATS, parse_score
 
 from hostile_midi import VALID, write_hostile_corpus
 from midi_factory import write_toy_corpus
+from tiny_training import train_args
 
 # The most events a file may encode into: a few per note, plus one time shift per beat or so.
 MAX_TOKENS_PER_NOTE = 5
@@ -73,30 +74,20 @@ def test_training_skips_each_bad_file_with_a_reason_and_uses_the_rest(hostile, t
     shutil.copytree(folder, data / "hostile", ignore=lambda _, names: [n for n in names if n in HEAVY])
     result = CliRunner().invoke(
         main,
-        [
-            "train",
-            str(data),
-            "--out",
-            str(tmp_path / "run"),
+        train_args(
+            data,
+            tmp_path / "run",
             "--epochs",
-            "1",
-            "--units",
-            "16",
-            "--embedding-dim",
-            "8",
-            "--batch-size",
-            "8",
-            "--sequence-length",
-            "32",
+            1,
             "--valid-fraction",
-            "0.25",
+            0.25,
             "--workers",
-            "1",
+            1,
             "--seed",
-            "1",
+            1,
             "--cache-dir",
-            str(tmp_path / "cache"),
-        ],
+            tmp_path / "cache",
+        ),
     )
     assert _outcome(result) == "ok", result.output
     skipped = dict(line.split(": ", 1) for line in result.output.splitlines() if line.startswith("skipped "))

@@ -16,23 +16,11 @@ from composer.score import Note, Score, Track
 
 from midi_factory import toy_score, write_toy_corpus
 from subprocesses import start
+from tiny_training import train_args
 
 pytestmark = pytest.mark.slow  # every test here trains, or starts to
 
-TINY = [
-    "--units",
-    "16",
-    "--embedding-dim",
-    "8",
-    "--batch-size",
-    "8",
-    "--sequence-length",
-    "32",
-    "--valid-fraction",
-    "0.25",
-    "--workers",
-    "1",
-]
+SPLIT = ["--valid-fraction", "0.25", "--workers", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +30,7 @@ def corpus(tmp_path_factory):
 
 def _train(corpus, out, *extra):
     cache = ["--cache-dir", str(out.parent / "cache")]
-    return CliRunner().invoke(main, ["train", str(corpus), "--out", str(out), *TINY, *cache, *extra])
+    return CliRunner().invoke(main, train_args(corpus, out, *SPLIT, *cache, *extra))
 
 
 def test_training_leaves_a_complete_self_describing_model(corpus, tmp_path):
@@ -203,25 +191,8 @@ def test_kill_9_mid_epoch_loses_at_most_that_epoch(corpus, tmp_path):
 
 
 def _start_long_run(corpus, out):
-    command = [
-        sys.executable,
-        "-m",
-        "composer.cli",
-        "train",
-        str(corpus),
-        "--out",
-        str(out),
-        *TINY,
-        "--cache-dir",
-        str(out.parent / "cache"),
-        "--epochs",
-        "40",
-        "--patience",
-        "40",
-        "--seed",
-        "5",
-    ]
-    return start(command)
+    options = ["--cache-dir", out.parent / "cache", *"--epochs 40 --patience 40 --seed 5".split()]
+    return start([sys.executable, "-m", "composer.cli", *train_args(corpus, out, *SPLIT, *options)])
 
 
 def _wait_for_epochs(state_file, epochs, process, timeout=120):
@@ -307,46 +278,11 @@ def test_init_from_a_model_inside_out_is_refused_before_anything_is_cleared(tiny
 
 def test_training_streams_a_prepared_cache(corpus, tmp_path):
     cache = tmp_path / "cache"
-    prepared = CliRunner().invoke(
-        main,
-        [
-            "prepare",
-            str(corpus),
-            "--out",
-            str(cache),
-            "--shards",
-            "3",
-            "--valid-fraction",
-            "0.5",
-            "--workers",
-            "1",
-            "--steps-per-quarter",
-            "6",
-        ],
-    )
+    options = "--shards 3 --valid-fraction 0.5 --workers 1 --steps-per-quarter 6".split()
+    prepared = CliRunner().invoke(main, ["prepare", str(corpus), "--out", str(cache), *options])
     assert prepared.exit_code == 0, prepared.output
     out = tmp_path / "run"
-    result = CliRunner().invoke(
-        main,
-        [
-            "train",
-            str(cache),
-            "--out",
-            str(out),
-            "--units",
-            "16",
-            "--embedding-dim",
-            "8",
-            "--batch-size",
-            "8",
-            "--sequence-length",
-            "32",
-            "--epochs",
-            "1",
-            "--seed",
-            "3",
-        ],
-    )
+    result = CliRunner().invoke(main, train_args(cache, out, "--epochs", 1, "--seed", 3))
     assert result.exit_code == 0, result.output
     assert "data: 12 files used, 2 skipped" in result.output and "(a prepared cache of 3 shards)" in result.output
     metadata = read_metadata(out / "model.keras")
