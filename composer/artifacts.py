@@ -150,17 +150,6 @@ def model_encoding(path: str | os.PathLike) -> tuple[dict[str, Any], EncodingCon
     return metadata, config
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    write_atomic(path, json.dumps(data, indent=2).encode(), overwrite=True)
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ComposerError(f"{path}: cannot read ({error})") from None
-
-
 def package_versions() -> dict[str, str]:
     """Versions that decide whether a model can be reproduced."""
     versions = {"composer": __version__, "python": platform.python_version()}

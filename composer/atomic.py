@@ -1,10 +1,13 @@
-"""Crash-safe file writes: a reader sees the old file or the new one, never half of one."""
+"""Crash-safe file writes: a reader sees the old file or the new one, never half of one; and the JSON records
+written that way read back with a clear error."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from composer.errors import ComposerError
 
@@ -72,3 +75,15 @@ def _default_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Replaces ``path`` whole: for records the program owns (a run's state, a manifest)."""
+    write_atomic(path, json.dumps(data, indent=2).encode(), overwrite=True)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ComposerError(f"{path}: cannot read ({error})") from None

@@ -247,7 +247,7 @@ def shard_training_dataset(
         seed = tf.random.experimental.stateless_fold_in(
             tf.stack([tf.cast(train.seed, tf.int64), epoch]), indices[index]
         )
-        tokens, pitched = _read_shard(paths[index])
+        tokens, pitched = _shard_events(paths[index])
         contexts = _shard_contexts(tokens, encoding) if layout else None
         jitter = tf.random.stateless_uniform([], seed, 0, length, dtype=tf.int32)
         count = tf.maximum((tf.size(tokens) - 1 - jitter) // length, 0)
@@ -288,7 +288,7 @@ def shard_validation_dataset(
     length, batch = train.sequence_length, context.get_per_replica_batch_size(train.batch_size)
 
     def shard_windows(path):
-        tokens, _ = _read_shard(path)
+        tokens, _ = _shard_events(path)
         count = tf.maximum((tf.size(tokens) - 1) // length, 0)  # a shard may hold no validation piece
         spans = tf.range(count)[:, None] * length + tf.range(length + 1)[None, :]
         windows = tf.gather(tokens, spans)
@@ -320,7 +320,7 @@ def _shard_contexts(tokens, encoding: EncodingConfig):
     return tf.ensure_shape(packed, [None, PACKED_SIZE])
 
 
-def _read_shard(path):
+def _shard_events(path):
     """(tokens, pitched mask) of one shard file: uint16 events with the pitched flag in the top bit."""
     packed = tf.cast(tf.io.decode_raw(tf.io.read_file(path), tf.uint16), tf.int32)
     return packed % 2**PITCHED_BIT, packed >= 2**PITCHED_BIT

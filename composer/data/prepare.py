@@ -26,8 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from composer.artifacts import read_json, write_json
-from composer.atomic import write_atomic
+from composer.atomic import read_json, write_atomic, write_json
 from composer.config import EncodingConfig
 from composer.data.corpus import Deduplicator, count_reasons, encode_files, find_midi_files, is_validation, music_digest
 from composer.errors import ComposerError
@@ -109,7 +108,7 @@ def shard_files(cache: Path, manifest: dict[str, Any], split: str) -> list[Path]
 def iter_pieces(cache: Path, manifest: dict[str, Any], split: str) -> Iterator[np.ndarray]:
     """Whole pieces of one split as token arrays, read shard by shard as they are asked for."""
     for index in range(manifest["shards"]):
-        lengths = [entry["tokens"] for entry in _read_shard(cache, index) if entry.get("split") == split]
+        lengths = [entry["tokens"] for entry in _shard_entries(cache, index) if entry.get("split") == split]
         packed = np.fromfile(_shard_path(cache, index, f".{split}.bin"), dtype="<u2")
         for piece in np.split(packed, np.cumsum(lengths)[:-1]) if lengths else []:
             yield _unpack(piece)
@@ -166,7 +165,7 @@ def _seen_in(cache: Path, shards: list[int]) -> Deduplicator:
     """Files already published, so a resumed run drops the same duplicates an uninterrupted one would."""
     seen = Deduplicator()
     for index in shards:
-        for entry in _read_shard(cache, index):
+        for entry in _shard_entries(cache, index):
             if entry["status"] == "used":
                 seen.remember(entry["sha256"], entry["music_sha256"])
     return seen
@@ -206,7 +205,7 @@ def _finish(cache: Path, manifest: dict[str, Any], seconds: float) -> dict[str, 
     counts = np.zeros(len(vocabulary(EncodingConfig.from_dict(manifest["encoding"]))), dtype=np.int64)
     status, reasons, tokens, files = Counter(), [], {split: [] for split in SPLITS}, {split: 0 for split in SPLITS}
     for index in range(manifest["shards"]):
-        entries = _read_shard(cache, index)
+        entries = _shard_entries(cache, index)
         status.update(entry["status"] for entry in entries)
         reasons += [entry["reason"] for entry in entries if entry["status"] == "skipped"]
         for split in SPLITS:
@@ -232,7 +231,8 @@ def _event_counts(path: Path, size: int) -> np.ndarray:
     return np.bincount(_unpack(np.fromfile(path, dtype="<u2")), minlength=size)
 
 
-def _read_shard(cache: Path, index: int) -> list[dict[str, Any]]:
+def _shard_entries(cache: Path, index: int) -> list[dict[str, Any]]:
+    """The files a shard holds, as its manifest entry lists them (path, split, tokens, ...)."""
     return read_json(_shard_path(cache, index, ".json"))["files"]
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from composer.artifacts import STATE_FILE, read_json, write_json
+from composer.artifacts import STATE_FILE
+from composer.atomic import read_json, write_json
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.errors import ComposerError
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from composer import artifacts
+from composer.atomic import read_json, write_json
 from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.data.corpus import representation_problems
 from composer.data.prepare import is_cache, read_manifest, shard_files
@@ -151,7 +152,7 @@ def _check_carry_state(training: TrainConfig, data: TrainingData, cluster: Clust
 
 def _finished_run(out: Path) -> bool:
     path = out / artifacts.STATE_FILE
-    return path.exists() and artifacts.read_json(path).get("status") == "finished"  # a peek: any version's file
+    return path.exists() and read_json(path).get("status") == "finished"  # a peek: any version's file
 
 
 def _restarted_group(request: TrainRequest, cluster: Cluster) -> bool:
@@ -523,7 +524,7 @@ def _finish(out: Path, state: RunState, valid_pieces) -> dict[str, Any]:
     state = replace(state, metrics=sequence_metrics(best, valid_pieces, config=state.encoding))
     metadata = _metadata(state)
     artifacts.save_model(best, out / artifacts.MODEL_FILE, metadata)
-    artifacts.write_json(out / "metadata.json", metadata)
+    write_json(out / "metadata.json", metadata)
     run_state.save(out, replace(state, status="finished"))  # last: a chief killed before this publishes again
     plot_losses(state.history, out / "loss.png")
     return {
