@@ -14,7 +14,14 @@ import click
 
 from composer import __version__
 from composer.artifacts import DEFAULT_MODEL_DIR
-from composer.config import CONTEXT_LAYOUT, DEFAULT_TEMPERATURE, EncodingConfig, ModelConfig, TrainConfig
+from composer.config import (
+    CONTEXT_LAYOUT,
+    DEFAULT_TEMPERATURE,
+    TIME_SIGNATURE_DENOMINATORS,
+    EncodingConfig,
+    ModelConfig,
+    TrainConfig,
+)
 from composer.errors import ComposerError
 from composer.generation.scales import SCALES
 from composer.training.distribute import MODES as DISTRIBUTE_MODES
@@ -548,9 +555,10 @@ def generate(
     import random
 
     from composer.artifacts import resolve_model
-    from composer.generation.generate import GenerateRequest, generate_files, request_from_sidecar
-    from composer.generation.sample import Constraints, SamplingOptions
-    from composer.generation.sidecar import read_sidecar
+    from composer.generation.output import generate_files
+    from composer.generation.request import GenerateRequest
+    from composer.generation.sample import SamplingOptions
+    from composer.generation.sidecar import read_sidecar, request_from_sidecar
 
     context = click.get_current_context()
     if from_sidecar is not None:
@@ -581,13 +589,7 @@ def generate(
             repetition_penalty=sampling["repetition_penalty"],
             no_repeat_ngram=sampling["no_repeat_ngram"],
         ),
-        constraints=Constraints.from_options(
-            key=sampling["key"],
-            scale=sampling["scale"],
-            pitch_range=sampling["pitch_range"],
-            programs=sampling["programs"],
-            max_polyphony=sampling["max_polyphony"],
-        ),
+        constraints=_constraints(sampling),
         primer=primer,
         primer_bars=primer_bars,
         include_primer=include_primer,
@@ -609,9 +611,52 @@ def _parse_time_signature(text: str | None) -> tuple[int, int] | None:
         numerator, denominator = (int(part) for part in text.split("/"))
     except ValueError:
         raise UserError(f"--time-signature {text!r}: give it as N/D, e.g. 3/4") from None
-    if not 1 <= numerator <= 64 or denominator not in (1, 2, 4, 8, 16, 32):
-        raise UserError(f"--time-signature {text!r}: need 1 <= N <= 64 and D one of 1, 2, 4, 8, 16, 32")
+    if numerator < 1 or denominator not in TIME_SIGNATURE_DENOMINATORS:
+        allowed = ", ".join(map(str, TIME_SIGNATURE_DENOMINATORS))
+        raise UserError(f"--time-signature {text!r}: need N >= 1 and D one of {allowed}")
     return numerator, denominator
+
+
+def _constraints(sampling: dict):
+    """The hard limits typed after `generate`: --key D --scale minor --pitch-range 48-84 --program violin."""
+    from composer.generation.sample import Constraints
+    from composer.generation.scales import scale_pitch_classes
+
+    low, high = _pitch_range(sampling["pitch_range"])
+    return Constraints(
+        pitch_classes=scale_pitch_classes(sampling["key"], sampling["scale"]),
+        min_pitch=low,
+        max_pitch=high,
+        programs=frozenset(map(_program, sampling["programs"])) or None,
+        max_polyphony=sampling["max_polyphony"],
+    )
+
+
+def _pitch_range(text: str | None) -> tuple[int, int]:
+    if text is None:
+        return 0, 127
+    try:
+        low, high = (int(part) for part in text.split("-"))
+    except ValueError:
+        raise ComposerError(f"--pitch-range {text!r}: give LOW-HIGH in MIDI numbers, e.g. 48-84") from None
+    if not 0 <= low <= high <= 127:
+        raise ComposerError(f"--pitch-range {text!r}: need 0 <= LOW <= HIGH <= 127")
+    return low, high
+
+
+def _program(text: str) -> int:
+    """A General MIDI program from its number or name; DRUMS for the drum kit."""
+    from composer.events import DRUMS
+    from composer.midi_io import program_number
+
+    if text.strip().lower() in ("drums", "drum", "percussion"):
+        return DRUMS
+    if text.isdigit() and 0 <= int(text) <= 127:
+        return int(text)
+    number = program_number(text)
+    if number is None:
+        raise ComposerError(f"--program {text!r}: not a General MIDI program number (0-127) or name")
+    return number
 
 
 @main.command()

@@ -7,7 +7,8 @@ a player needs it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 DRUM_CHANNEL = 9  # MIDI channel 10, counted from zero
 DEFAULT_QPM = 120.0  # what MIDI assumes until a tempo is set
@@ -88,6 +89,45 @@ class Score:
             following = lines[-1] + meter[0] * 4 / meter[1]
             lines.append(min(following, changes[0].beat) if changes else following)
 
+    def before(self, beat: float) -> Score:
+        """The part before ``beat``, lasting exactly to it: notes still sounding there end on it."""
+        cut = self.with_notes(
+            lambda track: tuple(replace(n, end=min(n.end, beat)) for n in track.notes if n.start < beat)
+        )
+        return replace(cut, length=beat)
+
+    def whole_bars(self) -> Score:
+        """Ended on the first bar line after the last onset: notes still sounding there end on it, and a rest
+        fills the bar, so a DAW loops it without a gap or an overhang."""
+        last_onset = max(note.start for track in self.tracks for note in track.notes)
+        return self.before(self.bar_lines(last_onset + 1e-6)[-1])  # strictly after: a bar for the last note
+
+    def from_bar_of(self, beat: float, keep: Callable[[Track, Note], bool]) -> Score:
+        """The notes ``keep`` chooses, moved to start at the bar line at or before ``beat`` (so bar lines stay
+        where the music has them), with the tempo and meter in force there."""
+        origin = max(line for line in self.bar_lines(beat) if line <= beat)
+        moved = self.with_notes(
+            lambda track: tuple(
+                replace(n, start=n.start - origin, end=n.end - origin) for n in track.notes if keep(track, n)
+            )
+        )
+        return replace(
+            moved,
+            tempos=_changes_from(self.tempos, origin),
+            time_signatures=_changes_from(self.time_signatures, origin),
+            length=max(0.0, self.length - origin),
+        )
+
+    def with_tempo_from(self, beat: float, qpm: float) -> Score:
+        """The tempo map kept before ``beat``, and ``qpm`` from there on."""
+        kept = tuple(change for change in self.tempos if change.beat < beat)
+        return replace(self, tempos=kept + (TempoChange(beat, float(qpm)),))
+
+    def with_notes(self, notes_of: Callable[[Track], tuple[Note, ...]]) -> Score:
+        """Each track with the notes ``notes_of(track)`` gives; tracks left empty are dropped."""
+        tracks = (replace(track, notes=notes_of(track)) for track in self.tracks)
+        return replace(self, tracks=tuple(t for t in tracks if t.notes))
+
     def beats_to_seconds(self, beat: float) -> float:
         """Wall-clock time of ``beat`` under the tempo map (MIDI's default before the first change)."""
         seconds, last_beat, qpm = 0.0, 0.0, DEFAULT_QPM
@@ -97,3 +137,13 @@ class Score:
             seconds += (change.beat - last_beat) * 60.0 / qpm
             last_beat, qpm = change.beat, change.qpm
         return seconds + (beat - last_beat) * 60.0 / qpm
+
+
+def _cut_at(beat: float) -> Callable[[Track], tuple[Note, ...]]:
+    return lambda track: tuple(replace(n, end=min(n.end, beat)) for n in track.notes if n.start < beat)
+
+
+def _changes_from(changes: tuple, beat: float) -> tuple:
+    """A tempo or meter map from ``beat`` on, moved to start at 0 with the change in force at ``beat``."""
+    in_force = [replace(c, beat=0.0) for c in changes if c.beat <= beat][-1:]
+    return tuple(in_force + [replace(c, beat=c.beat - beat) for c in changes if c.beat > beat])

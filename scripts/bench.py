@@ -40,7 +40,7 @@ from composer.config import EncodingConfig, ModelConfig, TrainConfig
 from composer.data.corpus import find_midi_files, load_corpus, split_corpus
 from composer.events import START, vocabulary
 from composer.generation.inference import NumpyLSTM
-from composer.generation.sample import generate
+from composer.generation.sample import sample_pieces
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("generation", "training", "ingestion", "cli")
@@ -117,7 +117,7 @@ class Section:
 
 def composer_rate(network: NumpyLSTM, config: EncodingConfig, events: int, batch: int) -> float:
     started = time.perf_counter()
-    generate(network, config, num_events=events, batch=batch, seed=0)
+    sample_pieces(network, config, num_events=events, batch=batch, seed=0)
     return events * batch / (time.perf_counter() - started)
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from composer.artifacts import model_encoding
 from composer.evaluation.evaluate import compare_music, copy_check, load_keras_model, own_sample_nll
-from composer.generation.generate import GenerateRequest, generate_scores
+from composer.generation.generate import generate_scores
+from composer.generation.request import GenerateRequest
 
 SHOWN = (
     "scale_consistency",

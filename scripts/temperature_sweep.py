@@ -19,7 +19,8 @@ import numpy as np
 from composer.artifacts import model_encoding
 from composer.evaluation.evaluate import load_keras_model, own_sample_nll
 from composer.evaluation.features import piece_features
-from composer.generation.generate import GenerateRequest, generate_scores
+from composer.generation.generate import generate_scores
+from composer.generation.request import GenerateRequest
 from composer.generation.sample import SamplingOptions
 
 SHOWN = ("scale_consistency", "pitch_class_entropy", "consonance", "onsets_on_beat")

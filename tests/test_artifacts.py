@@ -95,7 +95,8 @@ def test_a_vocabulary_that_does_not_match_the_encoding_settings_is_refused(tiny_
 
 def test_a_network_whose_size_does_not_match_its_vocabulary_is_refused(tiny_model, tmp_path):
     from composer.config import ModelConfig
-    from composer.generation.generate import GenerateRequest, generate_scores
+    from composer.generation.generate import generate_scores
+    from composer.generation.request import GenerateRequest
     from composer.model.network import build_model
 
     build_model(ModelConfig(4, 8, 1), vocab_size=7).save(tmp_path / "small.keras")

@@ -174,23 +174,26 @@ def test_the_default_training_output_is_used_when_no_model_is_given(model, tmp_p
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--pitch-range", "high"], "--pitch-range"),
-        (["--key", "H", "--scale", "major"], "--key"),
-        (["--key", "C"], "--key needs --scale"),
-        (["--program", "kazoo"], "--program"),
-        (["--time-signature", "three"], "--time-signature"),
-        (["--time-signature", "3/5"], "D one of"),
-        (["--time-signature", "0/4"], "1 <= N"),
-        (["--tempo", "2"], "--tempo"),
-        (["--no-repeat-ngram", "1"], "--no-repeat-ngram 0 (off) or at least 2"),
-        (["--model", "missing.keras"], "no such model"),
-        (["--scale", "pentatonic", "--key", "C", "--pitch-range", "61-61"], "no pitch"),
+        (["--pitch-range", "high"], "--pitch-range 'high': give LOW-HIGH in MIDI numbers, e.g. 48-84"),
+        (["--pitch-range", "80-60"], "--pitch-range '80-60': need 0 <= LOW <= HIGH <= 127"),
+        (["--key", "H", "--scale", "major"], "--key 'H': give a note name such as C, F#, Bb"),
+        (["--key", "C"], "--key needs --scale (for example --key D --scale minor)"),
+        (["--program", "kazoo"], "--program 'kazoo': not a General MIDI program number (0-127) or name"),
+        (["--time-signature", "three"], "--time-signature 'three': give it as N/D, e.g. 3/4"),
+        (["--time-signature", "3/5"], "--time-signature '3/5': need N >= 1 and D one of 2, 4, 8, 16"),
+        (["--time-signature", "3/32"], "--time-signature '3/32': need N >= 1 and D one of 2, 4, 8, 16"),
+        (["--time-signature", "0/4"], "--time-signature '0/4': need N >= 1"),
+        (["--tempo", "2"], "Invalid value for '--tempo': 2.0 is not in the range 4<=x<=1000"),
+        (["--no-repeat-ngram", "1"], "need --repetition-penalty >= 1 and --no-repeat-ngram 0 (off) or at least 2"),
+        (["--model", "missing.keras"], "missing.keras: no such model file"),
+        (["--scale", "pentatonic", "--key", "C", "--pitch-range", "61-61"], "the constraints leave no pitch that may"),
     ],
 )
 def test_bad_options_are_one_line_errors(model, tmp_path, args, message):
     extra = [] if "--model" in args else ["--model", str(model)]
     result = _generate(*extra, *args, "--out", tmp_path)
-    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    error = result.output.strip().splitlines()[-1]
+    assert result.exit_code == 2 and error.startswith("Error: ") and message in error, result.output
 
 
 def test_bars_gives_whole_bars_that_end_on_the_bar_line(model, tmp_path):
@@ -352,6 +355,11 @@ def _conductor_map(path):
     return meters, tempos, now / 480
 
 
+def _two_bars_of_three_four_after(primer, model, seed, include, out):
+    options = ["--seed", seed, "--primer", primer, "--bars", 2, "--time-signature", "3/4", include]
+    return _generate("--model", model, *options, "--out", out)
+
+
 def _ten_note_primer(path, **score_fields):
     """A melody of ten one-beat notes: its last onset, beat 9, falls mid-bar in 4/4 and on a bar line in 3/4."""
     from composer.midi_io import write_score
@@ -383,21 +391,7 @@ def test_a_new_meter_after_a_primer_starts_on_its_next_bar_line_and_bars_follow_
     primer = _ten_note_primer(tmp_path / "primer.mid", time_signatures=(TimeSignature(0, 4, 4),))
     for include, length, meters in (("--include-primer", 18, [(0, 4), (12, 3)]), ("--no-include-primer", 6, [(0, 3)])):
         out = tmp_path / f"{include}.mid"
-        result = _generate(
-            "--model",
-            model,
-            "--seed",
-            3,
-            "--primer",
-            primer,
-            "--bars",
-            2,
-            "--time-signature",
-            "3/4",
-            include,
-            "--out",
-            out,
-        )
+        result = _two_bars_of_three_four_after(primer, model, 3, include, out)
         assert result.exit_code == 0, result.output
         changes, _, beats = _conductor_map(out)
         assert changes == meters, "the primer's 4/4 bars 1-3 whole, then 3/4 from the bar line after beat 9"
@@ -457,21 +451,7 @@ def test_a_model_without_meter_events_writes_bars_of_the_requested_meter(tmp_pat
     primer = _ten_note_primer(tmp_path / "primer.mid")
     for include, length in (("--include-primer", 15), ("--no-include-primer", 6)):
         out = tmp_path / f"{include}.mid"
-        result = _generate(
-            "--model",
-            trained["model"],
-            "--seed",
-            2,
-            "--primer",
-            primer,
-            "--bars",
-            2,
-            "--time-signature",
-            "3/4",
-            include,
-            "--out",
-            out,
-        )
+        result = _two_bars_of_three_four_after(primer, trained["model"], 2, include, out)
         assert result.exit_code == 0, result.output
         meters, _, beats = _conductor_map(out)
         assert meters == [(0, 3)]

@@ -11,8 +11,11 @@ import pretty_midi
 import pytest
 
 from composer.errors import ComposerError
-from composer.generation.generate import GenerateRequest, generate_files
+from composer.events import DRUMS
+from composer.generation.output import generate_files
+from composer.generation.request import GenerateRequest
 from composer.generation.sample import Constraints, SamplingOptions
+from composer.generation.scales import scale_pitch_classes
 from composer.midi_io import OUTPUT_PPQ
 from composer.render.audio import DEBIAN_SOUNDFONT
 
@@ -24,9 +27,9 @@ CASES = {
     "nearly-greedy": GenerateRequest(options=SamplingOptions(temperature=0.01, top_k=2, top_p=0.3)),
     "very-hot": GenerateRequest(options=SamplingOptions(temperature=50)),
     "key-and-range": GenerateRequest(
-        constraints=Constraints.from_options(key="F#", scale="blues", pitch_range="40-60")
+        constraints=Constraints(pitch_classes=scale_pitch_classes("F#", "blues"), min_pitch=40, max_pitch=60)
     ),
-    "instruments": GenerateRequest(constraints=Constraints.from_options(programs=("violin", "drums"))),
+    "instruments": GenerateRequest(constraints=Constraints(programs=frozenset({40, DRUMS}))),  # violin and drums
     "monophonic": GenerateRequest(constraints=Constraints(max_polyphony=1)),
     "tempo-and-meter": GenerateRequest(qpm=203, time_signature=(7, 8)),
     "bars": GenerateRequest(num_bars=3, time_signature=(3, 4), qpm=90),

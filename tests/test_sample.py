@@ -7,7 +7,7 @@ from composer.config import EncodingConfig
 from composer.errors import ComposerError
 from composer.events import DRUMS, START, StreamState, decode, encode, token_names, vocabulary
 from composer.generation.inference import LSTMLayer, NumpyLSTM
-from composer.generation.sample import Constraints, Grammar, SamplingOptions, choose, generate
+from composer.generation.sample import Constraints, Grammar, SamplingOptions, choose, sample_pieces
 
 CONFIG = EncodingConfig()
 VOCAB = vocabulary(CONFIG)
@@ -120,7 +120,7 @@ def test_a_piece_opens_with_a_bar_its_meter_its_instruments_and_its_tempo_before
 
 def test_the_chosen_tempo_and_meter_open_the_piece_and_stay():
     grammar = Grammar(CONFIG, Constraints(tempo=95, time_signature=(6, 8)))
-    pieces = generate(
+    pieces = sample_pieces(
         random_network(),
         CONFIG,
         num_events=300,
@@ -191,7 +191,7 @@ def test_generated_music_obeys_every_constraint(seed):
         programs=frozenset({40, 41, DRUMS}),
         max_polyphony=2,
     )
-    sequences = generate(
+    sequences = sample_pieces(
         random_network(seed=seed),
         CONFIG,
         num_events=400,
@@ -216,15 +216,15 @@ def test_generated_music_obeys_every_constraint(seed):
 
 def test_same_seed_same_music_and_batches_differ():
     network = random_network()
-    first = generate(network, CONFIG, num_events=100, batch=3, seed=7)
-    assert first == generate(network, CONFIG, num_events=100, batch=3, seed=7)
-    assert first != generate(network, CONFIG, num_events=100, batch=3, seed=8)
+    first = sample_pieces(network, CONFIG, num_events=100, batch=3, seed=7)
+    assert first == sample_pieces(network, CONFIG, num_events=100, batch=3, seed=7)
+    assert first != sample_pieces(network, CONFIG, num_events=100, batch=3, seed=8)
     assert first[0].tokens != first[1].tokens
 
 
 def test_primer_is_continued():
     primer = OPENING + [IDS["Pitch", 60], IDS["Duration", 12]]
-    sequences = generate(random_network(), CONFIG, num_events=50, primer=primer, seed=1)
+    sequences = sample_pieces(random_network(), CONFIG, num_events=50, primer=primer, seed=1)
     assert sequences[0].tokens[: len(primer)] == primer and len(sequences[0].tokens) == len(primer) + 50
 
 
@@ -235,7 +235,7 @@ def test_blocked_events_never_appear():
         for t, k in enumerate(VOCAB.kinds)
         if k in ("Tempo", "TimeSig", "Program") and t not in kept and t != IDS["Program", 40]
     )
-    sequences = generate(
+    sequences = sample_pieces(
         random_network(),
         CONFIG,
         num_events=500,
@@ -250,7 +250,7 @@ def test_blocked_events_never_appear():
 @pytest.mark.parametrize("meter", [(4, 4), (3, 4), (6, 8)])
 def test_bars_mode_ends_exactly_on_the_requested_bar_line(meter):
     bar_steps = meter[0] * 4 * CONFIG.steps_per_quarter // meter[1]
-    pieces = generate(
+    pieces = sample_pieces(
         bar_hungry(random_network()), CONFIG, num_bars=4, batch=3, seed=2, constraints=Constraints(time_signature=meter)
     )
     for piece in pieces:
@@ -281,10 +281,10 @@ def _runs(tokens, n):
 
 def test_no_repeat_ngram_repeats_a_run_of_n_events_only_where_the_grammar_leaves_no_other_event():
     greedy = SamplingOptions(temperature=0)
-    looping = generate(random_network(seed=4), CONFIG, num_events=400, options=greedy)[0].tokens
+    looping = sample_pieces(random_network(seed=4), CONFIG, num_events=400, options=greedy)[0].tokens
     assert len(set(_runs(looping, 8))) < len(_runs(looping, 8)), "greedy sampling of this network repeats itself"
     options, grammar = SamplingOptions(temperature=0, no_repeat_ngram=8), Grammar(CONFIG, Constraints())
-    for piece in generate(random_network(seed=4), CONFIG, num_events=400, batch=2, options=options):
+    for piece in sample_pieces(random_network(seed=4), CONFIG, num_events=400, batch=2, options=options):
         stream, followers = StreamState(CONFIG), {}
         stream.feed(START)
         for end, token in enumerate(piece.tokens[1:], start=2):
@@ -299,7 +299,7 @@ def test_no_repeat_ngram_repeats_a_run_of_n_events_only_where_the_grammar_leaves
 def test_repetition_penalty_makes_recent_pitches_rarer():
     def repeated_pitch_rate(penalty):
         options = SamplingOptions(temperature=0.7, repetition_penalty=penalty)
-        tokens = generate(random_network(seed=5), CONFIG, num_events=600, batch=4, seed=1, options=options)
+        tokens = sample_pieces(random_network(seed=5), CONFIG, num_events=600, batch=4, seed=1, options=options)
         pitches = [[i for i, t in enumerate(p.tokens) if VOCAB.kinds[t] == "Pitch"] for p in tokens]
         repeats = [p.tokens[i] in p.tokens[max(0, i - 64) : i] for p, idx in zip(tokens, pitches) for i in idx]
         return sum(repeats) / len(repeats)
@@ -317,15 +317,15 @@ def test_a_very_long_primer_is_kept_whole_and_the_network_reads_its_last_events(
     note = [IDS["Pitch", 60], IDS["Duration", 12], IDS["Bar", None], IDS["Pos", 0]]
     primer = OPENING + note * 20_000
     network = random_network()
-    piece = generate(network, CONFIG, num_events=20, primer=primer, seed=1)[0]
+    piece = sample_pieces(network, CONFIG, num_events=20, primer=primer, seed=1)[0]
     assert piece.tokens[: len(primer)] == primer and len(piece.tokens) == len(primer) + 20
-    tail = generate(network, CONFIG, num_events=20, primer=OPENING + note * 300, seed=1)[0]
+    tail = sample_pieces(network, CONFIG, num_events=20, primer=OPENING + note * 300, seed=1)[0]
     assert piece.tokens[len(primer) :] == tail.tokens[-20:], "only the last 1,024 events reach the network"
 
 
 def test_a_model_without_meter_events_counts_bars_in_the_meter_it_is_given():
     config = EncodingConfig(use_time_signatures=False)
-    pieces = generate(
+    pieces = sample_pieces(
         bar_hungry(random_network(vocab_size=len(vocabulary(config))), config),
         config,
         num_bars=2,
@@ -337,7 +337,7 @@ def test_a_model_without_meter_events_counts_bars_in_the_meter_it_is_given():
 
 
 def test_a_sampled_piece_plays_only_the_instruments_it_declared():
-    pieces = generate(
+    pieces = sample_pieces(
         random_network(seed=5), CONFIG, num_events=400, batch=4, seed=2, options=SamplingOptions(temperature=2)
     )
     for piece in pieces:

@@ -130,7 +130,8 @@ def _generated_pieces(folder, model_path: Path | None, samples: int, num_events:
     if folder is not None:
         scores, skipped = load_scores(folder)
         return str(folder), list(scores), list(scores.values()), skipped
-    from composer.generation.generate import GenerateRequest, generate_scores
+    from composer.generation.generate import generate_scores
+    from composer.generation.request import GenerateRequest
 
     scores = generate_scores(GenerateRequest(num_events=num_events, num_files=samples, seed=seed), model_path)
     source = f"{samples} pieces of {num_events} events sampled from {model_path} with seed {seed}"

@@ -1,4 +1,4 @@
-"""``composer generate``: the sampler and its constraints (``sample``, ``scales``), the network run in
-NumPy (``inference``), finished scores and the files written (``generate``) and the record that
-remakes a file (``sidecar``).
+"""``composer generate``: what is asked (``request``), the network run in NumPy (``inference``), the sampler
+and its constraints (``sample``, ``scales``), finished scores (``generate``), the files written (``output``)
+and the record that remakes a file (``sidecar``).
 """

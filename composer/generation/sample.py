@@ -37,7 +37,6 @@ from composer.events import (
     vocabulary,
 )
 from composer.generation.inference import NumpyLSTM
-from composer.generation.scales import scale_pitch_classes
 from composer.score import DEFAULT_TIME_SIGNATURE
 
 
@@ -70,52 +69,6 @@ class Constraints:
     tempo: int | None = None  # the piece's one tempo (one of the model's tempo values)
     time_signature: tuple[int, int] | None = None  # the piece's one meter
     blocked_events: frozenset[int] = frozenset()  # e.g. instruments and meters the model never saw
-
-    @classmethod
-    def from_options(
-        cls,
-        *,
-        key: str | None = None,
-        scale: str | None = None,
-        pitch_range: str | None = None,
-        programs: tuple[str, ...] = (),
-        max_polyphony: int | None = None,
-    ) -> Constraints:
-        """Constraints from what a user typed: --key D --scale minor --pitch-range 48-84 --program violin."""
-        low, high = _pitch_range(pitch_range)
-        return cls(
-            pitch_classes=scale_pitch_classes(key, scale),
-            min_pitch=low,
-            max_pitch=high,
-            programs=frozenset(map(_program, programs)) or None,
-            max_polyphony=max_polyphony,
-        )
-
-
-def _pitch_range(text: str | None) -> tuple[int, int]:
-    if text is None:
-        return 0, 127
-    try:
-        low, high = (int(part) for part in text.split("-"))
-    except ValueError:
-        raise ComposerError(f"--pitch-range {text!r}: give LOW-HIGH in MIDI numbers, e.g. 48-84") from None
-    if not 0 <= low <= high <= 127:
-        raise ComposerError(f"--pitch-range {text!r}: need 0 <= LOW <= HIGH <= 127")
-    return low, high
-
-
-def _program(text: str) -> int:
-    """A General MIDI program from its number or name; DRUMS for the drum kit."""
-    from composer.midi_io import program_number
-
-    if text.strip().lower() in ("drums", "drum", "percussion"):
-        return DRUMS
-    if text.isdigit() and 0 <= int(text) <= 127:
-        return int(text)
-    number = program_number(text)
-    if number is None:
-        raise ComposerError(f"--program {text!r}: not a General MIDI program number (0-127) or name")
-    return number
 
 
 class Grammar:
@@ -411,7 +364,7 @@ def _without_repeats(mask: np.ndarray, pieces: list[Generated], blockers: list[_
     return mask
 
 
-def generate(
+def sample_pieces(
     network: NumpyLSTM,
     config: EncodingConfig,
     *,

@@ -7,7 +7,6 @@ options, same seed, same batch (a piece depends on the batch it was sampled in).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from composer import __version__
 from composer.errors import ComposerError
+from composer.generation.request import GenerateRequest
 
 SIDECAR_VERSION = 1
 
@@ -23,24 +23,17 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def sidecar(request, model_path: Path, index: int) -> dict[str, Any]:
+def sidecar(request: GenerateRequest, model_path: Path, index: int) -> dict[str, Any]:
     """The sidecar of piece ``index`` (from 1) of the batch ``request`` made with ``model_path``."""
-    fields = {
-        f.name: getattr(request, f.name) for f in dataclasses.fields(request) if f.name not in ("out", "force", "piece")
-    }
-    fields["options"] = dataclasses.asdict(request.options)
-    fields["constraints"] = {
-        key: sorted(value) if isinstance(value, frozenset) else value
-        for key, value in dataclasses.asdict(request.constraints).items()
-    }
+    record = request.to_record()
     if request.primer is not None:
-        fields["primer"] = {"path": str(Path(request.primer).resolve()), "sha256": file_digest(request.primer)}
+        record["primer"] = {"path": record["primer"], "sha256": file_digest(request.primer)}
     return {
         "sidecar_version": SIDECAR_VERSION,
         "composer": __version__,
         "model": {"path": str(Path(model_path).resolve()), "sha256": file_digest(model_path)},
         "piece": index,
-        "request": fields,
+        "request": record,
     }
 
 
@@ -71,27 +64,25 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     return data
 
 
-def request_fields(data: dict[str, Any], model_path: Path) -> dict[str, Any]:
-    """The request recorded in sidecar ``data`` as GenerateRequest keyword arguments, after checking that
-    ``model_path`` and the primer are the very files it was made with."""
-    from composer.generation.sample import Constraints, SamplingOptions
-
+def request_from_sidecar(path: Path, model_path: Path, **where) -> GenerateRequest:
+    """The request that made the file sidecar ``path`` describes, for its piece only, once ``model_path`` and the
+    primer are checked to be the very files it was made with; ``where`` its files go now (out, force)."""
+    data = read_sidecar(path)
     if file_digest(model_path) != data["model"]["sha256"]:
         raise ComposerError(
             f"{model_path} is not the model this file was made with ({data['model']['path']}); "
             "pass that model with --model"
         )
-    fields = dict(data["request"])
-    fields["options"] = SamplingOptions(**fields["options"])
-    fields["constraints"] = Constraints(
-        **{key: frozenset(value) if isinstance(value, list) else value for key, value in fields["constraints"].items()}
-    )
-    if fields.get("primer") is not None:
-        primer = Path(fields["primer"]["path"])
-        if not primer.is_file() or file_digest(primer) != fields["primer"]["sha256"]:
+    record = dict(data["request"])
+    if record.get("primer") is not None:
+        primer = Path(record["primer"]["path"])
+        if not primer.is_file() or file_digest(primer) != record["primer"]["sha256"]:
             raise ComposerError(f"the primer {primer} is gone or has changed; the piece cannot be made again")
-        fields["primer"] = primer
-    for key in ("time_signature", "formats"):
-        if fields.get(key) is not None:
-            fields[key] = tuple(fields[key])
-    return fields
+        record["primer"] = primer
+    try:
+        request = GenerateRequest.from_record(record, piece=data["piece"], **where)
+    except TypeError as error:
+        raise ComposerError(f"{path}: this sidecar's request does not fit this composer ({error})") from None
+    if not isinstance(request.piece, int) or not 1 <= request.piece <= request.num_files:
+        raise ComposerError(f"{path}: names piece {request.piece!r} of a batch of {request.num_files}")
+    return request
