@@ -24,6 +24,10 @@ class Note:
     pitch: int
     velocity: int
 
+    def __post_init__(self) -> None:
+        if self.end < self.start:  # a reader or an edit got its times wrong: fail where, not far downstream
+            raise ValueError(f"a note cannot end (beat {self.end}) before it starts (beat {self.start})")
+
 
 @dataclass(frozen=True)
 class Track:

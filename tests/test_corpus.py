@@ -145,4 +145,5 @@ def test_ctrl_c_while_encoding_stops_quietly(tmp_path):
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGINT)  # as a terminal does: the whole process group
     output, _ = process.communicate(timeout=60)
-    assert process.returncode != 0 and "Traceback" not in output, output
+    last_line = output.strip().splitlines()[-1]
+    assert process.returncode == 1 and last_line == "Aborted!" and "Traceback" not in output, output  # Click's way

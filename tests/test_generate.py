@@ -230,19 +230,18 @@ def test_runs_into_one_folder_never_clobber_each_other(model, tmp_path):
     assert len(files) == 3 and len({f.read_bytes() for f in files}) == 1
 
 
-def test_greedy_sampling_ignores_the_seed_and_top_k_top_p_are_accepted(model, tmp_path):
-    for seed in (1, 2):
-        assert (
-            _generate(
-                "--model", model, "--seed", seed, "--temperature", 0, "--out", tmp_path / f"g{seed}.mid"
-            ).exit_code
-            == 0
-        )
-    assert (tmp_path / "g1.mid").read_bytes() == (tmp_path / "g2.mid").read_bytes()
-    result = _generate(
-        "--model", model, "--seed", 1, "--top-k", 5, "--top-p", 0.9, "--temperature", 0.8, "--out", tmp_path / "kp.mid"
-    )
-    assert result.exit_code == 0, result.output
+def test_greedy_sampling_ignores_the_seed_and_top_k_1_or_a_tiny_top_p_sample_greedily(model, tmp_path):
+    runs = {
+        "greedy": ["--temperature", 0, "--seed", 1],
+        "greedy-other-seed": ["--temperature", 0, "--seed", 2],
+        "top-k-1": ["--top-k", 1, "--temperature", 1.5, "--seed", 3],
+        "tiny-top-p": ["--top-p", 1e-6, "--temperature", 1.5, "--seed", 4],
+    }
+    for name, args in runs.items():
+        result = _generate("--model", model, *args, "--out", tmp_path / f"{name}.mid")
+        assert result.exit_code == 0, result.output
+    greedy = (tmp_path / "greedy.mid").read_bytes()
+    assert [name for name in runs if (tmp_path / f"{name}.mid").read_bytes() != greedy] == []
 
 
 def test_max_polyphony_holds_in_the_written_file(model, tmp_path):

@@ -20,7 +20,8 @@ def test_sample_is_daw_ready(path):
     assert meta.count("set_tempo") == 1 and meta.count("time_signature") == 1
     parts = midi.tracks[1:]
     names = [next(m.name for m in t if m.type == "track_name") for t in parts]
-    assert names[:4] == ["Soprano", "Alto", "Tenor", "Bass"] or len(names) != 4
+    voices = [name for name in names if name in ("Soprano", "Alto", "Tenor", "Bass")]
+    assert voices == ["Soprano", "Alto", "Tenor", "Bass"] and len(set(names)) == len(names) and all(names)
     channels = [next(m.channel for m in t if m.type == "program_change") for t in parts]
     programs = [next(m.program for m in t if m.type == "program_change") for t in parts]
     assert len(set(channels)) == len(parts) and 9 not in channels

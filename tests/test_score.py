@@ -1,3 +1,5 @@
+import pytest
+
 from composer.score import Note, Score, TempoChange, TimeSignature, Track
 
 SCORE = Score(
@@ -32,3 +34,8 @@ def test_from_bar_of_moves_the_kept_notes_to_the_bar_line_with_the_tempo_and_met
 def test_with_tempo_from_keeps_the_map_before_and_sets_the_tempo_after():
     assert SCORE.with_tempo_from(2, 90).tempos == (TempoChange(0, 100), TempoChange(2, 90))
     assert SCORE.with_tempo_from(0, 90).tempos == (TempoChange(0, 90),)
+
+
+def test_a_note_cannot_end_before_it_starts():
+    with pytest.raises(ValueError, match=r"cannot end \(beat 1.0\) before it starts \(beat 2.0\)"):
+        Note(2.0, 1.0, 60, 80)
