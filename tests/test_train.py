@@ -362,21 +362,10 @@ def test_a_chief_killed_while_publishing_leaves_a_run_the_group_restart_finishes
 
 
 def test_carry_state_resumes_exactly_and_publishes_a_network_for_batches_of_any_size(corpus, tmp_path, monkeypatch):
-    from composer.config import ModelConfig, TrainConfig
     from composer.tf_runtime import keras
     from composer.training import train as training
 
-    config = TrainConfig(
-        sequence_length=16, batch_size=4, epochs=2, patience=2, valid_fraction=0.25, seed=6, carry_state=True
-    )
-    request = training.TrainRequest(
-        corpus,
-        tmp_path / "whole",
-        model=ModelConfig(embedding_dim=8, units=16, dropout=0.0),
-        training=config,
-        cache_dir=tmp_path / "cache",
-        workers=1,
-    )
+    request = _two_epoch_request(training, corpus, tmp_path, dropout=0.0, carry_state=True)
     whole = _assert_resume_repeats(request, training, "state_reset", monkeypatch)
 
     state = json.loads((tmp_path / "whole" / "state.json").read_text())
@@ -401,18 +390,9 @@ def test_carry_state_is_refused_where_a_strategy_would_split_the_batch(corpus, t
 
 
 def test_a_resumed_run_draws_the_dropout_masks_of_an_uninterrupted_one(corpus, tmp_path, monkeypatch):
-    from composer.config import ModelConfig, TrainConfig
     from composer.training import train as training
 
-    config = TrainConfig(sequence_length=16, batch_size=4, epochs=2, patience=2, valid_fraction=0.25, seed=6)
-    request = training.TrainRequest(
-        corpus,
-        tmp_path / "whole",
-        model=ModelConfig(embedding_dim=8, units=16, dropout=0.3),
-        training=config,
-        cache_dir=tmp_path / "cache",
-        workers=1,
-    )
+    request = _two_epoch_request(training, corpus, tmp_path, dropout=0.3)
     _assert_resume_repeats(request, training, "dropout_seeds", monkeypatch)
 
 
@@ -438,3 +418,16 @@ def _assert_resume_repeats(request, training, hook: str, monkeypatch) -> dict:
     histories = [read_metadata(Path(run["model"]))["history"] for run in (whole, resumed)]
     assert histories[0]["loss"] == histories[1]["loss"] and histories[0]["val_loss"] == histories[1]["val_loss"]
     return whole
+
+
+def _two_epoch_request(training, corpus, tmp_path, dropout, **settings):
+    """A two-epoch run of a small network into tmp_path/whole, as a TrainRequest for training.train."""
+    from composer.config import ModelConfig, TrainConfig
+
+    config = TrainConfig(
+        sequence_length=16, batch_size=4, epochs=2, patience=2, valid_fraction=0.25, seed=6, **settings
+    )
+    model = ModelConfig(embedding_dim=8, units=16, dropout=dropout)
+    return training.TrainRequest(
+        corpus, tmp_path / "whole", model=model, training=config, cache_dir=tmp_path / "cache", workers=1
+    )
