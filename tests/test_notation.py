@@ -7,7 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from music21 import clef, converter, key, meter, stream, tempo
 
 from composer.config import EncodingConfig
@@ -132,6 +132,12 @@ def test_a_note_off_the_beat_is_tied_at_the_beat_and_at_the_bar_line(tmp_path):
 @pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(score=scores)
+@example(  # found by hypothesis: a lone whole rest in a 3/2 bar cut to 4 beats was read back as the whole bar
+    score=Score(
+        tracks=(Track(0, notes=(Note(0, 0, 0, 1), Note(92, 92, 0, 1))),),
+        time_signatures=(TimeSignature(87.75, 3, 2), TimeSignature(91.75, 1, 2)),
+    )
+)
 def test_notes_read_back_exactly_in_whole_bars_with_only_triplet_tuplets(score):
     quantized = quantize(score, EncodingConfig())
     assume(quantized.num_notes)  # composer writes no file without notes

@@ -226,7 +226,12 @@ def _write_rest(target, begin: Fraction, end: Fraction, beat: Fraction, whole_ba
     if begin == 0 and end == whole_bar:
         target.insert(0, note.Rest(quarterLength=whole_bar, fullMeasure=True))
         return
-    for offset, value in _rest_values(begin, end, beat):
+    pieces = _rest_values(begin, end, beat)
+    if whole_bar is None and begin == 0 and len(pieces) == 1 and pieces[0][1] in (4, 8):
+        # a lone whole (or breve) rest in a bar cut short reads as a whole-bar rest (music21, notation
+        # programs) and would fill the bar out: two halves keep its length
+        pieces = [(0, pieces[0][1] / 2), (pieces[0][1] / 2, pieces[0][1] / 2)]
+    for offset, value in pieces:
         target.insert(offset, note.Rest(quarterLength=value))
 
 
