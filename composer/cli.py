@@ -571,6 +571,14 @@ def generate(
         for path in generate_files(request_from_sidecar(from_sidecar, model_path, out=out, force=force), model_path):
             click.echo(f"wrote {path}")
         return
+    options = SamplingOptions(
+        temperature=sampling["temperature"],
+        top_k=sampling["top_k"],
+        top_p=sampling["top_p"],
+        repetition_penalty=sampling["repetition_penalty"],
+        no_repeat_ngram=sampling["no_repeat_ngram"],
+    )
+    constraints, meter = _constraints(sampling), _parse_time_signature(time_signature)  # refused before any output
     model_path, origin = resolve_model(model)
     click.echo(f"model: {model_path} ({origin})")
     if seed is None:
@@ -582,20 +590,14 @@ def generate(
         num_files=num_files,
         out=out,
         seed=seed,
-        options=SamplingOptions(
-            temperature=sampling["temperature"],
-            top_k=sampling["top_k"],
-            top_p=sampling["top_p"],
-            repetition_penalty=sampling["repetition_penalty"],
-            no_repeat_ngram=sampling["no_repeat_ngram"],
-        ),
-        constraints=_constraints(sampling),
+        options=options,
+        constraints=constraints,
         primer=primer,
         primer_bars=primer_bars,
         include_primer=include_primer,
         loop=loop,
         qpm=tempo,
-        time_signature=_parse_time_signature(time_signature),
+        time_signature=meter,
         force=force,
         formats=tuple(dict.fromkeys(formats)) + (("png",) if plot else ()) + (("wav",) if wav else ()),
         title=title,

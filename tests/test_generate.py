@@ -192,8 +192,11 @@ def test_the_default_training_output_is_used_when_no_model_is_given(model, tmp_p
 def test_bad_options_are_one_line_errors(model, tmp_path, args, message):
     extra = [] if "--model" in args else ["--model", str(model)]
     result = _generate(*extra, *args, "--out", tmp_path)
-    error = result.output.strip().splitlines()[-1]
-    assert result.exit_code == 2 and error.startswith("Error: ") and message in error, result.output
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and lines[-1].startswith("Error: ") and message in lines[-1], result.output
+    # refused before the model is even named, but for Click's own errors (with the usage) and the pitches
+    # left, which need the model's pitch range
+    assert len(lines) == 1 or message.startswith(("Invalid value", "the constraints leave")), result.output
 
 
 def test_bars_gives_whole_bars_that_end_on_the_bar_line(model, tmp_path):
