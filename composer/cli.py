@@ -612,10 +612,10 @@ def _parse_time_signature(text: str | None) -> tuple[int, int] | None:
     try:
         numerator, denominator = (int(part) for part in text.split("/"))
     except ValueError:
-        raise UserError(f"--time-signature {text!r}: give it as N/D, e.g. 3/4") from None
+        raise ComposerError(f"--time-signature {text!r}: give it as N/D, e.g. 3/4") from None
     if numerator < 1 or denominator not in TIME_SIGNATURE_DENOMINATORS:
         allowed = ", ".join(map(str, TIME_SIGNATURE_DENOMINATORS))
-        raise UserError(f"--time-signature {text!r}: need N >= 1 and D one of {allowed}")
+        raise ComposerError(f"--time-signature {text!r}: need N >= 1 and D one of {allowed}")
     return numerator, denominator
 
 

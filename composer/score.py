@@ -143,10 +143,6 @@ class Score:
         return seconds + (beat - last_beat) * 60.0 / qpm
 
 
-def _cut_at(beat: float) -> Callable[[Track], tuple[Note, ...]]:
-    return lambda track: tuple(replace(n, end=min(n.end, beat)) for n in track.notes if n.start < beat)
-
-
 def _changes_from(changes: tuple, beat: float) -> tuple:
     """A tempo or meter map from ``beat`` on, moved to start at 0 with the change in force at ``beat``."""
     in_force = [replace(c, beat=0.0) for c in changes if c.beat <= beat][-1:]
