@@ -16,6 +16,7 @@ from composer import __version__
 from composer.artifacts import DEFAULT_MODEL_DIR
 from composer.config import (
     CONTEXT_LAYOUT,
+    DEFAULT_PITCH_TEMPERATURE,
     DEFAULT_TEMPERATURE,
     TIME_SIGNATURE_DENOMINATORS,
     EncodingConfig,
@@ -455,6 +456,14 @@ def _format_training_summary(summary: dict) -> str:
     show_default=True,
     help="Lower is safer, higher is wilder; 0 always takes the likeliest event.",
 )
+@click.option(
+    "--pitch-temperature",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_PITCH_TEMPERATURE,
+    show_default=True,
+    help="The temperature of which pitch a new note takes (--temperature still decides when notes start); "
+    "lower keeps to the key.",
+)
 @click.option("--top-k", type=click.IntRange(min=0), default=0, help="Sample among the K likeliest events only.")
 @click.option(
     "--top-p",
@@ -573,6 +582,7 @@ def generate(
         return
     options = SamplingOptions(
         temperature=sampling["temperature"],
+        pitch_temperature=sampling["pitch_temperature"],
         top_k=sampling["top_k"],
         top_p=sampling["top_p"],
         repetition_penalty=sampling["repetition_penalty"],

@@ -14,9 +14,10 @@ from composer.errors import ComposerError
 
 TIME_SIGNATURE_DENOMINATORS = (2, 4, 8, 16)
 MAX_TIME_EVENTS = 16_384  # keeps every token id within int16, how encoded files are stored
-# Sampling's default temperature: at 0.9 the bundled model's samples are as likely under it as real music is
-# (at 1.0, 14% less likely: the tail of rare events derails pieces); docs/quality.md, row 7.
+# Sampling's default temperatures: at 1.0 the tail of rare events derails pieces (docs/quality.md, row 7), and
+# pitches sampled cooler than the rest keep the key without making the rhythm stiff (row 21).
 DEFAULT_TEMPERATURE = 0.9
+DEFAULT_PITCH_TEMPERATURE: float | None = 0.8
 CONTEXT_LAYOUT = 3  # the layout of composer.context that new networks read (1: composer 0.4.0's)
 
 _Config = TypeVar("_Config", bound="_Serializable")

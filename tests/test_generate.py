@@ -238,7 +238,8 @@ def test_greedy_sampling_ignores_the_seed_and_top_k_1_or_a_tiny_top_p_sample_gre
         "greedy": ["--temperature", 0, "--seed", 1],
         "greedy-other-seed": ["--temperature", 0, "--seed", 2],
         "top-k-1": ["--top-k", 1, "--temperature", 1.5, "--seed", 3],
-        "tiny-top-p": ["--top-p", 1e-6, "--temperature", 1.5, "--seed", 4],
+        # one temperature for all events: with a cooler pitch temperature the likeliest event can change
+        "tiny-top-p": ["--top-p", 1e-6, "--temperature", 1.5, "--pitch-temperature", 1.5, "--seed", 4],
     }
     for name, args in runs.items():
         result = _generate("--model", model, *args, "--out", tmp_path / f"{name}.mid")
@@ -291,6 +292,8 @@ def test_a_sidecar_beside_each_file_makes_it_again_byte_for_byte(model, tmp_path
         12,
         "--temperature",
         0.9,
+        "--pitch-temperature",
+        0.7,
         "--top-p",
         0.95,
         "--key",
@@ -308,6 +311,7 @@ def test_a_sidecar_beside_each_file_makes_it_again_byte_for_byte(model, tmp_path
     record = json.loads(files[1].with_suffix(".json").read_text())
     assert record["piece"] == 2 and record["request"]["seed"] == 12 and len(record["model"]["sha256"]) == 64
     assert record["request"]["options"]["no_repeat_ngram"] == 12 and record["composer"]
+    assert record["request"]["options"]["pitch_temperature"] == 0.7
 
     again = tmp_path / "again.mid"
     remade = _generate("--from-sidecar", files[1].with_suffix(".json"), "--out", again)

@@ -50,30 +50,53 @@ def random_network(vocab_size=len(VOCAB), embedding=8, units=16, layers=2, seed=
     )
 
 
+NO_PITCHES = np.zeros(4, bool)
+
+
 def test_temperature_zero_and_top_k_one_take_the_likeliest_allowed_event():
     logits = np.array([[0.0, 5.0, 1.0, 9.0]])
     mask = np.array([[True, True, True, False]])
     rng = np.random.default_rng(0)
-    assert choose(logits, mask, SamplingOptions(temperature=0), rng).tolist() == [1]
-    assert choose(logits, mask, SamplingOptions(top_k=1), rng).tolist() == [1]
+    assert choose(logits, mask, SamplingOptions(temperature=0), rng, NO_PITCHES).tolist() == [1]
+    assert choose(logits, mask, SamplingOptions(top_k=1), rng, NO_PITCHES).tolist() == [1]
 
 
 def test_top_k_and_top_p_limit_the_candidates():
     logits = np.log(np.array([[0.4, 0.3, 0.2, 0.1]] * 4000))
     mask = np.ones_like(logits, bool)
     rng = np.random.default_rng(0)
-    assert set(choose(logits, mask, SamplingOptions(top_k=2), rng).tolist()) == {0, 1}
-    assert set(choose(logits, mask, SamplingOptions(top_p=0.65), rng).tolist()) == {0, 1}
-    assert set(choose(logits, mask, SamplingOptions(top_p=0.75), rng).tolist()) == {0, 1, 2}
-    counts = np.bincount(choose(logits, mask, SamplingOptions(temperature=1), rng), minlength=4) / 4000
+    assert set(choose(logits, mask, SamplingOptions(top_k=2), rng, NO_PITCHES).tolist()) == {0, 1}
+    assert set(choose(logits, mask, SamplingOptions(top_p=0.65), rng, NO_PITCHES).tolist()) == {0, 1}
+    assert set(choose(logits, mask, SamplingOptions(top_p=0.75), rng, NO_PITCHES).tolist()) == {0, 1, 2}
+    counts = np.bincount(choose(logits, mask, SamplingOptions(temperature=1), rng, NO_PITCHES), minlength=4) / 4000
     assert np.allclose(counts, [0.4, 0.3, 0.2, 0.1], atol=0.03), "sampling at temperature 1 follows the model"
-    hot = np.bincount(choose(logits, mask, SamplingOptions(temperature=3), rng), minlength=4) / 4000
+    hot = np.bincount(choose(logits, mask, SamplingOptions(temperature=3), rng, NO_PITCHES), minlength=4) / 4000
     assert hot[3] > counts[3] + 0.05, "a high temperature flattens the distribution"
+
+
+@pytest.mark.parametrize(
+    "pitch_temperature, expected",
+    [
+        (None, [0.3, 0.2, 0.4, 0.1]),
+        (1.0, [0.3, 0.2, 0.4, 0.1]),
+        (0.5, [0.3, 0.2, 0.5 * 16 / 17, 0.5 / 17]),
+        (0, [0.3, 0.2, 0.5, 0]),
+    ],
+)
+def test_the_pitch_temperature_shapes_which_pitch_and_leaves_whether_a_note_starts(pitch_temperature, expected):
+    """Events 2 and 3 start notes: together they keep their half of the probability whatever the pitch
+    temperature; between them it sharpens (0.4 : 0.1 at 1 becomes 16 : 1 at 0.5) or picks the likeliest (0).
+    A constant added to every logit, which the model's softmax ignores, must change nothing."""
+    logits = np.log(np.array([[0.3, 0.2, 0.4, 0.1]] * 6000)) + 7.0
+    is_pitch = np.array([False, False, True, True])
+    options = SamplingOptions(temperature=1, pitch_temperature=pitch_temperature)
+    chosen = choose(logits, np.ones_like(logits, bool), options, np.random.default_rng(0), is_pitch)
+    assert np.allclose(np.bincount(chosen, minlength=4) / len(chosen), expected, atol=0.02)
 
 
 def test_no_allowed_event_is_a_clear_error():
     with pytest.raises(ComposerError, match="no valid next event"):
-        choose(np.zeros((1, 3)), np.zeros((1, 3), bool), SamplingOptions(), np.random.default_rng(0))
+        choose(np.zeros((1, 3)), np.zeros((1, 3), bool), SamplingOptions(), np.random.default_rng(0), NO_PITCHES)
     with pytest.raises(ComposerError, match="no pitch"):
         Grammar(CONFIG, Constraints(pitch_classes=frozenset({1}), min_pitch=60, max_pitch=60))
 

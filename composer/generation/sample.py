@@ -1,4 +1,4 @@
-"""Sampling new event sequences: temperature, top-k, top-p, a grammar mask and hard constraints.
+"""Sampling new event sequences: temperatures, top-k, top-p, a grammar mask and hard constraints.
 
 Everything here is NumPy and a seeded ``numpy.random.Generator``, so the same
 model, options and seed always give the same events. Constraints never retrain
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from composer.config import DEFAULT_TEMPERATURE, EncodingConfig
+from composer.config import DEFAULT_PITCH_TEMPERATURE, DEFAULT_TEMPERATURE, EncodingConfig
 from composer.context import pack, stream_context, unpack
 from composer.errors import ComposerError
 from composer.events import (
@@ -45,14 +45,16 @@ class SamplingOptions:
     """How adventurous sampling is. Temperature 0 (or top-k 1) always takes the likeliest event."""
 
     temperature: float = DEFAULT_TEMPERATURE
+    # which pitch a new note takes; the temperature still decides whether a new note comes (None: the same)
+    pitch_temperature: float | None = DEFAULT_PITCH_TEMPERATURE
     top_k: int = 0  # 0: no limit
     top_p: float = 1.0  # nucleus: the smallest set of events holding this much probability
     repetition_penalty: float = 1.0  # > 1: pitches of the last REPETITION_WINDOW events become less likely
     no_repeat_ngram: int = 0  # > 0: no run of this many events appears twice in a piece
 
     def __post_init__(self) -> None:
-        if self.temperature < 0 or self.top_k < 0 or not 0 < self.top_p <= 1:
-            raise ComposerError("need temperature >= 0, top-k >= 0 and 0 < top-p <= 1")
+        if self.temperature < 0 or (self.pitch_temperature or 0) < 0 or self.top_k < 0 or not 0 < self.top_p <= 1:
+            raise ComposerError("need temperatures >= 0, top-k >= 0 and 0 < top-p <= 1")
         if self.repetition_penalty < 1 or self.no_repeat_ngram < 0 or self.no_repeat_ngram == 1:
             raise ComposerError("need --repetition-penalty >= 1 and --no-repeat-ngram 0 (off) or at least 2")
 
@@ -277,8 +279,11 @@ def _keys_after(bound, drums: bool, pitches: np.ndarray, instrument: int) -> np.
     return (pitches > bound[1]) | ((pitches == bound[1]) & (instrument > bound[2]))
 
 
-def choose(logits: np.ndarray, mask: np.ndarray, options: SamplingOptions, rng: np.random.Generator) -> np.ndarray:
-    """One event per row of ``logits`` (batch, vocab), among those ``mask`` allows."""
+def choose(
+    logits: np.ndarray, mask: np.ndarray, options: SamplingOptions, rng: np.random.Generator, is_pitch: np.ndarray
+) -> np.ndarray:
+    """One event per row of ``logits`` (batch, vocab), among those ``mask`` allows; ``is_pitch`` marks the
+    events that start a note, whose choice among themselves the pitch temperature shapes."""
     if not mask.any(axis=1).all():
         raise ComposerError("the constraints leave no valid next event; loosen them")
     logits = np.where(mask, logits.astype(np.float64), -np.inf)
@@ -289,13 +294,42 @@ def choose(logits: np.ndarray, mask: np.ndarray, options: SamplingOptions, rng: 
         cut = logits.shape[1] - min(options.top_k, logits.shape[1])
         kth = np.partition(logits, cut, axis=1)[:, cut : cut + 1]
         logits = np.where(logits >= kth, logits, -np.inf)
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
+    probs = _softmax(logits)
+    if options.pitch_temperature is not None and options.pitch_temperature != options.temperature:
+        probs = _with_pitch_temperature(probs, logits * options.temperature, is_pitch, options.pitch_temperature)
     if options.top_p < 1:
         probs = _nucleus(probs, options.top_p)
     cumulative = np.cumsum(probs, axis=1)
     draws = rng.random(len(probs))[:, None] * cumulative[:, -1:]
     return np.minimum((cumulative <= draws).sum(axis=1), probs.shape[1] - 1)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+def _with_pitch_temperature(probs: np.ndarray, logits: np.ndarray, is_pitch: np.ndarray, temperature: float):
+    """``probs`` with the pitches' share kept and spread among them at ``temperature``.
+
+    Dividing only the pitch logits by their own temperature would also move probability between pitches
+    and the other events (logits have no fixed zero), so the factorisation of the Compound Word
+    Transformer's per-family temperatures is used: P(a new note) as sampled, P(which pitch | a new note)
+    at the pitch temperature (0: the likeliest pitch).
+    """
+    pitch_logits = np.where(is_pitch, logits, -np.inf)
+    rows = np.isfinite(pitch_logits).any(axis=1)
+    if not rows.any():
+        return probs
+    if temperature == 0:
+        within = np.zeros_like(probs[rows])
+        within[np.arange(rows.sum()), pitch_logits[rows].argmax(axis=1)] = 1.0
+    else:
+        within = _softmax(pitch_logits[rows] / temperature)
+    probs = probs.copy()
+    share = np.where(is_pitch, probs, 0.0).sum(axis=1)[rows]
+    probs[rows] = np.where(is_pitch, share[:, None] * within, probs[rows])
+    return probs
 
 
 def _nucleus(probs: np.ndarray, top_p: float) -> np.ndarray:
@@ -413,7 +447,7 @@ def sample_pieces(
             mask = _without_repeats(mask, pieces, blockers)
         if options.repetition_penalty != 1:
             logits = _penalise_recent_pitches(logits, pieces, options.repetition_penalty, is_pitch)
-        events = choose(logits, mask, options, rng)
+        events = choose(logits, mask, options, rng, is_pitch)
         for index, (stream, piece, event) in enumerate(zip(streams, pieces, events.tolist())):
             if finished[index]:
                 continue
