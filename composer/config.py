@@ -57,11 +57,14 @@ class EncodingConfig(_Serializable):
     max_time_signature_numerator: int = 16
     sustain_pedal: bool = True  # notes held by the sustain pedal (CC64) last until it lifts
     repeat_bars: int = 16  # a bar that repeats one up to this many bars back is one Repeat event; 0: never
+    # each onset lists its notes highest first, so the melody comes before the parts under it (which a
+    # harmonization needs: they are then chosen knowing it); off: lowest first, the bass first
+    highest_first: bool = True
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EncodingConfig:
-        # models before composer 0.7 had no Repeat events
-        return config_from_dict(cls, {"repeat_bars": 0, **data})
+        # models before composer 0.7 had no Repeat events; before 0.8 they listed each onset lowest first
+        return config_from_dict(cls, {"repeat_bars": 0, "highest_first": False, **data})
 
     def __post_init__(self) -> None:
         _require(self.steps_per_quarter >= 1, "steps_per_quarter must be at least 1")

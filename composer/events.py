@@ -1,11 +1,11 @@
 """The note-event vocabulary and the pure ``encode``/``decode`` pair over it.
 
 A piece becomes one stream of events in time order, bar by bar (REMI-style, as in
-MidiTok), and at every onset it lists all the notes sounding then, lowest first:
+MidiTok), and at every onset it lists all the notes sounding then, highest first:
 
     Start Bar TimeSig_4/4 Part_40 Part_41 Part_42 Pos_0 Tempo_80
-    Program_42 Velocity_96 Pitch_48 Duration_12  Program_41 Pitch_64 Duration_24  Program_40 Pitch_72 Duration_6
-    Pos_6 Program_42 Hold_48  Program_41 Hold_64  Program_40 Pitch_74 Duration_6
+    Program_40 Velocity_96 Pitch_72 Duration_6  Program_41 Pitch_64 Duration_24  Program_42 Pitch_48 Duration_12
+    Pos_6 Program_40 Pitch_74 Duration_6  Program_41 Hold_64  Program_42 Hold_48
     Bar ...
 
 The piece's instruments are declared once, before its first onset (``Part_p``, in
@@ -19,10 +19,13 @@ where the beat is instead of adding up time shifts. A ``TimeSig`` right after
 ``Bar`` sets that bar's meter; one after ``Pos`` starts a new bar there (a meter
 change mid-bar, as ``Score.bar_lines`` places bar lines).
 
-At each onset the sounding notes come in ascending pitch order (drums last): a
-note that starts here is ``Pitch`` and ``Duration``; one still held from before is
-restated as ``Hold_p`` (BachBot restates held notes the same way), so the model
-sees the chord it adds to and the note each voice is holding. ``Program`` and
+At each onset the sounding notes come in descending pitch order (drums last; models
+of composer 0.7 and before list them ascending, ``highest_first`` off): the melody
+comes first and each part below it is chosen knowing the notes above, as BachBot
+orders its frames, so a given melody can be harmonized. A note that starts here is
+``Pitch`` and ``Duration``; one still held from before is restated as ``Hold_p``
+(BachBot restates held notes the same way), so the model sees the chord it adds to
+and the note each voice is holding. ``Program`` and
 ``Velocity`` are states: they are written only when they change. ``encode``
 restates every held note; a held note that an onset's listing passes over ends
 there, which is how a sampled stream lets a note go early.
@@ -50,7 +53,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -67,8 +70,19 @@ PART, PROGRAM, VELOCITY, PITCH, HOLD, DURATION = "Part", "Program", "Velocity", 
 
 # A grid note: (start, end, pitch, velocity) with times in integer steps.
 GridNote = tuple[int, int, int, int]
-# Where a note stands in an onset's listing: pitched notes by pitch, then drums; the instrument breaks ties.
-ListingKey = tuple[bool, int, int]
+
+
+class ListingKey(NamedTuple):
+    """Where a note stands in an onset's listing: pitched notes by pitch (highest or lowest first, as the
+    config says), then drums; the instrument breaks ties. Keys compare as tuples, in this field order."""
+
+    drums: bool
+    rank: int  # the pitch, negated when the highest comes first
+    instrument: int
+
+    @property
+    def pitch(self) -> int:
+        return abs(self.rank)
 
 
 @dataclass(frozen=True)
@@ -336,10 +350,10 @@ def _grid_to_score(grid: _Grid, config: EncodingConfig) -> Score:
     return Score(tracks, tempos, signatures)
 
 
-def listing_key(pitch: int, instrument: int) -> ListingKey:
-    """The order of the notes listed at one onset: lowest pitch first (each note is predicted knowing the
-    notes below it, the bass first), drums after every pitched note."""
-    return instrument == DRUMS, pitch, instrument
+def listing_key(pitch: int, instrument: int, config: EncodingConfig) -> ListingKey:
+    """The order of the notes listed at one onset: highest pitch first (each note is predicted knowing the
+    notes above it, the melody first) or lowest first, drums after every pitched note."""
+    return ListingKey(instrument == DRUMS, -pitch if config.highest_first else pitch, instrument)
 
 
 def _grid_to_tokens(grid: _Grid, config: EncodingConfig) -> list[int]:
@@ -431,10 +445,11 @@ class _Writer:
             self.emit(POSITION, step - clock.bar_start)
 
     def list_notes(self, new: list[tuple[int, GridNote]]) -> None:
-        """Every note sounding at this onset, lowest first: the new ones in full, the held ones restated."""
+        """Every note sounding at this onset, in listing order: the new ones in full, the held ones restated."""
         held = [(key, None) for key in self.stream.held]  # empty without restatements
-        started = [(listing_key(note[2], instrument), note) for instrument, note in new]
-        for (_, pitch, instrument), note in sorted(held + started, key=lambda item: item[0]):
+        started = [(listing_key(note[2], instrument, self.config), note) for instrument, note in new]
+        for key, note in sorted(held + started, key=lambda item: item[0]):
+            pitch, instrument = key.pitch, key.instrument
             if self.config.use_programs and (instrument != self.stream.instrument or not self.stream.program_given):
                 self.emit(PROGRAM, instrument)
             if note is None:
@@ -555,7 +570,7 @@ class StreamState:
         elif kind == VELOCITY:
             self.velocity, self.pending = value, "velocity"
         elif kind == HOLD:
-            self._list(listing_key(value, self.instrument), restating=True)
+            self._list(listing_key(value, self.instrument, self.config), restating=True)
             self._remember_pitch(value)
         elif kind == PITCH:
             self._start_note(value)
@@ -601,7 +616,7 @@ class StreamState:
         self.sounding = [note for note in self.sounding if note[0] > self.now]
         if holds_notes(self.config):
             self.held = sorted(
-                listing_key(pitch, instrument)
+                listing_key(pitch, instrument, self.config)
                 for _, start, pitch, instrument, _ in self.sounding
                 if start < self.now and instrument != DRUMS
             )
@@ -623,14 +638,14 @@ class StreamState:
             self.held_listed = len(self.held)
 
     def _release(self, key: ListingKey) -> None:
-        _, pitch, instrument = key
+        pitch, instrument = key.pitch, key.instrument
         for entry in [e for e in self.sounding if e[2] == pitch and e[3] == instrument and e[1] < self.now]:
             self.sounding.remove(entry)
             start, _, _, velocity = self.grid.notes[instrument][entry[4]]
             self.grid.notes[instrument][entry[4]] = (start, self.now, pitch, velocity)
 
     def _start_note(self, pitch: int) -> None:
-        self._list(listing_key(pitch, self.instrument))
+        self._list(listing_key(pitch, self.instrument, self.config))
         self.frame_notes += 1
         velocity = self.velocity if self.velocity is not None else self.fallback_velocity
         if self.config.use_duration:

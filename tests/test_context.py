@@ -49,7 +49,9 @@ def _context_after(tokens: list[int], name: str, occurrence: int = 1) -> np.ndar
 def test_context_holds_what_sounds_the_parts_last_pitch_and_the_pitch_classes_so_far():
     tokens = encode(_score(), ENCODING)
     sounding, voice, shares = _parts(_context_after(tokens, "Pitch_64"))
-    assert sounding == {48, 64} and voice == {64}  # the violin's note counts from its Pitch on
+    assert sounding == {64} and voice == {64} and shares[4] == 1  # the melody is listed first
+    sounding, voice, shares = _parts(_context_after(tokens, "Pitch_48"))
+    assert sounding == {48, 64} and voice == {48}  # the cello's note counts from its Pitch on
     assert np.allclose(shares[[0, 4]], [0.5, 0.5]) and np.isclose(shares.sum(), 1)
     sounding, voice, _ = _parts(_context_after(tokens, "Program_40", occurrence=2))
     assert sounding == {48} and voice == {64}  # second beat: E4 has ended; the violin last played it
@@ -77,9 +79,9 @@ def test_each_piece_starts_from_an_empty_context():
 def test_unpacking_transposes_pitches_and_pitch_classes_alike():
     tokens = encode(_score(), ENCODING)
     packed = stream_context(tokens, ENCODING)
-    index = token_names(tokens, ENCODING).index("Pitch_64")
+    index = token_names(tokens, ENCODING).index("Pitch_48")
     sounding, voice, shares = _parts(unpack(packed[index], shift=3))
-    assert sounding == {51, 67} and voice == {67}
+    assert sounding == {51, 67} and voice == {51}
     assert np.allclose(shares[[3, 7]], [0.5, 0.5])
     assert unpack(packed).shape == (len(tokens), context_size(CONTEXT_LAYOUT))
     assert _ends(unpack(packed[index], shift=3)) == _ends(unpack(packed[index]))  # times do not transpose
@@ -88,10 +90,11 @@ def test_unpacking_transposes_pitches_and_pitch_classes_alike():
 def test_the_context_says_where_in_the_bar_the_sounding_notes_end():
     """Steps of 12 a quarter: the cello's C3 ends at 24, the violin's E4 at 12, its G4 at 24, the drum at 18."""
     tokens = encode(_score(), ENCODING)
-    assert _ends(_context_after(tokens, "Duration_12")) == [12, 24]  # the violin's E4 beside the held cello
+    assert _ends(_context_after(tokens, "Duration_12")) == [12, 12]  # the violin's E4, listed first
+    assert _ends(_context_after(tokens, "Duration_24")) == [12, 24]  # the cello's C3 under it
     assert _ends(_context_after(tokens, "Duration_6")) == [18, 24]  # the drum on beat 2 ends first
     assert _ends(_context_after(tokens, "Pos_12")) == [24, 24]  # on beat 2, before its notes: the cello alone
-    assert _ends(_context_after(tokens, "Pitch_48")) == [NONE_SOUNDING] * 2  # a note counts once it has a length
+    assert _ends(_context_after(tokens, "Pitch_64")) == [NONE_SOUNDING] * 2  # a note counts once it has a length
     tied_over = encode(Score(tracks=(Track(42, notes=(Note(0.0, 6.0, 48, 80), Note(6.0, 7.0, 50, 80))),)), ENCODING)
     assert _ends(_context_after(tied_over, "Duration_72")) == [LATER, LATER]  # ends in the next bar
     assert _ends(_context_after(tied_over, "Bar", occurrence=2)) == [24, 24]  # there, on beat 3

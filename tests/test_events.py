@@ -19,7 +19,7 @@ CONFIGS = [
     EncodingConfig(use_velocity=False, use_duration=False),
     EncodingConfig(use_duration=False),
     EncodingConfig(use_velocity=False, use_programs=False, use_tempo=False, use_time_signatures=False),
-    EncodingConfig(steps_per_quarter=4, max_duration_quarters=2, min_pitch=36, max_pitch=84),
+    EncodingConfig(steps_per_quarter=4, max_duration_quarters=2, min_pitch=36, max_pitch=84, highest_first=False),
     EncodingConfig(steps_per_quarter=1, num_velocity_bins=1, max_time_signature_numerator=4),
 ]
 # the slowest property tests run over the default encoding in the fast lane, over all of them in the full suite
@@ -94,11 +94,8 @@ def _assert_playable(score: Score, config: EncodingConfig) -> None:
             by_pitch[note.pitch] = note
 
 
-def test_example_encoding_reads_as_music():
-    """Bars and positions, the meter, the instruments and the tempo before any note, each onset's notes lowest
-    first (drums last), held notes restated, instrument and velocity written only when they change."""
-    config = EncodingConfig()
-    score = Score(
+def _example_score() -> Score:
+    return Score(
         tracks=(
             Track(40, notes=(Note(0, 1, 67, 96), Note(1.5, 2, 69, 96), Note(3, 4, 71, 96))),
             Track(42, notes=(Note(0, 2, 48, 96),)),
@@ -107,38 +104,35 @@ def test_example_encoding_reads_as_music():
         tempos=(TempoChange(0, 80),),
         time_signatures=(TimeSignature(0, 3, 4),),
     )
-    assert token_names(encode(score, config), config) == [
-        "Start",
-        "Bar",
-        "TimeSig_3/4",
-        "Part_40",
-        "Part_42",
-        "Part_drums",
-        "Pos_0",
-        "Tempo_80",
-        "Program_42",
-        "Velocity_96",
-        "Pitch_48",
-        "Duration_24",
-        "Program_40",
-        "Pitch_67",
-        "Duration_12",
-        "Program_drums",
-        "Velocity_127",
-        "Pitch_36",
-        "Duration_3",
-        "Pos_18",
-        "Program_42",
-        "Hold_48",
-        "Program_40",
-        "Velocity_96",
-        "Pitch_69",
-        "Duration_6",
-        "Bar",
-        "Pos_0",
-        "Pitch_71",
-        "Duration_12",
-        "End",
+
+
+OPENING = ["Start", "Bar", "TimeSig_3/4", "Part_40", "Part_42", "Part_drums", "Pos_0", "Tempo_80"]
+
+
+def test_example_encoding_reads_as_music():
+    """Bars and positions, the meter, the instruments and the tempo before any note, each onset's notes highest
+    first (drums last), held notes restated, instrument and velocity written only when they change."""
+    config = EncodingConfig()
+    assert token_names(encode(_example_score(), config), config) == OPENING + [
+        *("Program_40", "Velocity_96", "Pitch_67", "Duration_12"),
+        *("Program_42", "Pitch_48", "Duration_24"),
+        *("Program_drums", "Velocity_127", "Pitch_36", "Duration_3"),
+        *("Pos_18", "Program_40", "Velocity_96", "Pitch_69", "Duration_6", "Program_42", "Hold_48"),
+        *("Bar", "Pos_0", "Program_40", "Pitch_71", "Duration_12", "End"),
+    ]
+
+
+def test_models_of_composer_0_7_list_each_onset_lowest_first():
+    config = EncodingConfig.from_dict(
+        {key: value for key, value in EncodingConfig().to_dict().items() if key != "highest_first"}
+    )
+    assert not config.highest_first
+    assert token_names(encode(_example_score(), config), config) == OPENING + [
+        *("Program_42", "Velocity_96", "Pitch_48", "Duration_24"),
+        *("Program_40", "Pitch_67", "Duration_12"),
+        *("Program_drums", "Velocity_127", "Pitch_36", "Duration_3"),
+        *("Pos_18", "Program_42", "Hold_48", "Program_40", "Velocity_96", "Pitch_69", "Duration_6"),
+        *("Bar", "Pos_0", "Pitch_71", "Duration_12", "End"),
     ]
 
 

@@ -30,8 +30,10 @@ from composer.events import (
     TEMPO,
     TIME_SIGNATURE,
     VELOCITY,
+    ListingKey,
     StreamState,
     declares_parts,
+    listing_key,
     tempo_values,
     velocity_values,
     vocabulary,
@@ -91,6 +93,7 @@ class Grammar:
             for kind in (BAR, REPEAT, POSITION, TEMPO, TIME_SIGNATURE, PART, PROGRAM, VELOCITY, PITCH, HOLD, DURATION)
         }
         self.pitches = np.arange(config.min_pitch, config.max_pitch + 1)
+        self._ranks = np.array([listing_key(int(pitch), 0, config).rank for pitch in self.pitches])
         self.tempo_values = np.array(tempo_values(config) if config.use_tempo else ())  # per step: made once
         self.velocity_values = np.array(velocity_values(config) if config.use_velocity else ())
         self.playable = self._playable_pitches(constraints)
@@ -174,7 +177,7 @@ class Grammar:
         mask[self.blocks[POSITION][first : clock.bar_length if last is None else last + 1]] = True
 
     def _within_onset(self, stream: StreamState, mask: np.ndarray) -> None:
-        """The notes of one onset, lowest first, with the held ones restated in their place."""
+        """The notes of one onset in listing order, with the held ones restated in their place."""
         clock = stream.clock
         if stream.pending is None and self._onset_complete(stream):
             mask[self.blocks[BAR]] = True
@@ -191,7 +194,7 @@ class Grammar:
         room = self._room_for_notes(stream)
         current = stream.instrument if stream.program_given else None
         if current is not None and stream.pending != "velocity":
-            restatable = [pitch for _, pitch, instrument in stream.held_to_list() if instrument == current]
+            restatable = [key.pitch for key in stream.held_to_list() if key.instrument == current]
             mask[self.blocks[HOLD][np.array(restatable, dtype=int) - self.config.min_pitch]] = True
         if current is not None and room:
             pitches = self._new_pitches(stream, current)
@@ -224,14 +227,14 @@ class Grammar:
         return limit is None or stream.notes_sounding() < limit
 
     def _new_pitches(self, stream: StreamState, instrument: int) -> np.ndarray:
-        """The pitches a new note of ``instrument`` may have here: playable, above the last note listed
-        (the listing's order; held notes passed over end here), on an instrument allowed to play."""
+        """The pitches a new note of ``instrument`` may have here: playable, after the last note listed
+        in the listing's order (held notes passed over end here), on an instrument allowed to play."""
         if not self._playing(stream)[instrument]:
             return np.zeros(len(self.pitches), bool)
         drums = instrument == DRUMS
         ok = self.playable[drums].copy()
         if stream.listed is not None:
-            ok &= _keys_after(stream.listed, drums, self.pitches, instrument)
+            ok &= _keys_after(stream.listed, drums, self._ranks, instrument)
         return ok
 
     def _playing(self, stream: StreamState) -> np.ndarray:
@@ -243,25 +246,26 @@ class Grammar:
         declared[stream.parts + sorted(self.constraints.programs or ())] = True
         return self.new_note_programs & declared
 
-    def _open_above(self, stream: StreamState, drums: bool) -> bool:
-        """Whether a playable pitch lies above the last listed note: then every program of the kind (``drums``
-        or pitched) can start a note; only at the last note's own pitch does the program decide."""
+    def _open_after(self, stream: StreamState, drums: bool) -> bool:
+        """Whether a playable pitch comes after the last listed note in the listing's order: then every program
+        of the kind (``drums`` or pitched) can start a note; only at the last note's own pitch does the program
+        decide."""
         listed = stream.listed
-        if listed is not None and listed[0] != drums:
-            return listed[0] < drums
-        low = 0 if listed is None else listed[1] - self.config.min_pitch + 1
-        return bool(self.playable[drums][low:].any())
+        if listed is not None and listed.drums != drums:
+            return listed.drums < drums
+        later = self.playable[drums] if listed is None else self._ranks > listed.rank
+        return bool((self.playable[drums] & later).any())
 
     def _programs(self, stream: StreamState, room: bool, current: int | None) -> np.ndarray:
         """Program changes that lead somewhere: to the instrument of a held note still to restate, or to one that
         can start a new note here."""
         programs = np.zeros(DRUMS + 1, bool)
-        programs[[instrument for _, _, instrument in stream.held_to_list()]] = True
+        programs[[key.instrument for key in stream.held_to_list()]] = True
         if room:
             playing = self._playing(stream)
             for drums in (False, True):
                 candidates = np.flatnonzero(playing & (self.is_drums == drums))
-                if self._open_above(stream, drums):
+                if self._open_after(stream, drums):
                     programs[candidates] = True
                 else:  # only the pitch of the last listed note may be left: it depends on the program
                     programs[candidates] |= np.array(
@@ -272,11 +276,11 @@ class Grammar:
         return programs
 
 
-def _keys_after(bound, drums: bool, pitches: np.ndarray, instrument: int) -> np.ndarray:
-    """Whether the listing keys (drums, pitch, instrument) of ``pitches`` come after ``bound``."""
-    if drums != bound[0]:
-        return np.full(len(pitches), drums > bound[0])
-    return (pitches > bound[1]) | ((pitches == bound[1]) & (instrument > bound[2]))
+def _keys_after(bound: ListingKey, drums: bool, ranks: np.ndarray, instrument: int) -> np.ndarray:
+    """Whether the listing keys (drums, rank, instrument) of the pitches ranked ``ranks`` come after ``bound``."""
+    if drums != bound.drums:
+        return np.full(len(ranks), drums > bound.drums)
+    return (ranks > bound.rank) | ((ranks == bound.rank) & (instrument > bound.instrument))
 
 
 def choose(
