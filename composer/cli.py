@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -411,13 +412,118 @@ def _format_training_summary(summary: dict) -> str:
     )
 
 
-@main.command()
-@click.option(
+def _with_options(options: list) -> Callable:
+    """Applies click options in the order listed (commands that share them list them once)."""
+
+    def decorate(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+_SAMPLING_OPTIONS = [
+    click.option(
+        "--num",
+        "num_files",
+        type=click.IntRange(min=1, max=256),
+        default=1,
+        show_default=True,
+        help="How many files to write (sampled together as one batch).",
+    ),
+    click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help="A folder for informatively named files, or a FILE.mid.",
+    ),
+    click.option("--seed", type=int, default=None, help="Same model, options and seed give the same file."),
+    click.option(
+        "--temperature",
+        type=click.FloatRange(min=0),
+        default=DEFAULT_TEMPERATURE,
+        show_default=True,
+        help="Lower is safer, higher is wilder; 0 always takes the likeliest event.",
+    ),
+    click.option(
+        "--pitch-temperature",
+        type=click.FloatRange(min=0),
+        default=DEFAULT_PITCH_TEMPERATURE,
+        show_default=True,
+        help="The temperature of which pitch a new note takes (--temperature still decides when notes start); "
+        "lower keeps to the key.",
+    ),
+    click.option("--top-k", type=click.IntRange(min=0), default=0, help="Sample among the K likeliest events only."),
+    click.option(
+        "--top-p",
+        type=click.FloatRange(0, 1, min_open=True),
+        default=1.0,
+        help="Sample among the likeliest events holding this much probability.",
+    ),
+    click.option(
+        "--repetition-penalty",
+        type=click.FloatRange(min=1),
+        default=1.0,
+        show_default=True,
+        help="Above 1, pitches played in the last 64 events become less likely (try 1.2 against loops).",
+    ),
+    click.option(
+        "--no-repeat-ngram",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="Never repeat a run of this many events within a piece, nor a whole bar (0: off; 16 is about four notes).",
+    ),
+]
+_CONSTRAINT_OPTIONS = [
+    click.option(
+        "--tempo", type=click.FloatRange(min=4, max=1000), default=None, help="Tempo in quarter notes per minute."
+    ),
+    click.option(
+        "--program",
+        "--instrument",
+        "programs",
+        multiple=True,
+        help="Allowed instrument: General MIDI number or name (violin, 'acoustic grand piano', drums). Repeatable.",
+    ),
+    click.option("--key", default=None, help="Tonic of --scale, e.g. C, F#, Bb."),
+    click.option(
+        "--scale", type=click.Choice(sorted(SCALES)), default=None, help="Only notes of this scale (pitched parts)."
+    ),
+    click.option("--pitch-range", default=None, help="LOW-HIGH in MIDI numbers, e.g. 48-84."),
+    click.option("--max-polyphony", type=click.IntRange(min=1), default=None, help="At most this many notes at once."),
+]
+_OUTPUT_OPTIONS = [
+    click.option(
+        "--format",
+        "formats",
+        type=click.Choice(["mid", "musicxml"]),
+        multiple=True,
+        default=("mid",),
+        show_default=True,
+        help="Also write MusicXML for notation programs (repeatable).",
+    ),
+    click.option("--title", default=None, help="Title of the MusicXML score [default: the file's name]."),
+    click.option("--plot", is_flag=True, help="Also write a piano-roll PNG next to each file."),
+    click.option(
+        "--wav",
+        is_flag=True,
+        help="Also render each file to a WAV with FluidSynth (apt install fluidsynth fluid-soundfont-gm).",
+    ),
+    click.option("--force", is_flag=True, help="Overwrite existing files."),
+]
+_MODEL_OPTION = click.option(
     "--model",
     type=click.Path(path_type=Path),
     default=None,
     help="A .keras model or model directory [default: ./composer-model if trained, else the bundled model].",
 )
+
+
+@main.command()
+@_MODEL_OPTION
 @click.option(
     "--length",
     "num_events",
@@ -433,58 +539,7 @@ def _format_training_summary(summary: dict) -> str:
     default=None,
     help="Generate this many bars instead of --length events; the piece ends on the bar line.",
 )
-@click.option(
-    "--num",
-    "num_files",
-    type=click.IntRange(min=1, max=256),
-    default=1,
-    show_default=True,
-    help="How many files to write (sampled together as one batch).",
-)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="A folder for informatively named files, or a FILE.mid.",
-)
-@click.option("--seed", type=int, default=None, help="Same model, options and seed give the same file.")
-@click.option(
-    "--temperature",
-    type=click.FloatRange(min=0),
-    default=DEFAULT_TEMPERATURE,
-    show_default=True,
-    help="Lower is safer, higher is wilder; 0 always takes the likeliest event.",
-)
-@click.option(
-    "--pitch-temperature",
-    type=click.FloatRange(min=0),
-    default=DEFAULT_PITCH_TEMPERATURE,
-    show_default=True,
-    help="The temperature of which pitch a new note takes (--temperature still decides when notes start); "
-    "lower keeps to the key.",
-)
-@click.option("--top-k", type=click.IntRange(min=0), default=0, help="Sample among the K likeliest events only.")
-@click.option(
-    "--top-p",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=1.0,
-    help="Sample among the likeliest events holding this much probability.",
-)
-@click.option(
-    "--repetition-penalty",
-    type=click.FloatRange(min=1),
-    default=1.0,
-    show_default=True,
-    help="Above 1, pitches played in the last 64 events become less likely (try 1.2 against loops).",
-)
-@click.option(
-    "--no-repeat-ngram",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Never repeat a run of this many events within a piece, nor a whole bar (0: off; 16 is about four notes).",
-)
+@_with_options(_SAMPLING_OPTIONS)
 @click.option("--primer", type=click.Path(path_type=Path), default=None, help="A MIDI file to continue.")
 @click.option("--primer-bars", type=click.IntRange(min=1), default=None, help="Use only the primer's first K bars.")
 @click.option(
@@ -499,40 +554,9 @@ def _format_training_summary(summary: dict) -> str:
     help="End on the bar line after the last note starts (notes ended there, a rest fills the bar): "
     "whole bars for a DAW clip.",
 )
-@click.option(
-    "--tempo", type=click.FloatRange(min=4, max=1000), default=None, help="Tempo in quarter notes per minute."
-)
 @click.option("--time-signature", default=None, help="For example 3/4.")
-@click.option(
-    "--program",
-    "--instrument",
-    "programs",
-    multiple=True,
-    help="Allowed instrument: General MIDI number or name (violin, 'acoustic grand piano', drums). Repeatable.",
-)
-@click.option("--key", default=None, help="Tonic of --scale, e.g. C, F#, Bb.")
-@click.option(
-    "--scale", type=click.Choice(sorted(SCALES)), default=None, help="Only notes of this scale (pitched parts)."
-)
-@click.option("--pitch-range", default=None, help="LOW-HIGH in MIDI numbers, e.g. 48-84.")
-@click.option("--max-polyphony", type=click.IntRange(min=1), default=None, help="At most this many notes at once.")
-@click.option(
-    "--format",
-    "formats",
-    type=click.Choice(["mid", "musicxml"]),
-    multiple=True,
-    default=("mid",),
-    show_default=True,
-    help="Also write MusicXML for notation programs (repeatable).",
-)
-@click.option("--title", default=None, help="Title of the MusicXML score [default: the file's name].")
-@click.option("--plot", is_flag=True, help="Also write a piano-roll PNG next to each file.")
-@click.option(
-    "--wav",
-    is_flag=True,
-    help="Also render each file to a WAV with FluidSynth (apt install fluidsynth fluid-soundfont-gm).",
-)
-@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@_with_options(_CONSTRAINT_OPTIONS)
+@_with_options(_OUTPUT_OPTIONS)
 @click.option(
     "--from-sidecar",
     type=click.Path(path_type=Path),
@@ -540,33 +564,11 @@ def _format_training_summary(summary: dict) -> str:
     help="Make the file a sidecar (FILE.json, written beside every file) describes again, byte for byte.",
 )
 def generate(
-    model,
-    seed,
-    primer,
-    primer_bars,
-    include_primer,
-    loop,
-    tempo,
-    time_signature,
-    formats,
-    title,
-    plot,
-    wav,
-    force,
-    num_events,
-    num_bars,
-    num_files,
-    out,
-    from_sidecar,
-    **sampling,
+    model, primer, primer_bars, include_primer, loop, time_signature, num_events, num_bars, from_sidecar, **sampling
 ) -> None:
     """Compose new music with a trained model and write it as MIDI (with a JSON sidecar to make it again)."""
-    import random
-
     from composer.artifacts import resolve_model
     from composer.generation.output import generate_files
-    from composer.generation.request import GenerateRequest
-    from composer.generation.sample import SamplingOptions
     from composer.generation.sidecar import read_sidecar, request_from_sidecar
 
     context = click.get_current_context()
@@ -577,9 +579,54 @@ def generate(
             "--from-sidecar makes the file exactly as recorded; only --model, --out and --force apply",
         )
         model_path = resolve_model(model or Path(read_sidecar(from_sidecar)["model"]["path"]))[0]
-        for path in generate_files(request_from_sidecar(from_sidecar, model_path, out=out, force=force), model_path):
+        where = {"out": sampling["out"], "force": sampling["force"]}
+        for path in generate_files(request_from_sidecar(from_sidecar, model_path, **where), model_path):
             click.echo(f"wrote {path}")
         return
+    _compose(
+        model,
+        sampling,
+        num_events=num_events,
+        num_bars=num_bars,
+        primer=primer,
+        primer_bars=primer_bars,
+        include_primer=include_primer,
+        loop=loop,
+        time_signature=_parse_time_signature(time_signature),  # refused before any output
+    )
+
+
+@main.command()
+@click.argument("melody", type=click.Path(path_type=Path))
+@click.option("--part", default=None, help="The melody's part, by name or number (from 1) [default: the highest part].")
+@click.option(
+    "--melody-program",
+    default=None,
+    help="Play the melody on this instrument (General MIDI number or name) [default: its own].",
+)
+@_MODEL_OPTION
+@_with_options(_SAMPLING_OPTIONS)
+@_with_options(_CONSTRAINT_OPTIONS)
+@_with_options(_OUTPUT_OPTIONS)
+def harmonize(melody, part, melody_program, model, **sampling) -> None:
+    """Keep the melody of a MIDI file note for note and have the model write the parts under it."""
+    from composer.events import DRUMS
+
+    program = None if melody_program is None else _program(melody_program, "--melody-program")
+    if program == DRUMS:
+        raise ComposerError("--melody-program drums: a melody needs a pitched instrument")
+    _compose(model, sampling, melody=melody, melody_part=part, melody_program=program)
+
+
+def _compose(model, sampling: dict, **request) -> None:
+    """Checks the options shared by generate and harmonize, names the model and seed, and writes the files."""
+    import random
+
+    from composer.artifacts import resolve_model
+    from composer.generation.output import generate_files
+    from composer.generation.request import GenerateRequest
+    from composer.generation.sample import SamplingOptions
+
     options = SamplingOptions(
         temperature=sampling["temperature"],
         pitch_temperature=sampling["pitch_temperature"],
@@ -588,29 +635,25 @@ def generate(
         repetition_penalty=sampling["repetition_penalty"],
         no_repeat_ngram=sampling["no_repeat_ngram"],
     )
-    constraints, meter = _constraints(sampling), _parse_time_signature(time_signature)  # refused before any output
+    constraints = _constraints(sampling)  # refused before any output
     model_path, origin = resolve_model(model)
     click.echo(f"model: {model_path} ({origin})")
+    seed = sampling["seed"]
     if seed is None:
         seed = random.randrange(2**31)
         click.echo(f"seed: {seed}")
+    formats = tuple(dict.fromkeys(sampling["formats"]))
     request = GenerateRequest(
-        num_events=num_events,
-        num_bars=num_bars,
-        num_files=num_files,
-        out=out,
+        num_files=sampling["num_files"],
+        out=sampling["out"],
         seed=seed,
         options=options,
         constraints=constraints,
-        primer=primer,
-        primer_bars=primer_bars,
-        include_primer=include_primer,
-        loop=loop,
-        qpm=tempo,
-        time_signature=meter,
-        force=force,
-        formats=tuple(dict.fromkeys(formats)) + (("png",) if plot else ()) + (("wav",) if wav else ()),
-        title=title,
+        qpm=sampling["tempo"],
+        force=sampling["force"],
+        formats=formats + (("png",) if sampling["plot"] else ()) + (("wav",) if sampling["wav"] else ()),
+        title=sampling["title"],
+        **request,
     )
     for path in generate_files(request, model_path):
         click.echo(f"wrote {path}")
@@ -656,7 +699,7 @@ def _pitch_range(text: str | None) -> tuple[int, int]:
     return low, high
 
 
-def _program(text: str) -> int:
+def _program(text: str, option: str = "--program") -> int:
     """A General MIDI program from its number or name; DRUMS for the drum kit."""
     from composer.events import DRUMS
     from composer.midi_io import program_number
@@ -667,7 +710,7 @@ def _program(text: str) -> int:
         return int(text)
     number = program_number(text)
     if number is None:
-        raise ComposerError(f"--program {text!r}: not a General MIDI program number (0-127) or name")
+        raise ComposerError(f"{option} {text!r}: not a General MIDI program number (0-127) or name")
     return number
 
 

@@ -6,8 +6,9 @@ from hypothesis import strategies as st
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
 from composer.events import DRUMS, START, StreamState, decode, encode, token_names, vocabulary
-from composer.generation.inference import LSTMLayer, NumpyLSTM
 from composer.generation.sample import Constraints, Grammar, SamplingOptions, choose, sample_pieces
+
+from random_networks import random_network
 
 CONFIG = EncodingConfig()
 VOCAB = vocabulary(CONFIG)
@@ -28,26 +29,6 @@ def bar_hungry(network, config=CONFIG):
     """A random network that starts new bars often, so that bar counting is tested in a few hundred events."""
     network.dense_bias[vocabulary(config).ids["Bar", None]] = 6.0
     return network
-
-
-def random_network(vocab_size=len(VOCAB), embedding=8, units=16, layers=2, seed=0):
-    rng = np.random.default_rng(seed)
-    lstm, inputs = [], embedding
-    for _ in range(layers):
-        lstm.append(
-            LSTMLayer(
-                rng.normal(0, 0.5, (inputs, 4 * units)).astype(np.float32),
-                rng.normal(0, 0.5, (units, 4 * units)).astype(np.float32),
-                rng.normal(0, 0.1, 4 * units).astype(np.float32),
-            )
-        )
-        inputs = units
-    return NumpyLSTM(
-        rng.normal(0, 1, (vocab_size, embedding)).astype(np.float32),
-        lstm,
-        rng.normal(0, 1, (units, vocab_size)).astype(np.float32),
-        np.zeros(vocab_size, np.float32),
-    )
 
 
 NO_PITCHES = np.zeros(4, bool)

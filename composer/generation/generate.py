@@ -14,6 +14,7 @@ from composer.config import EncodingConfig
 from composer.errors import ComposerError
 from composer.events import (
     BAR,
+    DRUMS,
     END,
     PART,
     POSITION,
@@ -28,15 +29,21 @@ from composer.events import (
     vocabulary,
 )
 from composer.generation.inference import NumpyLSTM
+from composer.generation.melody import Melody, MelodyGuide, read_melody, with_melody_track
 from composer.generation.request import GenerateRequest
 from composer.generation.sample import Constraints, sample_pieces
-from composer.midi_io import read_score
+from composer.midi_io import program_name, read_score
 from composer.score import DEFAULT_TIME_SIGNATURE, Score, TimeSignature
 
 
 def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
     """Sample ``num_files`` pieces in one batch, as finished scores (primer, tempo and meter applied)."""
     metadata, config = artifacts.model_encoding(model_path)
+    melody = _melody(request, metadata, config) if request.melody is not None else None
+    if melody is not None:  # the piece takes the melody's meter and tempo and ends on the bar line after it
+        request = dataclasses.replace(
+            request, num_bars=melody.bars, time_signature=melody.meter, qpm=request.qpm or melody.qpm, loop=True
+        )
     network = NumpyLSTM.load(model_path)
     if network.vocab_size != len(vocabulary(config)):
         raise ComposerError(f"{model_path}: the network's vocabulary does not match its encoding settings")
@@ -54,6 +61,7 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
         constraints=_model_constraints(request, metadata, config),
         seed=request.seed,
         meter=untold_meter or DEFAULT_TIME_SIGNATURE,
+        melody=None if melody is None else MelodyGuide(melody, config),
     )
     continuation = follow(prompt, config).now / config.steps_per_quarter
     scores = []
@@ -69,8 +77,24 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
             kept_primer = primer is not None and request.include_primer and config.use_tempo
             # the tempo given, exactly (the model's tempo events only approximate it), where the continuation starts
             score = score.with_tempo_from(continuation if kept_primer else 0.0, request.qpm)
+        score = score if melody is None else with_melody_track(score, melody)
         scores.append(score.whole_bars() if request.loop else score)
     return scores
+
+
+def _melody(request: GenerateRequest, metadata: dict, config: EncodingConfig) -> Melody:
+    """The melody to harmonize, on an instrument the model played in training (it knows nothing of others)."""
+    melody = read_melody(request.melody, request.melody_part, request.melody_program, config)
+    counts, ids = metadata["event_counts"], vocabulary(config).ids
+    if not counts[ids[PROGRAM, melody.program]]:
+        known = [program_name(p) for p in range(DRUMS) if counts[ids[PROGRAM, p]]]
+        raise ComposerError(
+            f"the model never played a {program_name(melody.program)} in training; play the melody on one it "
+            f"knows with --melody-program ({', '.join(known)})"
+        )
+    if request.constraints.programs is not None and not request.constraints.programs - {melody.program}:
+        raise ComposerError("--program leaves no instrument but the melody's own to play the parts under it")
+    return melody
 
 
 def _prompt(request: GenerateRequest, config: EncodingConfig) -> tuple[list[int], Score | None]:

@@ -10,6 +10,7 @@ from typing import Any
 from composer.generation.sample import Constraints, SamplingOptions
 
 _WHERE = ("out", "force", "piece")  # where the files go and which are written: not what makes the music
+INPUT_FILES = ("primer", "melody")  # files the music is made from: recorded with their hashes
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class GenerateRequest:
     force: bool = False
     formats: tuple[str, ...] = ("mid",)  # also "musicxml", "png" (a piano roll) and "wav" (FluidSynth audio)
     title: str | None = None  # of the MusicXML score; the file's name when None
+    melody: Path | None = None  # a MIDI file whose melody the model harmonizes (`composer harmonize`)
+    melody_part: str | None = None  # the melody's part, by name or number; the highest part when None
+    melody_program: int | None = None  # the instrument the melody is played on; its own when None
     piece: int | None = None  # write only this piece (from 1) of the batch: remaking one file from its sidecar
 
     def to_record(self) -> dict[str, Any]:
@@ -42,7 +46,8 @@ class GenerateRequest:
             key: sorted(value) if isinstance(value, frozenset) else value
             for key, value in dataclasses.asdict(self.constraints).items()
         }
-        record["primer"] = None if self.primer is None else str(Path(self.primer).resolve())
+        for name in INPUT_FILES:
+            record[name] = None if record[name] is None else str(Path(record[name]).resolve())
         return record
 
     @classmethod
@@ -54,7 +59,8 @@ class GenerateRequest:
         fields["constraints"] = Constraints(
             **{key: frozenset(value) if isinstance(value, list) else value for key, value in constraints}
         )
-        fields["primer"] = None if fields.get("primer") is None else Path(fields["primer"])
+        for name in INPUT_FILES:
+            fields[name] = None if fields.get(name) is None else Path(fields[name])
         for key in ("time_signature", "formats"):
             if fields.get(key) is not None:
                 fields[key] = tuple(fields[key])

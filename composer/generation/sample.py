@@ -39,6 +39,7 @@ from composer.events import (
     vocabulary,
 )
 from composer.generation.inference import NumpyLSTM
+from composer.generation.melody import MelodyGuide
 from composer.score import DEFAULT_TIME_SIGNATURE
 
 
@@ -84,7 +85,8 @@ class Grammar:
     lowest first, restating the held notes it keeps; those it passes over end there.
     """
 
-    def __init__(self, config: EncodingConfig, constraints: Constraints) -> None:
+    def __init__(self, config: EncodingConfig, constraints: Constraints, reserved_program: int | None = None) -> None:
+        """``reserved_program``: an instrument whose notes the model never chooses (a given melody plays it)."""
         self.config, self.constraints = config, constraints
         vocab = vocabulary(config)
         self.kinds = np.array(vocab.kinds)
@@ -99,6 +101,8 @@ class Grammar:
         self.playable = self._playable_pitches(constraints)
         self.usable = ~np.isin(np.arange(len(vocab)), sorted(constraints.blocked_events))
         self.new_note_programs = self._new_note_programs(vocab)
+        if reserved_program is not None:
+            self.new_note_programs[reserved_program] = False
         self.is_drums = np.arange(DRUMS + 1) == DRUMS
         if not (
             self.playable[False]
@@ -414,11 +418,12 @@ def sample_pieces(
     constraints: Constraints = Constraints(),
     seed: int = 0,
     meter: tuple[int, int] = DEFAULT_TIME_SIGNATURE,
+    melody: MelodyGuide | None = None,
 ) -> list[Generated]:
     """``batch`` pieces: the primer (at least Start), then ``num_events`` events, or events up to the
     bar line that ends ``num_bars`` bars. Bars are of ``meter`` until a time-signature event says otherwise
-    (a model without those events counts in the meter its file will be given)."""
-    grammar = Grammar(config, constraints)
+    (a model without those events counts in the meter its file will be given). ``melody`` forces a melody in."""
+    grammar = Grammar(config, constraints, None if melody is None else melody.melody.program)
     rng = np.random.default_rng(seed)
     primer = list(primer or [START])
     streams = [StreamState(config, meter) for _ in range(batch)]
@@ -446,7 +451,10 @@ def sample_pieces(
     looping = grammar.kinds == REPEAT if blockers else np.zeros(len(grammar.kinds), bool)
     finished = [False] * batch
     for _ in range(num_events if num_events is not None else MAX_EVENTS_PER_PIECE):
-        mask = np.stack([grammar.allowed(stream) for stream in streams]) & ~looping
+        mask = np.stack(
+            [grammar.allowed(s) if melody is None else melody.restrict(s, grammar.allowed(s)) for s in streams]
+        )
+        mask &= ~looping
         if blockers:
             mask = _without_repeats(mask, pieces, blockers)
         if options.repetition_penalty != 1:

@@ -14,7 +14,7 @@ from typing import Any
 
 from composer import __version__
 from composer.errors import ComposerError
-from composer.generation.request import GenerateRequest
+from composer.generation.request import INPUT_FILES, GenerateRequest
 
 SIDECAR_VERSION = 1
 
@@ -26,8 +26,9 @@ def file_digest(path: Path) -> str:
 def sidecar(request: GenerateRequest, model_path: Path, index: int) -> dict[str, Any]:
     """The sidecar of piece ``index`` (from 1) of the batch ``request`` made with ``model_path``."""
     record = request.to_record()
-    if request.primer is not None:
-        record["primer"] = {"path": record["primer"], "sha256": file_digest(request.primer)}
+    for name in INPUT_FILES:
+        if getattr(request, name) is not None:
+            record[name] = {"path": record[name], "sha256": file_digest(getattr(request, name))}
     return {
         "sidecar_version": SIDECAR_VERSION,
         "composer": __version__,
@@ -66,7 +67,7 @@ def read_sidecar(path: Path) -> dict[str, Any]:
 
 def request_from_sidecar(path: Path, model_path: Path, **where) -> GenerateRequest:
     """The request that made the file sidecar ``path`` describes, for its piece only, once ``model_path`` and the
-    primer are checked to be the very files it was made with; ``where`` its files go now (out, force)."""
+    primer or melody are checked to be the very files it was made with; ``where`` its files go now (out, force)."""
     data = read_sidecar(path)
     if file_digest(model_path) != data["model"]["sha256"]:
         raise ComposerError(
@@ -74,11 +75,12 @@ def request_from_sidecar(path: Path, model_path: Path, **where) -> GenerateReque
             "pass that model with --model"
         )
     record = dict(data["request"])
-    if record.get("primer") is not None:
-        primer = Path(record["primer"]["path"])
-        if not primer.is_file() or file_digest(primer) != record["primer"]["sha256"]:
-            raise ComposerError(f"the primer {primer} is gone or has changed; the piece cannot be made again")
-        record["primer"] = primer
+    for name in INPUT_FILES:
+        if record.get(name) is not None:
+            source = Path(record[name]["path"])
+            if not source.is_file() or file_digest(source) != record[name]["sha256"]:
+                raise ComposerError(f"the {name} {source} is gone or has changed; the piece cannot be made again")
+            record[name] = source
     try:
         request = GenerateRequest.from_record(record, piece=data["piece"], **where)
     except TypeError as error:
