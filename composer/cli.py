@@ -494,6 +494,12 @@ _CONSTRAINT_OPTIONS = [
     ),
     click.option("--pitch-range", default=None, help="LOW-HIGH in MIDI numbers, e.g. 48-84."),
     click.option("--max-polyphony", type=click.IntRange(min=1), default=None, help="At most this many notes at once."),
+    click.option(
+        "--chords",
+        default=None,
+        help='Follow a chord progression: "Am F C G" (a chord a bar) or "C:2 G:2 Am:4" (chord:beats), repeated '
+        "to the end; chord tones on every beat, the root (or /bass) lowest on each chord's first beat.",
+    ),
 ]
 _OUTPUT_OPTIONS = [
     click.option(
@@ -636,6 +642,10 @@ def _compose(model, sampling: dict, **request) -> None:
         no_repeat_ngram=sampling["no_repeat_ngram"],
     )
     constraints = _constraints(sampling)  # refused before any output
+    if sampling["chords"] is not None:
+        from composer.generation.chords import parse_progression
+
+        parse_progression(sampling["chords"])
     model_path, origin = resolve_model(model)
     click.echo(f"model: {model_path} ({origin})")
     seed = sampling["seed"]
@@ -653,6 +663,7 @@ def _compose(model, sampling: dict, **request) -> None:
         force=sampling["force"],
         formats=formats + (("png",) if sampling["plot"] else ()) + (("wav",) if sampling["wav"] else ()),
         title=sampling["title"],
+        chords=sampling["chords"],
         **request,
     )
     for path in generate_files(request, model_path):

@@ -70,7 +70,7 @@ def test_an_untrained_network_still_plays_the_melody_exactly_and_on_top(tmp_path
         seed=seed,
         options=SamplingOptions(temperature=1.5),
         constraints=Constraints(tempo=95, time_signature=(4, 4)),
-        melody=MelodyGuide(melody, CONFIG),
+        guides=[MelodyGuide(melody, CONFIG)],
     )
     for piece in pieces:
         names = token_names(piece.tokens, CONFIG)

@@ -28,6 +28,7 @@ from composer.events import (
     tempo_values,
     vocabulary,
 )
+from composer.generation.chords import ChordGuide, parse_progression
 from composer.generation.inference import NumpyLSTM
 from composer.generation.melody import Melody, MelodyGuide, read_melody, with_melody_track
 from composer.generation.request import GenerateRequest
@@ -40,6 +41,8 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
     """Sample ``num_files`` pieces in one batch, as finished scores (primer, tempo and meter applied)."""
     metadata, config = artifacts.model_encoding(model_path)
     melody = _melody(request, metadata, config) if request.melody is not None else None
+    if request.chords is not None and request.time_signature is None:  # chords are counted in a known meter
+        request = dataclasses.replace(request, time_signature=DEFAULT_TIME_SIGNATURE)
     if melody is not None:  # the piece takes the melody's meter and tempo and ends on the bar line after it
         request = dataclasses.replace(
             request, num_bars=melody.bars, time_signature=melody.meter, qpm=request.qpm or melody.qpm, loop=True
@@ -61,7 +64,7 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
         constraints=_model_constraints(request, metadata, config),
         seed=request.seed,
         meter=untold_meter or DEFAULT_TIME_SIGNATURE,
-        melody=None if melody is None else MelodyGuide(melody, config),
+        guides=_guides(request, melody, config),
     )
     continuation = follow(prompt, config).now / config.steps_per_quarter
     scores = []
@@ -80,6 +83,15 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
         score = score if melody is None else with_melody_track(score, melody)
         scores.append(score.whole_bars() if request.loop else score)
     return scores
+
+
+def _guides(request: GenerateRequest, melody: Melody | None, config: EncodingConfig) -> list:
+    """The rules beyond the grammar: the melody to keep, then the chords to follow (the melody is exempt)."""
+    guides: list = [] if melody is None else [MelodyGuide(melody, config)]
+    if request.chords is not None:
+        progression, exempt = parse_progression(request.chords), None if melody is None else melody.program
+        guides.append(ChordGuide(progression, request.time_signature, config, exempt))
+    return guides
 
 
 def _melody(request: GenerateRequest, metadata: dict, config: EncodingConfig) -> Melody:

@@ -22,7 +22,6 @@ import numpy as np
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
 from composer.events import (
-    BAR,
     DURATION,
     HOLD,
     PART,
@@ -38,6 +37,7 @@ from composer.events import (
     quantize,
     vocabulary,
 )
+from composer.generation.sample import require_onset_at
 from composer.midi_io import program_name, read_score
 from composer.score import DEFAULT_TIME_SIGNATURE, Score, Track
 
@@ -158,6 +158,7 @@ class MelodyGuide:
 
     def __init__(self, melody: Melody, config: EncodingConfig) -> None:
         self.melody, self.config = melody, config
+        self.reserved_program = melody.program  # the grammar never offers its notes: they come from here
         vocab = vocabulary(config)
         self.ids = vocab.ids
         self.starts = [note[0] for note in melody.notes]
@@ -167,7 +168,7 @@ class MelodyGuide:
         self.parts_after = np.array(
             [kind == PART and value > melody.program for kind, value in zip(vocab.kinds, vocab.values)]
         )
-        self.positions, self.bars = vocab.block(POSITION), vocab.block(BAR)
+        self.positions = vocab.block(POSITION)
 
     def restrict(self, stream: StreamState, allowed: np.ndarray) -> np.ndarray:
         """``allowed``, the mask of a grammar that reserves the melody's instrument for it, narrowed to what
@@ -222,15 +223,10 @@ class MelodyGuide:
 
     def _keep_the_next_onset(self, stream: StreamState, mask: np.ndarray) -> None:
         """No position or bar line beyond the melody's next onset."""
-        clock = stream.clock  # in an onset, the melody's note there is listed already
-        index = (bisect.bisect_right if stream.in_frame else bisect.bisect_left)(self.starts, clock.now)
-        if index == len(self.starts):
-            return
-        onset = self.starts[index]
-        if clock.bars:
-            mask[self.positions[max(0, onset - clock.bar_start + 1) :]] = False
-        if clock.bars and clock.next_bar_line() > onset:
-            mask[self.bars] = False
+        # in an onset, the melody's note there is listed already
+        index = (bisect.bisect_right if stream.in_frame else bisect.bisect_left)(self.starts, stream.now)
+        if index < len(self.starts):
+            require_onset_at(self.starts[index], stream, mask)
 
 
 def with_melody_track(score: Score, melody: Melody) -> Score:

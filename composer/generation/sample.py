@@ -9,7 +9,9 @@ the user's limits (scale, pitch range, instruments, polyphony).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -39,7 +41,6 @@ from composer.events import (
     vocabulary,
 )
 from composer.generation.inference import NumpyLSTM
-from composer.generation.melody import MelodyGuide
 from composer.score import DEFAULT_TIME_SIGNATURE
 
 
@@ -406,6 +407,30 @@ def _without_repeats(mask: np.ndarray, pieces: list[Generated], blockers: list[_
     return mask
 
 
+class Guide(Protocol):
+    """A hard rule beyond the grammar: ``restrict`` narrows the mask of allowed next events of ``stream``."""
+
+    reserved_program: int | None  # an instrument whose notes only the guide gives (the grammar never offers them)
+
+    def restrict(self, stream: StreamState, mask: np.ndarray) -> np.ndarray: ...
+
+
+def require_onset_at(step: int, stream: StreamState, mask: np.ndarray) -> None:
+    """A guide's rule that the stream opens an onset at ``step``: no position or bar line beyond it."""
+    clock, vocab = stream.clock, stream.vocab
+    if not clock.bars:
+        return
+    mask[vocab.block(POSITION)[max(0, step - clock.bar_start + 1) :]] = False
+    if clock.next_bar_line() > step:
+        mask[vocab.ids[BAR, None]] = False
+
+
+def _guided(mask: np.ndarray, stream: StreamState, guides: Sequence[Guide]) -> np.ndarray:
+    for guide in guides:
+        mask = guide.restrict(stream, mask)
+    return mask
+
+
 def sample_pieces(
     network: NumpyLSTM,
     config: EncodingConfig,
@@ -418,12 +443,14 @@ def sample_pieces(
     constraints: Constraints = Constraints(),
     seed: int = 0,
     meter: tuple[int, int] = DEFAULT_TIME_SIGNATURE,
-    melody: MelodyGuide | None = None,
+    guides: Sequence[Guide] = (),
 ) -> list[Generated]:
     """``batch`` pieces: the primer (at least Start), then ``num_events`` events, or events up to the
     bar line that ends ``num_bars`` bars. Bars are of ``meter`` until a time-signature event says otherwise
-    (a model without those events counts in the meter its file will be given). ``melody`` forces a melody in."""
-    grammar = Grammar(config, constraints, None if melody is None else melody.melody.program)
+    (a model without those events counts in the meter its file will be given). ``guides`` narrow each step's
+    choice further, in order: a melody to keep, a chord progression to follow."""
+    reserved = [guide.reserved_program for guide in guides if guide.reserved_program is not None]
+    grammar = Grammar(config, constraints, reserved[0] if reserved else None)
     rng = np.random.default_rng(seed)
     primer = list(primer or [START])
     streams = [StreamState(config, meter) for _ in range(batch)]
@@ -451,10 +478,7 @@ def sample_pieces(
     looping = grammar.kinds == REPEAT if blockers else np.zeros(len(grammar.kinds), bool)
     finished = [False] * batch
     for _ in range(num_events if num_events is not None else MAX_EVENTS_PER_PIECE):
-        mask = np.stack(
-            [grammar.allowed(s) if melody is None else melody.restrict(s, grammar.allowed(s)) for s in streams]
-        )
-        mask &= ~looping
+        mask = np.stack([_guided(grammar.allowed(stream), stream, guides) for stream in streams]) & ~looping
         if blockers:
             mask = _without_repeats(mask, pieces, blockers)
         if options.repetition_penalty != 1:

@@ -1,0 +1,256 @@
+"""A chord progression the sampler follows as a hard rule (``--chords "Am F C G"`` or ``"C:2 G:2 Am:4"``).
+
+The rule, checked by masking the model's choices like every other constraint:
+
+1. On the strong beats (the beats of the meter: quarters in 4/4 and 3/4, halves in 2/2, dotted quarters in
+   6/8; and the first beat of every chord) every sounding pitched note is a tone of the chord there: a note
+   starting on one must be a chord tone, and no note may be held into one unless it is a tone of that chord.
+2. Between the strong beats a note may be a non-chord tone only a step (one or two semitones) from its part's
+   previous note: passing and neighbour notes, approached by step; by rule 1 it gives way to a chord tone on
+   the next strong beat.
+3. Each chord's first beat has an onset, and its lowest pitched note is the chord's root, or the bass a slash
+   chord names (``C/E``).
+
+Chords are given one per bar, or with their length in beats (``chord:beats``), and repeat from the first when
+the piece is longer than the progression. Drums, and the melody `composer harmonize` keeps, are left alone.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from composer.config import EncodingConfig
+from composer.errors import ComposerError
+from composer.events import (
+    BAR,
+    DRUMS,
+    DURATION,
+    HOLD,
+    PART,
+    PITCH,
+    POSITION,
+    PROGRAM,
+    REPEAT,
+    VELOCITY,
+    StreamState,
+    bar_steps,
+    vocabulary,
+)
+from composer.generation.sample import require_onset_at
+
+_NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_ACCIDENTALS = {"": 0, "#": 1, "b": -1}
+# chord qualities as intervals above the root; several spellings of the usual symbols
+_QUALITIES = {
+    "": (0, 4, 7),
+    "maj": (0, 4, 7),
+    "m": (0, 3, 7),
+    "min": (0, 3, 7),
+    "7": (0, 4, 7, 10),
+    "maj7": (0, 4, 7, 11),
+    "M7": (0, 4, 7, 11),
+    "m7": (0, 3, 7, 10),
+    "min7": (0, 3, 7, 10),
+    "dim": (0, 3, 6),
+    "dim7": (0, 3, 6, 9),
+    "m7b5": (0, 3, 6, 10),
+    "aug": (0, 4, 8),
+    "+": (0, 4, 8),
+    "sus2": (0, 2, 7),
+    "sus4": (0, 5, 7),
+    "sus": (0, 5, 7),
+    "6": (0, 4, 7, 9),
+    "m6": (0, 3, 7, 9),
+}
+_SYMBOL = re.compile(r"([A-G])([#b]?)([^/]*)(?:/([A-G])([#b]?))?")
+STEP = 2  # semitones: a non-chord tone lies at most this far from its part's previous note
+
+
+@dataclass(frozen=True)
+class Chord:
+    symbol: str
+    tones: frozenset[int]  # pitch classes
+    bass: int  # the pitch class of the lowest note on the chord's first beat
+
+
+def chord(symbol: str) -> Chord:
+    """A chord symbol such as ``Am``, ``G7``, ``Fmaj7``, ``Bdim``, ``Dsus4`` or ``C/E``."""
+    match = _SYMBOL.fullmatch(symbol)
+    if not match or match.group(3) not in _QUALITIES:
+        known = ", ".join(repr(quality) for quality in _QUALITIES if quality)
+        raise ComposerError(
+            f"--chords: {symbol!r} is not a chord symbol I know (a root C..B with # or b, then nothing or one of "
+            f"{known}, and /BASS for a slash chord)"
+        )
+    root = (_NOTE_NAMES[match.group(1)] + _ACCIDENTALS[match.group(2)]) % 12
+    tones = frozenset((root + interval) % 12 for interval in _QUALITIES[match.group(3)])
+    bass = root if match.group(4) is None else (_NOTE_NAMES[match.group(4)] + _ACCIDENTALS[match.group(5)]) % 12
+    return Chord(symbol, tones | {bass}, bass)
+
+
+def parse_progression(text: str) -> tuple[tuple[Chord, float | None], ...]:
+    """(chord, beats) for each chord of ``text``; beats None: one bar."""
+    progression = []
+    for item in text.split():
+        symbol, _, beats = item.partition(":")
+        try:
+            length = float(beats) if beats else None
+        except ValueError:
+            length = -1.0
+        if length is not None and not length > 0:
+            raise ComposerError(f"--chords: {item!r} needs a positive number of beats after the colon")
+        progression.append((chord(symbol), length))
+    if not progression:
+        raise ComposerError('--chords: give at least one chord, e.g. "Am F C G"')
+    return tuple(progression)
+
+
+class ChordGuide:
+    """Narrows the sampler's mask so that the music follows ``progression`` in ``meter`` by the rule above."""
+
+    def __init__(
+        self,
+        progression: tuple[tuple[Chord, float | None], ...],
+        meter: tuple[int, int],
+        config: EncodingConfig,
+        exempt_program: int | None = None,
+        pitch_range: tuple[int, int] = (0, 127),
+    ) -> None:
+        self.config, self.exempt, self.reserved_program = config, exempt_program, None
+        bar = bar_steps(meter, config)
+        lengths = [bar if beats is None else round(beats * config.steps_per_quarter) for _, beats in progression]
+        if min(lengths) < 1:
+            raise ComposerError("--chords: a chord shorter than one step of the model's grid")
+        self.chords = [chord for chord, _ in progression]
+        self.starts = list(np.cumsum([0, *lengths[:-1]]))
+        self.cycle = int(sum(lengths))
+        compound = meter[1] == 8 and meter[0] % 3 == 0 and meter[0] > 3
+        self.beat = bar // (meter[0] // 3) if compound else max(1, 4 * config.steps_per_quarter // meter[1])
+        self.bar = bar
+        vocab = vocabulary(config)
+        self.ids = vocab.ids
+        self.pitches = np.arange(config.min_pitch, config.max_pitch + 1)
+        self.in_range = (self.pitches >= pitch_range[0]) & (self.pitches <= pitch_range[1])
+        self.lowest = max(config.min_pitch, pitch_range[0])
+        kinds = (PITCH, HOLD, DURATION, POSITION, BAR, REPEAT, VELOCITY, PROGRAM)
+        self.blocks = {kind: vocab.block(kind) for kind in kinds if kind != PROGRAM or config.use_programs}
+        self.durations = np.arange(1, config.max_duration_steps + 1) if config.use_duration else np.zeros(0, int)
+
+    def chord_at(self, step: int) -> Chord:
+        return self.chords[bisect.bisect_right(self.starts, step % self.cycle) - 1]
+
+    def starts_chord(self, step: int) -> bool:
+        return step % self.cycle in self.starts
+
+    def is_strong(self, step: int) -> bool:
+        return step % self.bar % self.beat == 0 or self.starts_chord(step)
+
+    def next_chord_start(self, step: int, inclusive: bool) -> int:
+        offset = step % self.cycle
+        index = (bisect.bisect_left if inclusive else bisect.bisect_right)(self.starts, offset)
+        return step - offset + (self.starts[index] if index < len(self.starts) else self.cycle)
+
+    def restrict(self, stream: StreamState, mask: np.ndarray) -> np.ndarray:
+        mask = mask & ~_one_hot(self.blocks[REPEAT], len(mask))  # a repeated bar would bring back its old chord
+        if stream.pitch is not None:
+            if self._follows(stream.instrument):
+                self._durations(stream, mask)
+            return mask
+        if stream.declaring() and not any(self._follows(part) for part in stream.parts):
+            mask[self.blocks[POSITION]] = False  # the piece needs a part to play the chords: not the drums alone
+            mask[self.ids[PART, DRUMS]] = False
+        if stream.in_frame:
+            self._notes(stream, mask)
+            if self.starts_chord(stream.now) and not self._bass_listed(stream):
+                mask[self.blocks[POSITION]] = mask[self.blocks[BAR]] = False
+                if stream.instrument == DRUMS:  # drums come after every pitched note
+                    mask[self.blocks[PITCH]] = mask[self.blocks[VELOCITY]] = False
+                if self.config.use_programs:
+                    mask[self.ids[PROGRAM, DRUMS]] = False
+        self._keep_the_next_chord(stream, mask)
+        return mask
+
+    def _follows(self, instrument: int) -> bool:
+        return instrument not in (DRUMS, self.exempt)
+
+    def _notes(self, stream: StreamState, mask: np.ndarray) -> None:
+        """New and restated notes by the rule; no velocity or instrument change that would lead to none."""
+        current = stream.instrument
+        if self._follows(current):
+            mask[self.blocks[PITCH]] &= self._new_pitches(stream, current)
+            mask[self.blocks[HOLD]] &= self._holdable(stream)
+            if not self._can_start(stream, current):
+                mask[self.blocks[VELOCITY]] = False
+        if self.config.use_programs:
+            for instrument in np.flatnonzero(mask[self.blocks[PROGRAM]]):
+                if self._follows(instrument) and not self._can_list(stream, int(instrument)):
+                    mask[self.blocks[PROGRAM][instrument]] = False
+
+    def _new_pitches(self, stream: StreamState, instrument: int) -> np.ndarray:
+        """The pitches a new note of ``instrument`` may take here by the rule (the grammar narrows them further)."""
+        now, chord_here = stream.now, self.chord_at(stream.now)
+        allowed = np.isin(self.pitches % 12, sorted(chord_here.tones))
+        previous = stream.last_pitches.get(instrument)
+        if not self.is_strong(now) and previous is not None:
+            allowed |= (np.abs(self.pitches - previous) >= 1) & (np.abs(self.pitches - previous) <= STEP)
+        return allowed & self._restatable(stream)
+
+    def _restatable(self, stream: StreamState) -> np.ndarray:
+        """On a chord's first beat, only notes with the bass still playable at or below them."""
+        if not self.starts_chord(stream.now):
+            return np.ones(len(self.pitches), bool)
+        bass = (self.pitches % 12 == self.chord_at(stream.now).bass) & (self.pitches >= self.lowest)
+        return bass | (np.cumsum(bass) - bass > 0)
+
+    def _holdable(self, stream: StreamState) -> np.ndarray:
+        """Held notes that may be restated: restatable, and either a new note already sounds at this onset or one
+        can still follow below (an onset of held notes alone is not one encoding writes)."""
+        restatable = self._restatable(stream)
+        if stream.frame_notes:
+            return restatable
+        chord_tones = np.isin(self.pitches % 12, sorted(self.chord_at(stream.now).tones))
+        candidates = self.in_range & chord_tones & restatable
+        return restatable & (np.cumsum(candidates) - candidates > 0)
+
+    def _can_list(self, stream: StreamState, instrument: int) -> bool:
+        """Whether ``instrument`` has a note it may list next: a held one to restate, or a new one below the last
+        note listed (the listing's order) within the pitch range."""
+        holdable = self._holdable(stream)
+        held = [key.pitch for key in stream.held_to_list() if key.instrument == instrument]
+        return any(holdable[pitch - self.config.min_pitch] for pitch in held) or self._can_start(stream, instrument)
+
+    def _can_start(self, stream: StreamState, instrument: int) -> bool:
+        later = self.in_range.copy()
+        if stream.listed is not None and not stream.listed.drums:
+            later &= (self.pitches < stream.listed.pitch) | (
+                (self.pitches == stream.listed.pitch) & (instrument > stream.listed.instrument)
+            )
+        return bool((later & self._new_pitches(stream, instrument)).any())
+
+    def _durations(self, stream: StreamState, mask: np.ndarray) -> None:
+        """A note may not be held into a strong beat where it is not a chord tone."""
+        start, pitch_class = stream.now, stream.pitch % 12
+        limit = len(self.durations)
+        for step in range(start + 1, start + limit):
+            if self.is_strong(step) and pitch_class not in self.chord_at(step).tones:
+                limit = step - start
+                break
+        mask[self.blocks[DURATION][limit:]] = False
+
+    def _bass_listed(self, stream: StreamState) -> bool:
+        listed = stream.listed  # drums come only once the bass is listed (they end the pitched listing)
+        return listed is not None and (listed.drums or listed.pitch % 12 == self.chord_at(stream.now).bass)
+
+    def _keep_the_next_chord(self, stream: StreamState, mask: np.ndarray) -> None:
+        """No position or bar line beyond the next chord's first beat: an onset must fall on it."""
+        require_onset_at(self.next_chord_start(stream.now, inclusive=not stream.in_frame), stream, mask)
+
+
+def _one_hot(indices: np.ndarray, size: int) -> np.ndarray:
+    mask = np.zeros(size, bool)
+    mask[indices] = True
+    return mask
