@@ -109,8 +109,10 @@ def main() -> int:
         "harmonized": len(made),
         "skipped": skipped,
         "voice_leading": {"harmonized": voice_leading_summary(made), "bach": voice_leading_summary(bach)},
-        "two_sample": music["two_sample"],
+        "two_sample_accuracy": music["two_sample_accuracy"],
+        "two_sample_control": music["two_sample_control"],
         "mean_overlap": music["mean_overlap"],
+        "overlap_control": music["overlap_control"],
         "lower_parts_nll": lower_parts_nll(args.model, metadata, config),
     }
     print(json.dumps(result, indent=2))
