@@ -412,6 +412,15 @@ def _format_training_summary(summary: dict) -> str:
     )
 
 
+def _avoid_parallels(default: bool) -> Callable:
+    return click.option(
+        "--avoid-parallels/--allow-parallels",
+        default=default,
+        show_default=True,
+        help="No parallel fifths or octaves between parts (unless no other note is allowed).",
+    )
+
+
 def _with_options(options: list) -> Callable:
     """Applies click options in the order listed (commands that share them list them once)."""
 
@@ -562,6 +571,7 @@ _MODEL_OPTION = click.option(
 )
 @click.option("--time-signature", default=None, help="For example 3/4.")
 @_with_options(_CONSTRAINT_OPTIONS)
+@_avoid_parallels(default=False)
 @_with_options(_OUTPUT_OPTIONS)
 @click.option(
     "--from-sidecar",
@@ -613,6 +623,7 @@ def generate(
 @_MODEL_OPTION
 @_with_options(_SAMPLING_OPTIONS)
 @_with_options(_CONSTRAINT_OPTIONS)
+@_avoid_parallels(default=True)
 @_with_options(_OUTPUT_OPTIONS)
 def harmonize(melody, part, melody_program, model, **sampling) -> None:
     """Keep the melody of a MIDI file note for note and have the model write the parts under it."""
@@ -664,6 +675,7 @@ def _compose(model, sampling: dict, **request) -> None:
         formats=formats + (("png",) if sampling["plot"] else ()) + (("wav",) if sampling["wav"] else ()),
         title=sampling["title"],
         chords=sampling["chords"],
+        avoid_parallels=sampling["avoid_parallels"],
         **request,
     )
     for path in generate_files(request, model_path):

@@ -1,10 +1,10 @@
 """How well a model harmonizes melodies it never saw: the soprano of each validation chorale, harmonized, against
 Bach's own four parts (docs/harmonize.md).
 
-    python scripts/harmonize_check.py MODEL.keras [--seed 0] [--out DIR] [--json FILE]
+    python scripts/harmonize_check.py MODEL.keras [--seed 0] [--allow-parallels] [--out DIR] [--json FILE]
 
 For each chorale of the model's validation split (its training folder, split as in training): the highest part
-is written to a MIDI file alone and harmonized as `composer harmonize` does (default sampling, ``--seed``). Then,
+is written to a MIDI file alone and harmonized as `composer harmonize` does (its defaults, ``--seed``). Then,
 for the harmonizations and for Bach's chorales: the voice-leading figures (parallel fifths and octaves and
 crossings per 100 chord changes, notes out of their voice's range, strong-beat chords that are triads or
 sevenths), and the classifier two-sample test and mean feature overlap of the harmonizations against Bach's.
@@ -40,7 +40,9 @@ from composer.score import Score
 MELODY_EVENTS = (PITCH, HOLD, DURATION, VELOCITY)
 
 
-def harmonizations(model: Path, chorales: list[Path], seed: int, out: Path) -> tuple[list[Score], list[Score], dict]:
+def harmonizations(
+    model: Path, chorales: list[Path], seed: int, out: Path, **options
+) -> tuple[list[Score], list[Score], dict]:
     """(harmonizations, Bach's chorales they answer, skipped melodies with the reason)."""
     made, bach, skipped = [], [], {}
     for path in chorales:
@@ -49,7 +51,7 @@ def harmonizations(model: Path, chorales: list[Path], seed: int, out: Path) -> t
         try:
             melody = read_melody(Path(path), None, None, model_encoding(model)[1])
             write_score(Score((melody.track,), score.tempos, score.time_signatures), melody_file, overwrite=True)
-            request = GenerateRequest(melody=melody_file, seed=seed, out=out)
+            request = GenerateRequest(melody=melody_file, seed=seed, out=out, **options)
             made.append(generate_scores(request, model)[0])
             bach.append(score)
         except ComposerError as error:
@@ -94,6 +96,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--allow-parallels", action="store_true", help="Harmonize as --allow-parallels does.")
     parser.add_argument("--out", type=Path, help="Keep the melodies and harmonizations here.")
     parser.add_argument("--json", type=Path, help="Also write every figure here.")
     args = parser.parse_args()
@@ -102,7 +105,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         out = args.out or Path(scratch)
         out.mkdir(parents=True, exist_ok=True)
-        made, bach, skipped = harmonizations(args.model, valid, args.seed, out)
+        made, bach, skipped = harmonizations(args.model, valid, args.seed, out, avoid_parallels=not args.allow_parallels)
     music = compare_sets(made, bach, seed=args.seed)
     result = {
         "melodies": len(valid),

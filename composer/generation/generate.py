@@ -31,6 +31,7 @@ from composer.events import (
 from composer.generation.chords import ChordGuide, parse_progression
 from composer.generation.inference import NumpyLSTM
 from composer.generation.melody import Melody, MelodyGuide, read_melody, with_melody_track
+from composer.generation.parallels import ParallelsGuide
 from composer.generation.request import GenerateRequest
 from composer.generation.sample import Constraints, sample_pieces
 from composer.midi_io import program_name, read_score
@@ -86,11 +87,14 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
 
 
 def _guides(request: GenerateRequest, melody: Melody | None, config: EncodingConfig) -> list:
-    """The rules beyond the grammar: the melody to keep, then the chords to follow (the melody is exempt)."""
+    """The rules beyond the grammar: the melody to keep, the chords to follow (the melody is exempt), then the
+    voice leading."""
     guides: list = [] if melody is None else [MelodyGuide(melody, config)]
     if request.chords is not None:
         progression, exempt = parse_progression(request.chords), None if melody is None else melody.program
         guides.append(ChordGuide(progression, request.time_signature, config, exempt))
+    if request.avoid_parallels:
+        guides.append(ParallelsGuide(config))
     return guides
 
 
