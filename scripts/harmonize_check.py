@@ -105,7 +105,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         out = args.out or Path(scratch)
         out.mkdir(parents=True, exist_ok=True)
-        made, bach, skipped = harmonizations(args.model, valid, args.seed, out, avoid_parallels=not args.allow_parallels)
+        avoid = not args.allow_parallels
+        made, bach, skipped = harmonizations(args.model, valid, args.seed, out, avoid_parallels=avoid)
     music = compare_sets(made, bach, seed=args.seed)
     result = {
         "melodies": len(valid),
