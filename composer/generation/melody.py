@@ -54,10 +54,6 @@ class Melody:
     bars: int
     track: Track  # as read, written back unchanged
 
-    @property
-    def end_beat(self) -> float:
-        return self.track.notes[-1].end
-
 
 def read_melody(path: Path, part: str | None, program: int | None, config: EncodingConfig) -> Melody:
     """The melody of ``path``: the part named or numbered ``part`` (from 1), or its highest pitched part;
@@ -67,19 +63,17 @@ def read_melody(path: Path, part: str | None, program: int | None, config: Encod
     _check_model(config)
     _check_one_voice(track, path)
     meter = _one_meter(score, path)
-    quantized = quantize(Score(tracks=(track,), time_signatures=score.time_signatures), config).tracks
-    _check_kept(track, quantized[0] if quantized else None, config, path)
+    _check_kept(track, config, path)
+    heard = quantize(Score(tracks=(track,), time_signatures=score.time_signatures), config).tracks[0].notes
     spq = config.steps_per_quarter
-    notes = tuple(
-        (round(n.start * spq), round(n.end * spq), n.pitch, q.velocity) for n, q in zip(track.notes, quantized[0].notes)
-    )
+    notes = tuple((round(n.start * spq), round(n.end * spq), n.pitch, n.velocity) for n in heard)
     bar = bar_steps(meter, config)
     return Melody(
         program=track.program if program is None else program,
         notes=notes,
         meter=meter,
         qpm=score.tempos[0].qpm if score.tempos else 120.0,
-        bars=max(1, math.ceil(notes[-1][1] / bar)),
+        bars=max(1, math.ceil(track.notes[-1].end * spq / bar - 1e-9)),  # all of its last note, as written
         track=track,
     )
 
@@ -128,28 +122,21 @@ def _one_meter(score: Score, path: Path) -> tuple[int, int]:
     return meters.pop() if meters else DEFAULT_TIME_SIGNATURE
 
 
-def _check_kept(track: Track, quantized: Track | None, config: EncodingConfig, path: Path) -> None:
-    """Refuses a melody the model's vocabulary would change: off its grid, out of its range, too long a note."""
+def _check_kept(track: Track, config: EncodingConfig, path: Path) -> None:
+    """Refuses a melody the model's vocabulary would change: off its grid or out of its range. (A note longer than
+    the model's longest is heard by the model at that length, as it heard such notes in training, and written out
+    whole.)"""
+    steps = config.steps_per_quarter
     for note in track.notes:
         if not config.min_pitch <= note.pitch <= config.max_pitch:
             raise ComposerError(
                 f"{path}: the melody's pitch {note.pitch} at beat {note.start:g} is outside the model's range "
                 f"{config.min_pitch}-{config.max_pitch}"
             )
-        if note.end - note.start > config.max_duration_quarters:
-            raise ComposerError(
-                f"{path}: the melody's note at beat {note.start:g} lasts {note.end - note.start:g} beats; "
-                f"the model's longest note is {config.max_duration_quarters}"
-            )
-    kept = [] if quantized is None else [(note.start, note.end) for note in quantized.notes]
-    for index, note in enumerate(track.notes):
-        if index >= len(kept) or not (
-            math.isclose(note.start, kept[index][0], abs_tol=1e-6)
-            and math.isclose(note.end, kept[index][1], abs_tol=1e-6)
-        ):
+        if any(not math.isclose(beat * steps, round(beat * steps), abs_tol=1e-6) for beat in (note.start, note.end)):
             raise ComposerError(
                 f"{path}: the melody's note at beat {note.start:g} falls between the model's grid steps "
-                f"(1/{config.steps_per_quarter} beat); quantize it in your DAW first"
+                f"(1/{steps} beat); quantize it in your DAW first"
             )
 
 
