@@ -197,7 +197,15 @@ class ChordGuide:
         previous = stream.last_pitches.get(instrument)
         if not self.is_strong(now) and previous is not None:
             allowed |= (np.abs(self.pitches - previous) >= 1) & (np.abs(self.pitches - previous) <= STEP)
+        if self.starts_chord(now) and instrument == self._bass_part(stream):
+            allowed &= self.pitches % 12 == chord_here.bass  # the bass part takes the root, in its own register
         return allowed & self._restatable(stream)
+
+    def _bass_part(self, stream: StreamState) -> int | None:
+        """The part that has played lowest lately (the lowest last pitch): the one to carry the chord's bass, so
+        that no extra note has to be added under the parts to put the root lowest."""
+        last = {part: pitch for part, pitch in stream.last_pitches.items() if self._follows(part)}
+        return min(last, key=last.get) if last else None
 
     def _restatable(self, stream: StreamState) -> np.ndarray:
         """On a chord's first beat, only notes with the bass still playable at or below them."""
