@@ -51,6 +51,11 @@ def test_a_progression_that_cannot_be_read_is_refused(text, reason):
         parse_progression(text)
 
 
+def test_a_model_listing_its_onsets_lowest_first_cannot_follow_chords():
+    with pytest.raises(ComposerError, match="--chords needs a model that lists each onset highest first"):
+        ChordGuide(parse_progression("C"), (4, 4), EncodingConfig(highest_first=False))
+
+
 def test_chords_last_a_bar_unless_their_beats_are_given():
     guide = ChordGuide(parse_progression("C:2 G:2 Am"), (3, 4), CONFIG)
     assert [guide.chord_at(step * SPQ).symbol for step in range(9)] == ["C", "C", "G", "G", "Am", "Am", "Am", "C", "C"]

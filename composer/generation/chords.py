@@ -40,7 +40,7 @@ from composer.events import (
     bar_steps,
     vocabulary,
 )
-from composer.generation.sample import require_onset_at
+from composer.generation.sample import require_highest_first, require_onset_at
 
 _NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _ACCIDENTALS = {"": 0, "#": 1, "b": -1}
@@ -120,6 +120,7 @@ class ChordGuide:
         exempt_program: int | None = None,
         pitch_range: tuple[int, int] = (0, 127),
     ) -> None:
+        require_highest_first(config, "--chords")
         self.config, self.exempt, self.reserved_program = config, exempt_program, None
         bar = bar_steps(meter, config)
         lengths = [bar if beats is None else round(beats * config.steps_per_quarter) for _, beats in progression]

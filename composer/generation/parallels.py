@@ -13,6 +13,7 @@ import numpy as np
 
 from composer.config import EncodingConfig
 from composer.events import DRUMS, PITCH, StreamState, vocabulary
+from composer.generation.sample import require_highest_first
 
 PERFECT = (0, 7)  # unison or octave, fifth: intervals mod 12
 
@@ -23,6 +24,7 @@ class ParallelsGuide:
     reserved_program = None
 
     def __init__(self, config: EncodingConfig) -> None:
+        require_highest_first(config, "--avoid-parallels")
         self.pitches = np.arange(config.min_pitch, config.max_pitch + 1)
         self.pitch_tokens = vocabulary(config).block(PITCH)
 

@@ -415,6 +415,15 @@ class Guide(Protocol):
     def restrict(self, stream: StreamState, mask: np.ndarray) -> np.ndarray: ...
 
 
+def require_highest_first(config: EncodingConfig, option: str) -> None:
+    """Guides that reason about the parts above a note need each onset listed highest first."""
+    if not config.highest_first:
+        raise ComposerError(
+            f"{option} needs a model that lists each onset highest first (composer 0.8 and later); this one lists "
+            "the lowest first: train it again"
+        )
+
+
 def require_onset_at(step: int, stream: StreamState, mask: np.ndarray) -> None:
     """A guide's rule that the stream opens an onset at ``step``: no position or bar line beyond it."""
     clock, vocab = stream.clock, stream.vocab
