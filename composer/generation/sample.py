@@ -83,7 +83,8 @@ class Grammar:
 
     The model chooses the music; the grammar fills in what the stream already implies: the Bar and
     meter that open a piece and the tempo before the first note. At each onset the model lists notes
-    lowest first, restating the held notes it keeps; those it passes over end there.
+    in the encoding's order (highest first; lowest first for composer 0.7's models), restating the held notes
+    it keeps; those it passes over end there.
     """
 
     def __init__(self, config: EncodingConfig, constraints: Constraints, reserved_program: int | None = None) -> None:
@@ -258,8 +259,9 @@ class Grammar:
         listed = stream.listed
         if listed is not None and listed.drums != drums:
             return listed.drums < drums
-        later = self.playable[drums] if listed is None else self._ranks > listed.rank
-        return bool((self.playable[drums] & later).any())
+        if listed is None:
+            return bool(self.playable[drums].any())
+        return bool((self.playable[drums] & (self._ranks > listed.rank)).any())
 
     def _programs(self, stream: StreamState, room: bool, current: int | None) -> np.ndarray:
         """Program changes that lead somewhere: to the instrument of a held note still to restate, or to one that
@@ -457,7 +459,7 @@ def sample_pieces(
     """``batch`` pieces: the primer (at least Start), then ``num_events`` events, or events up to the
     bar line that ends ``num_bars`` bars. Bars are of ``meter`` until a time-signature event says otherwise
     (a model without those events counts in the meter its file will be given). ``guides`` narrow each step's
-    choice further, in order: a melody to keep, a chord progression to follow."""
+    choice further, in order: a melody to keep, a chord progression to follow, no parallels."""
     reserved = [guide.reserved_program for guide in guides if guide.reserved_program is not None]
     grammar = Grammar(config, constraints, reserved[0] if reserved else None)
     rng = np.random.default_rng(seed)
