@@ -88,10 +88,16 @@ def _check_the_rule(tokens: list[int], end: int, guide: ChordGuide) -> int:
 
 
 @pytest.mark.parametrize(
-    "progression, meter", [("Am F C G", (4, 4)), ("C:2 G7:2 Am:1.5 Em/B:2.5", (3, 4)), ("Dm:3 A7:3", (6, 8))]
+    "progression, meter, pitch_range",
+    [
+        ("Am F C G", (4, 4), (0, 127)),
+        ("C:2 G7:2 Am:1.5 Em/B:2.5", (3, 4), (0, 127)),
+        ("Dm:3 A7:3", (6, 8), (0, 127)),
+        ("C G Am F", (4, 4), (52, 64)),  # a narrow range: the bass must still be found within it
+    ],
 )
-def test_an_untrained_network_follows_the_chords_by_the_rule(progression, meter):
-    guide = ChordGuide(parse_progression(progression), meter, CONFIG)
+def test_an_untrained_network_follows_the_chords_by_the_rule(progression, meter, pitch_range):
+    guide = ChordGuide(parse_progression(progression), meter, CONFIG, pitch_range=pitch_range)
     pieces = sample_pieces(
         random_network(seed=3),
         CONFIG,
@@ -99,7 +105,7 @@ def test_an_untrained_network_follows_the_chords_by_the_rule(progression, meter)
         batch=4,
         seed=1,
         options=SamplingOptions(temperature=1.5),
-        constraints=Constraints(time_signature=meter),
+        constraints=Constraints(time_signature=meter, min_pitch=pitch_range[0], max_pitch=pitch_range[1]),
         meter=meter,
         guides=[guide],
     )
@@ -116,6 +122,8 @@ def test_generate_follows_chords_and_refuses_unknown_ones(tiny_model, tmp_path):
             str(tiny_model),
             "--chords",
             "Am Dm E7 Am",
+            "--pitch-range",
+            "52-64",
             "--bars",
             "8",
             "--seed",
@@ -129,6 +137,7 @@ def test_generate_follows_chords_and_refuses_unknown_ones(tiny_model, tmp_path):
     guide = ChordGuide(parse_progression("Am Dm E7 Am"), (4, 4), CONFIG)
     notes = [(n.start, n.end, n.pitch) for t in score.tracks if not t.is_drum for n in t.notes]
     assert notes and [(ts.numerator, ts.denominator) for ts in score.time_signatures] == [(4, 4)]
+    assert all(52 <= pitch <= 64 for _, _, pitch in notes), "the bass is found within the range asked for"
     for beat in range(32):
         sounding = {pitch % 12 for start, stop, pitch in notes if start <= beat < stop}
         assert sounding <= guide.chord_at(beat * SPQ).tones, beat

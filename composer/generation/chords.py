@@ -139,7 +139,6 @@ class ChordGuide:
         self.lowest = max(config.min_pitch, pitch_range[0])
         kinds = (PITCH, HOLD, DURATION, POSITION, BAR, REPEAT, VELOCITY, PROGRAM)
         self.blocks = {kind: vocab.block(kind) for kind in kinds if kind != PROGRAM or config.use_programs}
-        self.durations = np.arange(1, config.max_duration_steps + 1) if config.use_duration else np.zeros(0, int)
 
     def chord_at(self, step: int) -> Chord:
         return self.chords[bisect.bisect_right(self.starts, step % self.cycle) - 1]
@@ -243,7 +242,7 @@ class ChordGuide:
     def _durations(self, stream: StreamState, mask: np.ndarray) -> None:
         """A note may not be held into a strong beat where it is not a chord tone."""
         start, pitch_class = stream.now, stream.pitch % 12
-        limit = len(self.durations)
+        limit = self.config.max_duration_steps
         for step in range(start + 1, start + limit):
             if self.is_strong(step) and pitch_class not in self.chord_at(step).tones:
                 limit = step - start

@@ -92,7 +92,8 @@ def _guides(request: GenerateRequest, melody: Melody | None, config: EncodingCon
     guides: list = [] if melody is None else [MelodyGuide(melody, config)]
     if request.chords is not None:
         progression, exempt = parse_progression(request.chords), None if melody is None else melody.program
-        guides.append(ChordGuide(progression, request.time_signature, config, exempt))
+        pitch_range = (request.constraints.min_pitch, request.constraints.max_pitch)
+        guides.append(ChordGuide(progression, request.time_signature, config, exempt, pitch_range))
     if request.avoid_parallels:
         guides.append(ParallelsGuide(config))
     return guides
