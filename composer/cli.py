@@ -739,12 +739,7 @@ def _program(text: str, option: str = "--program") -> int:
 
 @main.command()
 @click.argument("data", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--model",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="A .keras model or model directory [default: ./composer-model if trained, else the bundled model].",
-)
+@_MODEL_OPTION
 @click.option(
     "--train-data",
     type=click.Path(path_type=Path),
