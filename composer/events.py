@@ -92,6 +92,7 @@ class Vocabulary:
     kinds: tuple[str, ...]
     values: tuple[Any, ...]
     ids: dict[tuple[str, Any], int] = field(repr=False)
+    _blocks: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.kinds)
@@ -108,8 +109,13 @@ class Vocabulary:
         return f"{kind}_{value}"
 
     def block(self, kind: str) -> np.ndarray:
-        """The token ids of one kind of event, in order of value."""
-        return np.array([token for token, k in enumerate(self.kinds) if k == kind], dtype=np.int64)
+        """The token ids of one kind of event, in order of value (read-only: worked out once, since the sampler's
+        guides ask for them at every step)."""
+        if kind not in self._blocks:
+            block = np.array([token for token, k in enumerate(self.kinds) if k == kind], dtype=np.int64)
+            block.setflags(write=False)
+            self._blocks[kind] = block
+        return self._blocks[kind]
 
 
 @functools.lru_cache(maxsize=32)
