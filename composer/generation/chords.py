@@ -155,7 +155,8 @@ class ChordGuide:
         return step - offset + (self.starts[index] if index < len(self.starts) else self.cycle)
 
     def restrict(self, stream: StreamState, mask: np.ndarray) -> np.ndarray:
-        mask = mask & ~_one_hot(self.blocks[REPEAT], len(mask))  # a repeated bar would bring back its old chord
+        mask = mask.copy()
+        mask[self.blocks[REPEAT]] = False  # a repeated bar would bring back its old chord
         if stream.pitch is not None:
             if self._follows(stream.instrument):
                 self._durations(stream, mask)
@@ -256,9 +257,3 @@ class ChordGuide:
     def _keep_the_next_chord(self, stream: StreamState, mask: np.ndarray) -> None:
         """No position or bar line beyond the next chord's first beat: an onset must fall on it."""
         require_onset_at(self.next_chord_start(stream.now, inclusive=not stream.in_frame), stream, mask)
-
-
-def _one_hot(indices: np.ndarray, size: int) -> np.ndarray:
-    mask = np.zeros(size, bool)
-    mask[indices] = True
-    return mask
