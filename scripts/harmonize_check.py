@@ -44,12 +44,12 @@ def harmonizations(
     model: Path, chorales: list[Path], seed: int, out: Path, **options
 ) -> tuple[list[Score], list[Score], dict]:
     """(harmonizations, Bach's chorales they answer, skipped melodies with the reason)."""
-    made, bach, skipped = [], [], {}
+    made, bach, skipped, config = [], [], {}, model_encoding(model)[1]
     for path in chorales:
         score = read_score(path)
         melody_file = out / f"{Path(path).stem}-melody.mid"
         try:
-            melody = read_melody(Path(path), None, None, model_encoding(model)[1])
+            melody = read_melody(Path(path), None, None, config)
             write_score(Score((melody.track,), score.tempos, score.time_signatures), melody_file, overwrite=True)
             request = GenerateRequest(melody=melody_file, seed=seed, out=out, **options)
             made.append(generate_scores(request, model)[0])
