@@ -156,7 +156,11 @@ def inspect(file: Path, num_tokens: int, as_json: bool) -> None:
 @click.option("--layers", type=click.IntRange(min=1), default=MODEL_DEFAULTS.layers, show_default=True)
 @click.option("--embedding-dim", type=click.IntRange(min=1), default=MODEL_DEFAULTS.embedding_dim, show_default=True)
 @click.option(
-    "--dropout", type=click.FloatRange(0, 1, max_open=True), default=MODEL_DEFAULTS.dropout, show_default=True
+    "--dropout",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=MODEL_DEFAULTS.dropout,
+    show_default=True,
+    help="Share of the LSTM outputs dropped in training; with --init-from, the base model's unless given.",
 )
 @click.option(
     "--context/--no-context",
@@ -229,7 +233,7 @@ def train(data, out, force, resume, init_from, seed, cache_dir, workers, distrib
     if init_from is not None:
         _refuse_given(
             context,
-            [*ENCODING_OPTIONS, *MODEL_OPTIONS],
+            [*ENCODING_OPTIONS, *NETWORK_SHAPE_OPTIONS],
             "a fine-tuned model keeps the encoding and network of --init-from; drop these options",
         )
         init_from = resolve_model(init_from)[0]
@@ -249,6 +253,7 @@ def train(data, out, force, resume, init_from, seed, cache_dir, workers, distrib
         cache_dir=cache_dir,
         workers=workers,
         init_from=init_from,
+        fine_tune_dropout=_given(context, "dropout", options),
         distribute=distribute,
         **_train_configs(options, seed or 0),
     )
@@ -325,7 +330,12 @@ def _in_worker_group(distribute: str) -> bool:
 
 
 ENCODING_OPTIONS = ("steps_per_quarter", "velocity", "duration", "held_notes", "sustain_pedal", "repeat_bars")
-MODEL_OPTIONS = ("units", "layers", "embedding_dim", "dropout")
+NETWORK_SHAPE_OPTIONS = ("units", "layers", "embedding_dim")
+
+
+def _given(ctx: click.Context, name: str, options: dict):
+    """The option's value when the command line sets it, else None."""
+    return options[name] if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE else None
 
 
 def _refuse_given(ctx: click.Context, names: list[str], why: str) -> None:

@@ -256,6 +256,13 @@ def test_init_from_fine_tunes_a_model_keeping_its_encoding_and_network(tiny_mode
     assert _first_epoch_loss(tmp_path / "tuned") < _first_epoch_loss(tmp_path / "fresh"), "starts from what it learned"
 
 
+def test_init_from_takes_a_new_dropout_and_keeps_the_rest_of_the_network(tiny_model, tmp_path):
+    base = read_metadata(tiny_model)["model"]
+    tuned = _fine_tune(tiny_model.parent.parent / "corpus", tmp_path / "tuned", tiny_model, "--dropout", "0.45")
+    assert tuned.exit_code == 0, tuned.output
+    assert read_metadata(tmp_path / "tuned" / "model.keras")["model"] == {**base, "dropout": 0.45} != base
+
+
 def test_init_from_refuses_music_the_model_cannot_represent_and_conflicting_options(tiny_model, tmp_path):
     quintuplets = Score(tracks=(Track(0, notes=tuple(Note(i / 5, i / 5 + 0.2, 60 + i % 12, 90) for i in range(200))),))
     write_score(quintuplets, tmp_path / "odd" / "fives.mid")

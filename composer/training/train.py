@@ -60,6 +60,7 @@ class TrainRequest:
     cache_dir: Path | None = None
     workers: int | None = None
     init_from: Path | None = None  # fine-tune this model: its encoding and network, new data and training
+    fine_tune_dropout: float | None = None  # with init_from: its dropout instead of the base model's
     distribute: str = "none"  # see composer.training.distribute.MODES
 
 
@@ -219,7 +220,10 @@ def _fine_tuning_state(model_path: Path, request: TrainRequest, data: str) -> Ru
             "Train a new model on it instead (without --init-from)"
         )
     base = FineTuningBase(str(model_path.resolve()), tuple(metadata["event_counts"]), metadata["data"].get("folder"))
-    return RunState(data, config, ModelConfig.from_dict(metadata["model"]), request.training, init_from=base)
+    network = ModelConfig.from_dict(metadata["model"])
+    if request.fine_tune_dropout is not None:  # dropout shapes the training only, not the weights
+        network = replace(network, dropout=request.fine_tune_dropout)
+    return RunState(data, config, network, request.training, init_from=base)
 
 
 def _resumed_state(request: TrainRequest, report) -> RunState:
