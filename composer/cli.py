@@ -19,6 +19,7 @@ from composer.config import (
     CONTEXT_LAYOUT,
     DEFAULT_PITCH_TEMPERATURE,
     DEFAULT_TEMPERATURE,
+    ENDING_BARS,
     TIME_SIGNATURE_DENOMINATORS,
     EncodingConfig,
     ModelConfig,
@@ -564,6 +565,12 @@ _MODEL_OPTION = click.option(
     default=None,
     help="Generate this many bars instead of --length events; the piece ends on the bar line.",
 )
+@click.option(
+    "--ending",
+    is_flag=True,
+    help=f"Then go on, at most {ENDING_BARS} bars, to end on a cadence (V-I or IV-I on the tonic, on a strong "
+    "beat) where the model ends the piece, or else where it was likeliest to.",
+)
 @_with_options(_SAMPLING_OPTIONS)
 @click.option("--primer", type=click.Path(path_type=Path), default=None, help="A MIDI file to continue.")
 @click.option("--primer-bars", type=click.IntRange(min=1), default=None, help="Use only the primer's first K bars.")
@@ -590,7 +597,17 @@ _MODEL_OPTION = click.option(
     help="Make the file a sidecar (FILE.json, written beside every file) describes again, byte for byte.",
 )
 def generate(
-    model, primer, primer_bars, include_primer, loop, time_signature, num_events, num_bars, from_sidecar, **sampling
+    model,
+    primer,
+    primer_bars,
+    include_primer,
+    loop,
+    time_signature,
+    num_events,
+    num_bars,
+    ending,
+    from_sidecar,
+    **sampling,
 ) -> None:
     """Compose new music with a trained model and write it as MIDI (with a JSON sidecar to make it again)."""
     from composer.artifacts import resolve_model
@@ -614,6 +631,7 @@ def generate(
         sampling,
         num_events=num_events,
         num_bars=num_bars,
+        ending_bars=ENDING_BARS if ending else 0,
         primer=primer,
         primer_bars=primer_bars,
         include_primer=include_primer,

@@ -18,6 +18,9 @@ MAX_TIME_EVENTS = 16_384  # keeps every token id within int16, how encoded files
 # pitches sampled cooler than the rest keep the key without making the rhythm stiff (row 21).
 DEFAULT_TEMPERATURE = 0.9
 DEFAULT_PITCH_TEMPERATURE: float | None = 0.8
+# --ending's search: the bundled model reaches a cadence within four bars in about half of its pieces (eight: two
+# thirds); four keep a piece near the length asked for (docs/quality.md, "Endings").
+ENDING_BARS = 4
 CONTEXT_LAYOUT = 3  # the layout of composer.context that new networks read (1: composer 0.4.0's)
 
 _Config = TypeVar("_Config", bound="_Serializable")

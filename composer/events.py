@@ -687,6 +687,18 @@ class StreamState:
             ]
         return pitches + ([self.pitch] if self.pitch is not None and self.instrument != DRUMS else [])
 
+    def onset_chord(self) -> list[int]:
+        """The pitches of the pitched notes sounding at this onset if it ends now: a held note it lists nothing
+        beside, or restates, sounds on; one it passed over ends here."""
+        if not self.config.use_duration:
+            return self.sounding_pitches()
+        released = {(key.pitch, key.instrument) for key in self.held_to_list()} if self.listed is not None else set()
+        return [
+            pitch
+            for end, _, pitch, instrument, _ in self.sounding
+            if end > self.now and instrument != DRUMS and (pitch, instrument) not in released
+        ]
+
     def notes_sounding(self) -> int:
         """Notes sounding at this onset: what a polyphony limit counts."""
         if self.config.use_duration:

@@ -13,6 +13,14 @@ from dataclasses import dataclass, replace
 DRUM_CHANNEL = 9  # MIDI channel 10, counted from zero
 DEFAULT_QPM = 120.0  # what MIDI assumes until a tempo is set
 DEFAULT_TIME_SIGNATURE = (4, 4)
+HALF_BAR_NUMERATOR = 4  # in 4/4 (and 4/2, 4/8) the half bar is a strong beat as well as the downbeat
+
+
+def strong_offsets(meter: tuple[int, int]) -> tuple[float, ...]:
+    """Where a bar of ``meter`` is stressed, in beats after its bar line: the downbeat, and the half bar when the
+    numerator is HALF_BAR_NUMERATOR."""
+    numerator, denominator = meter
+    return (0.0, numerator * 2 / denominator) if numerator == HALF_BAR_NUMERATOR else (0.0,)
 
 
 @dataclass(frozen=True, order=True)

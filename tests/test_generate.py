@@ -326,6 +326,25 @@ def test_a_sidecar_beside_each_file_makes_it_again_byte_for_byte(model, tmp_path
     assert wrong.exit_code == 2 and "is not the model this file was made with" in wrong.output
 
 
+def test_with_an_ending_the_piece_goes_on_past_the_length_asked_for_and_is_made_again_from_its_sidecar(model, tmp_path):
+    import json
+
+    from composer.midi_io import read_score
+
+    out = tmp_path / "ends"
+    result = _generate("--model", model, "--bars", 1, "--ending", "--num", 4, "--seed", 2, "--out", out)
+    assert result.exit_code == 0, result.output
+    files = sorted(out.glob("*.mid"))
+    assert all(json.loads(f.with_suffix(".json").read_text())["request"]["ending_bars"] == 4 for f in files)
+    for file in files:
+        score = read_score(file)
+        last_onset = max(note.start for track in score.tracks for note in track.notes)
+        assert last_onset >= score.bar_lines(1e-3)[1], "the piece goes on past the bar asked for, to its ending"
+    again = tmp_path / "again.mid"
+    remade = _generate("--from-sidecar", files[-1].with_suffix(".json"), "--out", again)
+    assert remade.exit_code == 0 and again.read_bytes() == files[-1].read_bytes()
+
+
 def test_loop_fills_whole_bars_and_primer_bars_takes_the_first_bars(model, tmp_path):
     from composer.midi_io import read_score, write_score
 

@@ -5,8 +5,9 @@ from hypothesis import strategies as st
 
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
-from composer.events import DRUMS, START, StreamState, decode, encode, token_names, vocabulary
+from composer.events import DRUMS, END, START, StreamState, decode, encode, follow, token_names, vocabulary
 from composer.generation.sample import Constraints, Grammar, SamplingOptions, choose, sample_pieces
+from composer.score import Note, Score, TimeSignature, Track
 
 from random_networks import random_network
 
@@ -260,6 +261,97 @@ def test_bars_mode_ends_exactly_on_the_requested_bar_line(meter):
     for piece in pieces:
         assert piece.end_step == 4 * bar_steps
         assert token_names(piece.tokens, CONFIG).count("Bar") == 5 and piece.tokens[-1] == IDS["Bar", None]
+
+
+def end_biased(network, bias):
+    network.dense_bias[END] = bias
+    return network
+
+
+class ScriptedNetwork:
+    """Plays ``script`` (a token sequence from Start) event by event, and offers End with the logit ``end_logits``
+    gives for the onset just complete (by its beat), -30 elsewhere."""
+
+    has_context, context_layout = False, 0
+
+    def __init__(self, script: list[int], end_logits: dict[float, float]):
+        self.script, self.vocab_size = script, len(VOCAB)
+        self.end_after = {}  # script position -> End's logit there
+        for position in range(2, len(script)):
+            if token_names([script[position]], CONFIG)[0].startswith(("Pos", "Bar")):
+                beat = follow(script[:position], CONFIG).now / CONFIG.steps_per_quarter
+                self.end_after[position] = end_logits.get(beat, -30.0)
+
+    def _logits(self, position: int, batch: int) -> np.ndarray:
+        logits = np.full((batch, self.vocab_size), -30.0)
+        logits[:, self.script[position]] = 30.0
+        logits[:, END] = self.end_after.get(position, -30.0)
+        return logits
+
+    def run(self, events, context=None):
+        return self._logits(events.shape[1], len(events))[:, None], events.shape[1]
+
+    def step(self, events, position, context=None):
+        return self._logits(position + 1, len(events)), position + 1
+
+
+# C major, each chord from the bass up: I IV | V I | ii I | V(1 beat) I(1) IV(1) V(1) | I(4) | IV(4) | I(4)
+CADENCES = [
+    (0, 2, (48, 64, 67, 72)),
+    (2, 2, (53, 65, 69, 72)),
+    (4, 2, (43, 62, 67, 71)),
+    (6, 2, (48, 64, 67, 72)),  # V-I on the half bar: a cadence
+    (8, 2, (50, 65, 69, 74)),
+    (10, 2, (48, 64, 67, 72)),  # ii-I: the bass comes by step, no cadence
+    (12, 1, (43, 62, 67, 71)),
+    (13, 1, (48, 64, 67, 72)),  # V-I on beat 2: a weak beat, no cadence
+    (14, 1, (53, 65, 69, 72)),
+    (15, 1, (43, 62, 67, 71)),
+    (16, 4, (48, 64, 67, 72)),  # V-I on the downbeat: a cadence
+    (20, 4, (53, 65, 69, 72)),
+    (24, 4, (48, 64, 67, 72)),
+]
+
+
+def cadence_script() -> list[int]:
+    notes = tuple(Note(beat, beat + length, pitch, 80) for beat, length, chord in CADENCES for pitch in chord)
+    return encode(Score(tracks=(Track(0, notes=notes),), time_signatures=(TimeSignature(0, 4, 4),)), CONFIG)[:-1]
+
+
+def last_onset(piece) -> float:
+    return max(note.start for track in decode(piece.tokens, CONFIG).tracks for note in track.notes)
+
+
+@pytest.mark.parametrize(
+    ("end_logits", "ends_at"),
+    [
+        ({6: -20.0, 16: -10.0, 10: 40.0, 13: 40.0}, 16),  # End never drawn: the cadence where it was likeliest
+        ({6: -10.0, 16: -20.0, 10: 40.0, 13: 40.0}, 6),
+        ({6: 40.0, 16: -20.0}, 6),  # End drawn at the first cadence
+    ],
+)
+def test_an_ending_comes_on_a_cadence_where_the_model_ends_the_piece_or_else_likeliest_would(end_logits, ends_at):
+    network = ScriptedNetwork(cadence_script(), end_logits)
+    for piece in sample_pieces(network, CONFIG, num_bars=1, batch=2, seed=1, ending_bars=4):
+        assert piece.ended and piece.tokens[-1] == END and last_onset(piece) == ends_at
+    for piece in sample_pieces(network, CONFIG, num_bars=2, batch=2, seed=1):
+        assert not piece.ended and END not in piece.tokens and piece.end_step == 8 * CONFIG.steps_per_quarter
+
+
+def test_an_ending_may_follow_a_length_in_events():
+    network = ScriptedNetwork(cadence_script(), {6: -20.0, 16: -10.0})
+    (piece,) = sample_pieces(network, CONFIG, num_events=30, seed=1, ending_bars=4)
+    assert piece.ended and len(piece.tokens) > 31 and last_onset(piece) == 16
+
+
+def test_a_piece_with_no_note_in_the_bars_given_stops_on_their_last_bar_line():
+    network = end_biased(random_network(), 30.0)
+    network.dense_bias[IDS["Bar", None]] = 30.0  # only empty bars once the first is open: no place to end
+    bar_steps = 4 * CONFIG.steps_per_quarter
+    four_four = Constraints(time_signature=(4, 4))
+    for piece in sample_pieces(network, CONFIG, num_bars=2, batch=3, seed=4, ending_bars=3, constraints=four_four):
+        assert not piece.ended and END not in piece.tokens
+        assert piece.end_step == 5 * bar_steps and piece.tokens[-1] == IDS["Bar", None]
 
 
 def test_a_repeated_meter_does_not_restart_the_bar_as_decode_ignores_it_too():

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from composer.evaluation.voice_leading import voice_leading, voice_leading_summary
+from composer.evaluation.voice_leading import closes_on_the_tonic, voice_leading, voice_leading_summary
 from composer.score import Note, Score, TimeSignature, Track
 
 # C major (C4 E4 G4 over C3), then F major over D (one parallel fifth, soprano and bass: C3-G4 to D3-A4), then G major
@@ -114,3 +114,40 @@ def test_undefined_figures_are_nan():
     empty = voice_leading(Score())
     assert empty["chord_changes"] == 0 and math.isnan(empty["out_of_range_share"])
     assert math.isnan(voice_leading_summary([])["voice_crossings_per_100"])
+
+
+# A cadence in C major, voices from the top: IV (F-A-C over F), V7 (G-B-D-F), then the last chord.
+C_MAJOR_APPROACH = ((72, 69, 65, 53), (71, 67, 62, 43), (74, 71, 65, 55))
+
+
+@pytest.mark.parametrize(
+    ("last", "closes"),
+    [
+        ((72, 67, 64, 48), True),  # C-E-G over C: an authentic close
+        ((72, 67, 63, 48), True),  # C-Eb-G over C: in a major-key piece too (the third may be either)
+        ((72, 64, 60, None), True),  # with the bass resting, the lowest sounding note is C
+        ((67, 62, 59, 43), False),  # G-B-D over G: a half close on the dominant
+        ((74, 69, 65, 50), False),  # D-F-A over D: a close on the second degree
+        ((76, 69, 61, 45), True),  # A-C#-E over A: the relative minor's tonic with a Picardy third
+        ((72, 67, 64, 52), False),  # C major over E: an inverted tonic, not a close
+        ((74, 67, 64, 48), False),  # D over the C triad: not only the tonic triad
+        ((72, 67, 60, 48), False),  # C-G over C: an open fifth, no third
+        ((None, None, None, 48), False),  # the bass's C alone
+    ],
+)
+def test_closes_on_the_tonic_of_the_key(last, closes):
+    assert closes_on_the_tonic(chorale(*C_MAJOR_APPROACH, last)) is closes
+
+
+def test_a_note_held_into_the_last_onset_sounds_in_its_chord():
+    held = Score(
+        tracks=(
+            Track(52, notes=(Note(0, 4, 67, 80),)),
+            Track(52, notes=(Note(0, 4, 64, 80),)),
+            Track(52, notes=(Note(0, 2, 60, 80), Note(2, 3, 48, 80))),
+        )
+    )
+    assert closes_on_the_tonic(held)  # G and E held over the bass's C: the tonic triad (key C by the notes)
+    seventh = Score(tracks=(*held.tracks, Track(52, notes=(Note(0, 4, 70, 80),))))
+    assert not closes_on_the_tonic(seventh)  # B-flat held into the last onset: C7, no close
+    assert not closes_on_the_tonic(Score(tracks=()))

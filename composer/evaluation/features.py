@@ -29,6 +29,7 @@ import numpy as np
 
 from composer.data.corpus import find_midi_files
 from composer.errors import ComposerError
+from composer.generation.scales import KEY_SCALES, SCALES
 from composer.midi_io import OUTPUT_PPQ, program_name, read_score
 from composer.score import Score
 
@@ -51,8 +52,9 @@ TWO_SAMPLE_MIN_PIECES = 3  # per set: fewer leave a piece fewer than NEIGHBOURS 
 OVERLAP_CONTROL_DRAWS = 5  # draws of reference pieces held out against the rest for the overlaps' control
 
 # Major and harmonic minor: natural minor has the same pitch set as its relative major, so it would add nothing.
-_SCALE_STEPS = ((0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 11))
-_SCALES = np.array([np.isin(np.arange(12), np.add(steps, root) % 12) for steps in _SCALE_STEPS for root in range(12)])
+_SCALES = np.array(
+    [np.isin(np.arange(12), np.add(SCALES[name], root) % 12) for name in KEY_SCALES for root in range(12)]
+)
 BIN_LABELS = {
     "pitch_class_histogram": PITCH_CLASS_NAMES,
     "duration_histogram": NOTE_VALUE_LABELS,

@@ -26,6 +26,11 @@ The figures (``voice_leading``; NaN where a figure is undefined):
   diminished or augmented triad, or a dominant, major, minor, half-diminished or diminished seventh chord, or such
   a seventh chord without its fifth, in any transposition (a set: doublings do not matter).
 
+``closes_on_the_tonic`` tells whether a piece ends as a chorale does: the notes sounding at its last onset (of
+pitched notes) close in the key of all its notes (``scales.key_of`` and ``scales.is_tonic_close``: a root position
+tonic triad, either third). An authentic or plagal close ends so; a half close, a close on another degree or a stop
+mid-phrase does not.
+
 ``voice_leading_summary`` pools several pieces into one row: counts are summed and divided by the summed chord
 changes, notes or strong beats, so that a long chorale weighs more than a short one, as it would in one long piece.
 """
@@ -36,7 +41,8 @@ import math
 
 import numpy as np
 
-from composer.score import Score, Track
+from composer.generation.scales import is_tonic_close, key_of
+from composer.score import Score, Track, strong_offsets
 
 PERFECT_FIFTH = 7  # semitones, mod 12
 OCTAVE = 0  # unison or any number of octaves, mod 12
@@ -44,7 +50,6 @@ PER = 100  # the voice-leading figures are counts per 100 chord changes
 SILENT = -1  # the sounding pitch of a voice that is not sounding
 MIN_VOICES_FOR_CHORD = 2  # an onset where fewer voices sound has no interval to move
 MIN_PITCH_CLASSES_FOR_CHORD = 3  # a strong beat with fewer pitch classes cannot tell a triad from a bare interval
-HALF_BAR_NUMERATOR = 4  # in 4/4 (and 4/2, 4/8) the half bar is a strong beat as well as the downbeat
 
 # MIDI pitches, inclusive: the usual compass of each voice in a chorale.
 VOICE_RANGES = {"soprano": (60, 81), "alto": (53, 77), "tenor": (48, 69), "bass": (36, 64)}
@@ -56,6 +61,7 @@ _CHORDS = _TRIADS + _SEVENTHS + tuple(seventh[:2] + seventh[3:] for seventh in _
 # Each chord in every transposition, as a 12-bit mask with bit p set for pitch class p.
 _CHORD_MASKS = np.unique([sum(1 << ((pc + root) % 12) for pc in chord) for chord in _CHORDS for root in range(12)])
 _BIT_COUNTS = np.array([bin(mask).count("1") for mask in range(1 << 12)])  # pitch classes in each 12-bit mask
+
 
 _COUNT_KEYS = (
     "chord_changes",
@@ -72,6 +78,17 @@ _COUNT_KEYS = (
 def voice_leading(score: Score) -> dict[str, float]:
     """The voice-leading figures of one piece (see the module docstring for each definition)."""
     return _figures(_counts(score))
+
+
+def closes_on_the_tonic(score: Score) -> bool:
+    """See the module docstring."""
+    notes = [note for track in score.tracks if not track.is_drum for note in track.notes]
+    if not notes:
+        return False
+    last = max(note.start for note in notes)
+    final = [note.pitch for note in notes if note.start <= last < note.end or note.start == last]
+    counts = np.bincount([note.pitch % 12 for note in notes], minlength=12)
+    return is_tonic_close(final, key_of(counts))
 
 
 def voice_leading_summary(scores: list[Score]) -> dict[str, float]:
@@ -191,9 +208,7 @@ def _strong_beats(score: Score) -> np.ndarray:
     lines = score.bar_lines(end)
     beats = []
     for line, next_line in zip(lines, lines[1:]):
-        numerator, denominator = score.meter_at(line)
-        half_bar = line + numerator * 2 / denominator  # half of numerator * 4 / denominator beats
-        beats += [line] + ([half_bar] if numerator == HALF_BAR_NUMERATOR and half_bar < next_line else [])
+        beats += [line + offset for offset in strong_offsets(score.meter_at(line)) if line + offset < next_line]
     return np.array([beat for beat in beats if beat < end], dtype=np.float64)
 
 

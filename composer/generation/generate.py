@@ -66,6 +66,7 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
         seed=request.seed,
         meter=untold_meter or DEFAULT_TIME_SIGNATURE,
         guides=_guides(request, melody, config),
+        ending_bars=request.ending_bars,
     )
     continuation = follow(prompt, config).now / config.steps_per_quarter
     scores = []
@@ -73,7 +74,7 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
         score = decode(piece.tokens, config, untold_meter or DEFAULT_TIME_SIGNATURE)
         if untold_meter:
             score = dataclasses.replace(score, time_signatures=(TimeSignature(0.0, *untold_meter),))
-        if request.num_bars:
+        if (request.num_bars or request.ending_bars) and not piece.ended:  # on the bar line where it stopped
             score = score.before(piece.end_step / config.steps_per_quarter)
         if primer is not None and not request.include_primer:
             score = _without_primer(score, primer, continuation)

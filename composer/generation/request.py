@@ -19,6 +19,7 @@ class GenerateRequest:
 
     num_events: int = 200
     num_bars: int | None = None  # instead of num_events: stop on the bar line after this many bars
+    ending_bars: int = 0  # then go on until the model ends the piece, at most this many bars (0: stop there)
     num_files: int = 1
     out: Path = Path(".")
     seed: int = 0

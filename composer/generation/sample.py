@@ -22,6 +22,7 @@ from composer.events import (
     BAR,
     DRUMS,
     DURATION,
+    END,
     HOLD,
     PART,
     PITCH,
@@ -41,7 +42,8 @@ from composer.events import (
     vocabulary,
 )
 from composer.generation.inference import NumpyLSTM
-from composer.score import DEFAULT_TIME_SIGNATURE
+from composer.generation.scales import CADENCE_BASS_STEPS, is_tonic_close, key_of
+from composer.score import DEFAULT_TIME_SIGNATURE, strong_offsets
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,10 @@ class Grammar:
         if stream.pending is None and self.config.use_programs:
             mask[self.blocks[PROGRAM]] = self._programs(stream, room, current)
 
+    def may_end(self, stream: StreamState) -> bool:
+        """Where encode writes End: after the last note of an onset, the piece's final chord."""
+        return stream.in_frame and stream.pitch is None and stream.pending is None and self._onset_complete(stream)
+
     def _onset_complete(self, stream: StreamState) -> bool:
         """An onset holds a tempo or a new note (encode restates held notes only beside a new one; when no
         new note can start, the onset may end without)."""
@@ -360,6 +366,7 @@ class Generated:
 
     tokens: list[int]
     end_step: int
+    ended: bool = False  # the model ended the piece (an End event), rather than the length asked for
 
 
 MAX_EVENTS_PER_PIECE = 200_000  # a safety net for --bars with a model that hardly moves time
@@ -442,6 +449,53 @@ def _guided(mask: np.ndarray, stream: StreamState, guides: Sequence[Guide]) -> n
     return mask
 
 
+def _on_a_strong_beat(stream: StreamState) -> bool:
+    clock, steps_per_quarter = stream.clock, stream.config.steps_per_quarter
+    return clock.now - clock.bar_start in {round(offset * steps_per_quarter) for offset in strong_offsets(clock.meter)}
+
+
+@dataclass
+class _EndingSearch:
+    """A piece past the length asked for, looking for its end: at a cadence (``may_close``) where the model ends
+    it, if it does within the bars given, or else at the cadence where it found an End likeliest
+    (docs/quality.md, "Endings")."""
+
+    from_bar: int  # the bar count when the search began
+    best: tuple[float, int, int] | None = None  # (P(End), events before it, its step) at the likeliest end so far
+    onset: tuple[int, int] | None = None  # (step, lowest pitch) of the onset being listed
+    previous_bass: int | None = None  # the lowest pitch of the onset before it
+
+    def may_close(self, stream: StreamState, grammar: Grammar) -> bool:
+        """Whether the piece may end here on a cadence: after an onset's last note (where encode writes End), on a
+        strong beat (``score.strong_offsets``, where chorales end), on the tonic triad of the key of the notes so
+        far, root lowest (``scales.is_tonic_close``), its root come to from the dominant or subdominant in the bass
+        of the onset before (V-I or IV-I)."""
+        chord = stream.onset_chord() if grammar.may_end(stream) else []
+        if not chord:
+            return False
+        if self.onset is not None and self.onset[0] < stream.now:
+            self.previous_bass = self.onset[1]
+        self.onset = (stream.now, min(chord))
+        return (
+            self.previous_bass is not None
+            and _on_a_strong_beat(stream)
+            and (self.previous_bass - min(chord)) % 12 in CADENCE_BASS_STEPS
+            and is_tonic_close(chord, key_of(stream.pitch_class_counts))
+        )
+
+    def consider(self, logits: np.ndarray, allowed: np.ndarray, piece: Generated) -> None:
+        """P(End) under the model (at temperature 1, among the events allowed), where the piece may end now."""
+        chance = float(np.exp(logits[END] - np.logaddexp.reduce(logits[allowed].astype(np.float64))))
+        if self.best is None or chance > self.best[0]:
+            self.best = (chance, len(piece.tokens), piece.end_step)
+
+    def end_at_best(self, piece: Generated) -> None:
+        if self.best is not None:
+            _, length, step = self.best
+            piece.tokens[length:] = [END]
+            piece.end_step, piece.ended = step, True
+
+
 def sample_pieces(
     network: NumpyLSTM,
     config: EncodingConfig,
@@ -455,11 +509,18 @@ def sample_pieces(
     seed: int = 0,
     meter: tuple[int, int] = DEFAULT_TIME_SIGNATURE,
     guides: Sequence[Guide] = (),
+    ending_bars: int = 0,
 ) -> list[Generated]:
     """``batch`` pieces: the primer (at least Start), then ``num_events`` events, or events up to the
     bar line that ends ``num_bars`` bars. Bars are of ``meter`` until a time-signature event says otherwise
     (a model without those events counts in the meter its file will be given). ``guides`` narrow each step's
-    choice further, in order: a melody to keep, a chord progression to follow, no parallels."""
+    choice further, in order: a melody to keep, a chord progression to follow, no parallels.
+
+    With ``ending_bars``, a piece goes on from there until the model ends it on a cadence (an End event, which
+    encode writes after the final chord, offered only at a V-I or IV-I close in the key: ``_EndingSearch``), for
+    at most ``ending_bars`` bars; if it has not, the piece ends at the cadence where an End was likeliest, and with
+    none in those bars it stops on their last bar line. A cadence instead of a stop wherever the length runs
+    out."""
     reserved = [guide.reserved_program for guide in guides if guide.reserved_program is not None]
     grammar = Grammar(config, constraints, reserved[0] if reserved else None)
     rng = np.random.default_rng(seed)
@@ -488,23 +549,43 @@ def sample_pieces(
     # a Repeat event plays a whole bar again, the very loop that --no-repeat-ngram is asked to prevent
     looping = grammar.kinds == REPEAT if blockers else np.zeros(len(grammar.kinds), bool)
     finished = [False] * batch
-    for _ in range(num_events if num_events is not None else MAX_EVENTS_PER_PIECE):
+    endings: list[_EndingSearch | None] = [None] * batch  # for a piece past its length, while it looks for its end
+
+    def length_reached(piece: Generated, stream: StreamState) -> bool:
+        if num_events is not None:
+            return len(piece.tokens) - len(primer) >= num_events
+        return stream.clock.bars - first_bar >= num_bars  # on the Bar that starts the bar after the last one
+
+    for _ in range(num_events if num_events is not None and not ending_bars else MAX_EVENTS_PER_PIECE):
         mask = np.stack([_guided(grammar.allowed(stream), stream, guides) for stream in streams]) & ~looping
+        for index, stream in enumerate(streams):
+            mask[index, END] = endings[index] is not None and endings[index].may_close(stream, grammar)
         if blockers:
             mask = _without_repeats(mask, pieces, blockers)
         if options.repetition_penalty != 1:
             logits = _penalise_recent_pitches(logits, pieces, options.repetition_penalty, is_pitch)
+        for index, search in enumerate(endings):
+            if search is not None and mask[index, END]:
+                search.consider(logits[index], mask[index], pieces[index])
         events = choose(logits, mask, options, rng, is_pitch)
         for index, (stream, piece, event) in enumerate(zip(streams, pieces, events.tolist())):
             if finished[index]:
                 continue
-            stream.feed(event)
             piece.tokens.append(event)
+            if event == END:
+                finished[index] = piece.ended = True
+                continue
+            stream.feed(event)
             if blockers:
                 blockers[index].observe(piece.tokens)
             piece.end_step = stream.now
-            if num_bars is not None and stream.clock.bars - first_bar >= num_bars:
-                finished[index] = True  # on the Bar that starts the bar after the last one asked for
+            search = endings[index]
+            if search is not None and stream.clock.bars - search.from_bar >= ending_bars:
+                finished[index] = True
+                search.end_at_best(piece)
+            elif search is None and length_reached(piece, stream):
+                finished[index] = not ending_bars
+                endings[index] = _EndingSearch(stream.clock.bars) if ending_bars else None
         if all(finished):
             break
         sounding = (

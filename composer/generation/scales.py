@@ -16,6 +16,34 @@ SCALES = {
     "chromatic": tuple(range(12)),
 }
 NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+KEY_SCALES = ("major", "harmonic-minor")  # a piece's key: the one of these, on any tonic, holding the most notes
+CADENCE_BASS_STEPS = (7, 5)  # from the tonic up to the bass before it in a cadence: dominant (V-I), subdominant (IV-I)
+_TONIC_TRIAD = {0, 3, 4, 7}  # above the root: either third, so that a Picardy close counts
+_THIRDS = {3, 4}  # a closing chord has its third: a bare root or an open fifth is no chord
+_TO_RELATIVE = {False: 9, True: 3}  # semitones up from a major tonic to its relative minor's, and back
+
+
+def key_of(pitch_class_counts) -> tuple[int, bool]:
+    """(tonic, minor?) of the major or harmonic minor scale holding the most of the notes counted (12 counts,
+    from C); the first major, then minor, tonic from C on a tie."""
+    fits = [
+        (sum(pitch_class_counts[(tonic + step) % 12] for step in SCALES[name]), -index, tonic, name != "major")
+        for index, (name, tonic) in enumerate((name, tonic) for name in KEY_SCALES for tonic in range(12))
+    ]
+    _, _, tonic, minor = max(fits)
+    return tonic, minor
+
+
+def is_tonic_close(pitches, key: tuple[int, bool]) -> bool:
+    """Whether a final chord of ``pitches`` closes in ``key``: a root and its third (either), perhaps its fifth,
+    nothing else, the root lowest, and the root the key's tonic or its relative's (a chorale in A minor often fits
+    C major's notes best, and ends on A)."""
+    if not pitches:
+        return False
+    tonic, minor = key
+    root = min(pitches) % 12
+    steps = {(p - root) % 12 for p in pitches}
+    return root in (tonic, (tonic + _TO_RELATIVE[minor]) % 12) and steps <= _TONIC_TRIAD and bool(steps & _THIRDS)
 
 
 def scale_pitch_classes(key: str | None, scale: str | None) -> frozenset[int] | None:
