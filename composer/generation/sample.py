@@ -366,7 +366,7 @@ class Generated:
 
     tokens: list[int]
     end_step: int
-    ended: bool = False  # the model ended the piece (an End event), rather than the length asked for
+    ended: bool = False  # it ends with an End (a cadence: --ending), its last chord whole, not cut on a bar line
 
 
 MAX_EVENTS_PER_PIECE = 200_000  # a safety net for --bars with a model that hardly moves time
