@@ -7,7 +7,14 @@ import time
 import pytest
 
 from composer.config import EncodingConfig
-from composer.data.corpus import MIN_VALID_EVENTS, find_midi_files, load_corpus, split_corpus
+from composer.data.corpus import (
+    MAX_VALID_SHARE,
+    MIN_VALID_EVENTS,
+    find_midi_files,
+    is_validation,
+    load_corpus,
+    split_corpus,
+)
 from composer.errors import ComposerError
 from composer.events import encode
 from composer.midi_io import read_score, write_score
@@ -121,6 +128,21 @@ def test_tiny_validation_set_is_refused_with_advice(tmp_path):
     assert sum(len(f.tokens) for f in corpus.files) < 2 * MIN_VALID_EVENTS
     with pytest.raises(ComposerError, match="validation set too small.*add MIDI files"):
         split_corpus(corpus, 0.5)
+
+
+def test_a_small_folder_lends_validation_the_files_next_by_hash_to_reach_the_minimum(tmp_path):
+    folder = tmp_path / "tunes"
+    for seed in range(25):
+        write_score(toy_score(seed, num_notes=12), folder / f"{seed}.mid")
+    corpus = load_corpus(folder, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
+    total = sum(len(f.tokens) for f in corpus.files)
+    picked = [f for f in corpus.files if is_validation(f.digest, 0.05)]
+    assert sum(len(f.tokens) for f in picked) < MIN_VALID_EVENTS < MAX_VALID_SHARE * total, "the case lending is for"
+    train, valid = split_corpus(corpus, 0.05)
+    valid_events = sum(len(f.tokens) for f in valid)
+    assert MIN_VALID_EVENTS <= valid_events <= MAX_VALID_SHARE * total and set(map(id, picked)) <= set(map(id, valid))
+    highest_lent = max(f.digest[:12] for f in valid)  # the hash fraction's order (fixed-width hex)
+    assert all(f.digest[:12] > highest_lent for f in train), "lent in hash order: stable as files come"
 
 
 def test_ctrl_c_while_encoding_stops_quietly(tmp_path):

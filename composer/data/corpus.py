@@ -29,6 +29,7 @@ from composer.midi_io import parse_score, read_midi_bytes, read_score
 
 MIDI_SUFFIXES = {".mid", ".midi"}
 MIN_VALID_EVENTS = 1000
+MAX_VALID_SHARE = 0.3  # of a small folder's events, lent to validation to reach MIN_VALID_EVENTS
 
 
 @dataclass(frozen=True)
@@ -184,10 +185,8 @@ def split_corpus(corpus: Corpus, valid_fraction: float) -> tuple[list[EncodedFil
     ``valid_fraction``: adding or removing other files never moves it, so a grown
     corpus (or a resumed run) never trains on what was validation before.
     """
-    valid = [f for f in corpus.files if is_validation(f.digest, valid_fraction)]
-    if not valid and corpus.files:  # a tiny corpus: still validate on one file (this one can move later)
-        valid = [min(corpus.files, key=lambda f: f.digest)]
-    chosen = {id(f) for f in valid}
+    chosen = _validation_files(corpus.files, valid_fraction)
+    valid = [f for f in corpus.files if id(f) in chosen]
     train = [f for f in corpus.files if id(f) not in chosen]
     valid_events = sum(len(f.tokens) for f in valid)
     if not train or valid_events < MIN_VALID_EVENTS:
@@ -197,6 +196,23 @@ def split_corpus(corpus: Corpus, valid_fraction: float) -> tuple[list[EncodedFil
             f"or change --valid-fraction (now {valid_fraction:g})"
         )
     return train, valid
+
+
+def _validation_files(files: list[EncodedFile], valid_fraction: float) -> set[int]:
+    """The ids of the files ``is_validation`` picks, and, while they hold fewer than MIN_VALID_EVENTS events, the
+    next ones by hash (at least one) as long as validation keeps under MAX_VALID_SHARE of all events: a folder of
+    25 short tunes trains instead of being refused. Files lent so may move back to training as the folder grows."""
+    by_hash = sorted(files, key=lambda f: _hash_fraction(f.digest))
+    limit = MAX_VALID_SHARE * sum(len(f.tokens) for f in files)
+    chosen, events = set(), 0
+    for file in by_hash:
+        picked = is_validation(file.digest, valid_fraction)
+        lent = events < MIN_VALID_EVENTS and (not chosen or events + len(file.tokens) <= limit)
+        if not (picked or lent):
+            break
+        chosen.add(id(file))
+        events += len(file.tokens)
+    return chosen
 
 
 def is_validation(digest: str, valid_fraction: float) -> bool:
