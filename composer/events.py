@@ -678,9 +678,7 @@ class StreamState:
     def sounding_pitches(self) -> list[int]:
         """The pitches of the pitched notes sounding now, with a note begun at this event."""
         if self.config.use_duration:
-            pitches = [
-                pitch for end, _, pitch, instrument, _ in self.sounding if end > self.now and instrument != DRUMS
-            ]
+            pitches = [pitch for pitch, _ in self._pitched_sounding()]
         else:
             pitches = [
                 pitch for instrument, notes in self.legato.items() if instrument != DRUMS for _, pitch, _ in notes
@@ -693,10 +691,14 @@ class StreamState:
         if not self.config.use_duration:
             return self.sounding_pitches()
         released = {(key.pitch, key.instrument) for key in self.held_to_list()} if self.listed is not None else set()
+        return [pitch for pitch, instrument in self._pitched_sounding() if (pitch, instrument) not in released]
+
+    def _pitched_sounding(self) -> list[tuple[int, int]]:
+        """(pitch, instrument) of the pitched notes with a duration that still sound now."""
         return [
-            pitch
+            (pitch, instrument)
             for end, _, pitch, instrument, _ in self.sounding
-            if end > self.now and instrument != DRUMS and (pitch, instrument) not in released
+            if end > self.now and instrument != DRUMS
         ]
 
     def notes_sounding(self) -> int:

@@ -29,7 +29,7 @@ import numpy as np
 
 from composer.data.corpus import find_midi_files
 from composer.errors import ComposerError
-from composer.generation.scales import KEY_SCALES, SCALES
+from composer.generation.scales import key_fit
 from composer.midi_io import OUTPUT_PPQ, program_name, read_score
 from composer.score import Score
 
@@ -51,10 +51,6 @@ TWO_SAMPLE_REPEATS = 10  # draws of the pieces compared, averaged: one draw of 2
 TWO_SAMPLE_MIN_PIECES = 3  # per set: fewer leave a piece fewer than NEIGHBOURS others to vote
 OVERLAP_CONTROL_DRAWS = 5  # draws of reference pieces held out against the rest for the overlaps' control
 
-# Major and harmonic minor: natural minor has the same pitch set as its relative major, so it would add nothing.
-_SCALES = np.array(
-    [np.isin(np.arange(12), np.add(SCALES[name], root) % 12) for name in KEY_SCALES for root in range(12)]
-)
 BIN_LABELS = {
     "pitch_class_histogram": PITCH_CLASS_NAMES,
     "duration_histogram": NOTE_VALUE_LABELS,
@@ -309,8 +305,7 @@ def _note_value_histogram(beats: np.ndarray) -> np.ndarray:
 
 def _scale_consistency(pitches: np.ndarray) -> float:
     """Largest fraction of pitched notes inside one of the 24 major / harmonic minor scales."""
-    counts = _pitch_class_counts(pitches)
-    return float((_SCALES @ counts).max() / counts.sum()) if len(pitches) else math.nan
+    return float(key_fit(_pitch_class_counts(pitches))) if len(pitches) else math.nan
 
 
 def _polyphony(starts: np.ndarray, ends: np.ndarray) -> float:

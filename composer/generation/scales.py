@@ -16,7 +16,9 @@ SCALES = {
     "chromatic": tuple(range(12)),
 }
 NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-KEY_SCALES = ("major", "harmonic-minor")  # a piece's key: the one of these, on any tonic, holding the most notes
+# A piece's key: the one of these, on any tonic, holding the most notes (natural minor has its relative major's
+# pitch set, so it would add nothing).
+KEY_SCALES = ("major", "harmonic-minor")
 CADENCE_BASS_STEPS = (7, 5)  # from the tonic up to the bass before it in a cadence: dominant (V-I), subdominant (IV-I)
 _TONIC_TRIAD = {0, 3, 4, 7}  # above the root: either third, so that a Picardy close counts
 _THIRDS = {3, 4}  # a closing chord has its third: a bare root or an open fifth is no chord
@@ -26,12 +28,21 @@ _TO_RELATIVE = {False: 9, True: 3}  # semitones up from a major tonic to its rel
 def key_of(pitch_class_counts) -> tuple[int, bool]:
     """(tonic, minor?) of the major or harmonic minor scale holding the most of the notes counted (12 counts,
     from C); the first major, then minor, tonic from C on a tie."""
-    fits = [
-        (sum(pitch_class_counts[(tonic + step) % 12] for step in SCALES[name]), -index, tonic, name != "major")
+    _, _, tonic, minor = max(
+        (_in_scale(pitch_class_counts, tonic, name), -index, tonic, name != "major")
         for index, (name, tonic) in enumerate((name, tonic) for name in KEY_SCALES for tonic in range(12))
-    ]
-    _, _, tonic, minor = max(fits)
+    )
     return tonic, minor
+
+
+def key_fit(pitch_class_counts) -> float:
+    """The share of the notes counted that lie in the scale of their key (``key_of``): how plainly they keep one."""
+    tonic, minor = key_of(pitch_class_counts)
+    return _in_scale(pitch_class_counts, tonic, KEY_SCALES[minor]) / sum(pitch_class_counts)
+
+
+def _in_scale(pitch_class_counts, tonic: int, name: str) -> float:
+    return sum(pitch_class_counts[(tonic + step) % 12] for step in SCALES[name])
 
 
 def is_tonic_close(pitches, key: tuple[int, bool]) -> bool:
