@@ -652,15 +652,22 @@ def generate(
 @_with_options(_SAMPLING_OPTIONS)
 @_with_options(_CONSTRAINT_OPTIONS)
 @_avoid_parallels(default=True)
+@click.option(
+    "--cadence/--no-cadence",
+    default=True,
+    show_default=True,
+    help="Close on the tonic, root in the bass, after the dominant or subdominant on the beat before the "
+    "melody's last note (where the melody ends on the tonic chord; not with --chords).",
+)
 @_with_options(_OUTPUT_OPTIONS)
-def harmonize(melody, part, melody_program, model, **sampling) -> None:
+def harmonize(melody, part, melody_program, model, cadence, **sampling) -> None:
     """Keep the melody of a MIDI file note for note and have the model write the parts under it."""
     from composer.events import DRUMS
 
     program = None if melody_program is None else _program(melody_program, "--melody-program")
     if program == DRUMS:
         raise ComposerError("--melody-program drums: a melody needs a pitched instrument")
-    _compose(model, sampling, melody=melody, melody_part=part, melody_program=program)
+    _compose(model, sampling, melody=melody, melody_part=part, melody_program=program, cadence=cadence)
 
 
 def _compose(model, sampling: dict, **request) -> None:

@@ -1,13 +1,15 @@
 """How well a model harmonizes melodies it never saw: the soprano of each validation chorale, harmonized, against
 Bach's own four parts (docs/harmonize.md).
 
-    python scripts/harmonize_check.py MODEL.keras [--seed 0] [--allow-parallels] [--out DIR] [--json FILE]
+    python scripts/harmonize_check.py MODEL.keras [--seed 0] [--allow-parallels] [--no-cadence] [--out DIR]
+        [--json FILE]
 
 For each chorale of the model's validation split (its training folder, split as in training): the highest part
 is written to a MIDI file alone and harmonized as `composer harmonize` does (its defaults, ``--seed``). Then,
 for the harmonizations and for Bach's chorales: the voice-leading figures (parallel fifths and octaves and
 crossings per 100 chord changes, notes out of their voice's range, strong-beat chords that are triads or
-sevenths), and the classifier two-sample test and mean feature overlap of the harmonizations against Bach's.
+sevenths), the share that close on the tonic (``voice_leading.closes_on_the_tonic``), and the classifier
+two-sample test and mean feature overlap of the harmonizations against Bach's.
 Teacher-forced on Bach's chorales, the NLL of every event but the melody's own (the events a harmonization
 chooses), the model's against the n-gram baseline's (refitted on the training split, as `composer evaluate`).
 """
@@ -27,7 +29,7 @@ from composer.config import EncodingConfig
 from composer.errors import ComposerError
 from composer.evaluation.evaluate import load_keras_model, training_split
 from composer.evaluation.features import compare_sets
-from composer.evaluation.voice_leading import voice_leading_summary
+from composer.evaluation.voice_leading import closes_on_the_tonic, voice_leading_summary
 from composer.events import DURATION, HOLD, PITCH, PROGRAM, VELOCITY, StreamState, vocabulary
 from composer.generation.generate import generate_scores
 from composer.generation.melody import read_melody
@@ -97,6 +99,7 @@ def main() -> int:
     parser.add_argument("model", type=Path)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--allow-parallels", action="store_true", help="Harmonize as --allow-parallels does.")
+    parser.add_argument("--no-cadence", action="store_true", help="Harmonize as --no-cadence does.")
     parser.add_argument("--out", type=Path, help="Keep the melodies and harmonizations here.")
     parser.add_argument("--json", type=Path, help="Also write every figure here.")
     args = parser.parse_args()
@@ -106,13 +109,18 @@ def main() -> int:
         out = args.out or Path(scratch)
         out.mkdir(parents=True, exist_ok=True)
         avoid = not args.allow_parallels
-        made, bach, skipped = harmonizations(args.model, valid, args.seed, out, avoid_parallels=avoid)
+        options = {"avoid_parallels": avoid, "cadence": not args.no_cadence}
+        made, bach, skipped = harmonizations(args.model, valid, args.seed, out, **options)
     music = compare_sets(made, bach, seed=args.seed)
     result = {
         "melodies": len(valid),
         "harmonized": len(made),
         "skipped": skipped,
         "voice_leading": {"harmonized": voice_leading_summary(made), "bach": voice_leading_summary(bach)},
+        "closes_on_the_tonic": {
+            name: float(np.mean([closes_on_the_tonic(s) for s in scores]))
+            for name, scores in (("harmonized", made), ("bach", bach))
+        },
         "two_sample_accuracy": music["two_sample_accuracy"],
         "two_sample_control": music["two_sample_control"],
         "mean_overlap": music["mean_overlap"],

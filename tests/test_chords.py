@@ -1,13 +1,18 @@
+import json
+
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from composer.cli import main
 from composer.config import EncodingConfig
 from composer.errors import ComposerError
-from composer.events import DRUMS, PITCH, StreamState, decode, vocabulary
-from composer.generation.chords import ChordGuide, chord, parse_progression
+from composer.events import DRUMS, PITCH, StreamState, bar_steps, decode, encode, vocabulary
+from composer.generation.chords import ChordGuide, cadence_guide, chord, parse_progression
+from composer.generation.melody import Melody, MelodyGuide
 from composer.generation.sample import Constraints, SamplingOptions, sample_pieces
-from composer.midi_io import read_score
+from composer.midi_io import read_score, write_score
+from composer.score import Note, Score, TimeSignature, Track
 
 from random_networks import random_network
 
@@ -79,7 +84,8 @@ def _check_the_rule(tokens: list[int], end: int, guide: ChordGuide) -> int:
             assert min(sounding) % 12 == guide.chord_at(step).bass, step
     stream, vocab = StreamState(CONFIG), vocabulary(CONFIG)
     for token in tokens:  # off the strong beats, a non-chord tone is a step from its part's previous note
-        if vocab.kinds[token] == PITCH and stream.instrument != DRUMS and not guide.is_strong(stream.now):
+        follows = stream.instrument not in (DRUMS, guide.exempt) and stream.now >= guide.start
+        if vocab.kinds[token] == PITCH and follows and not guide.is_strong(stream.now):
             pitch, previous = vocab.values[token], stream.last_pitches.get(stream.instrument)
             by_step = previous is not None and 1 <= abs(pitch - previous) <= 2
             assert pitch % 12 in guide.chord_at(stream.now).tones or by_step
@@ -145,3 +151,118 @@ def test_generate_follows_chords_and_refuses_unknown_ones(tiny_model, tmp_path):
         main, ["generate", "--model", str(tiny_model), "--chords", "Am Hm", "--out", str(tmp_path / "x.mid")]
     )
     assert bad.exit_code == 2 and "'Hm' is not a chord symbol" in bad.output and not (tmp_path / "x.mid").exists()
+
+
+def _tune(*notes, meter=(4, 4)) -> Melody:
+    """A melody of (start, end, pitch) in beats, played by a violin."""
+    grid = tuple((round(start * SPQ), round(end * SPQ), pitch, 80) for start, end, pitch in notes)
+    bars = -(-grid[-1][1] // bar_steps(meter, CONFIG))
+    return Melody(40, grid, meter, 100.0, bars, Track(40))
+
+
+# a tune in C: C D E F G A B C, then its close
+OPENING = [(beat, beat + 1, pitch) for beat, pitch in enumerate([60, 62, 64, 65, 67, 69, 71, 72])]
+
+
+@pytest.mark.parametrize(
+    "close, degrees, tones",
+    [
+        ([(8, 10, 74), (10, 12, 72)], ["V7", "I"], [{7, 11, 2, 5}, {0, 4, 7}]),  # D over the dominant, then C
+        ([(8, 11, 65), (11, 12, 64)], ["V7", "I"], [{7, 11, 2, 5}, {0, 4, 7}]),  # F, the dominant's seventh, then E
+        ([(8, 10, 69), (10, 12, 72)], ["IV", "I"], [{5, 9, 0}, {0, 4, 7}]),  # A over the subdominant: a plagal close
+    ],
+)
+def test_a_harmonization_closes_from_the_dominant_or_subdominant_on_the_beat_before_the_last_note(
+    close, degrees, tones
+):
+    guide = cadence_guide(_tune(*OPENING, *close), CONFIG, (0, 127))
+    last_onset = close[-1][0] * SPQ
+    assert [chord.symbol for chord in guide.chords] == degrees and [set(c.tones) for c in guide.chords] == tones
+    assert guide.start == last_onset - SPQ and guide.starts_chord(last_onset) and guide.chord_at(last_onset).bass == 0
+    assert not any(guide.is_strong(step) for step in range(guide.start)), "the music before the close is free"
+
+
+def test_a_minor_key_closes_on_a_major_chord_unless_the_melody_ends_on_its_minor_third():
+    a_minor = [(beat, beat + 1, pitch) for beat, pitch in enumerate([69, 71, 72, 74, 76, 77, 68, 69])]
+    picardy = cadence_guide(_tune(*a_minor, (8, 10, 71), (10, 12, 69)), CONFIG, (0, 127))
+    assert [set(c.tones) for c in picardy.chords] == [{4, 8, 11, 2}, {9, 1, 4}], "E7 (G sharp raised), then A major"
+    minor = cadence_guide(_tune(*a_minor, (8, 10, 71), (10, 12, 72)), CONFIG, (0, 127))
+    assert set(minor.chords[-1].tones) == {9, 0, 4}
+
+
+@pytest.mark.parametrize(
+    "melody",
+    [
+        _tune(*OPENING, (8, 10, 74), (10, 12, 74)),  # ends on D, the second degree: a half close
+        _tune(*OPENING, (8, 10, 64), (10, 12, 60)),  # E, the third, before the last note: on neither chord
+        _tune(*OPENING[:6], (8, 12, 72)),  # a rest on the beat before the last note
+    ],
+)
+def test_a_melody_that_does_not_end_on_a_full_close_is_left_to_the_model(melody):
+    assert cadence_guide(melody, CONFIG, (0, 127)) is None
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_untrained_network_harmonizing_ends_on_the_close(seed):
+    """Whatever the network prefers: the dominant seventh's tones on the beat before the last note, its root lowest;
+    then the tonic chord, root lowest, as the last onset, its new notes held to the melody's end."""
+    melody = _tune(*OPENING, (8, 11, 65), (11, 12, 64))
+    guide = cadence_guide(melody, CONFIG, (0, 127))
+    pieces = sample_pieces(
+        random_network(seed=seed),
+        CONFIG,
+        num_bars=melody.bars,
+        batch=4,
+        seed=seed,
+        options=SamplingOptions(temperature=1.5),
+        constraints=Constraints(tempo=100, time_signature=(4, 4)),
+        guides=[MelodyGuide(melody, CONFIG), guide],
+    )
+    for piece in pieces:
+        assert _check_the_rule(piece.tokens, piece.end_step, guide) >= 2
+        notes = [n for t in decode(piece.tokens, CONFIG).tracks if not t.is_drum for n in t.notes]
+        assert max(n.start for n in notes) == 11, "nothing starts after the last chord"
+        assert all(n.end >= 12 for n in notes if n.start == 11), "the last chord is held with the melody"
+        assert min(n.pitch for n in notes if n.start <= 10 < n.end) % 12 == 7
+        assert min(n.pitch for n in notes if n.start <= 11 < n.end) % 12 == 0
+
+
+def test_harmonize_closes_unless_told_not_to_or_given_chords(tiny_model, tmp_path):
+    tune = Track(0, name="Tune", notes=tuple(Note(*note, 90) for note in [*OPENING, (8, 11, 65), (11, 12, 64)]))
+    song = write_score(Score((tune,), time_signatures=(TimeSignature(0, 4, 4),)), tmp_path / "tune.mid")
+    lowest = {}
+    for name, options in {"close": [], "free": ["--no-cadence"], "chords": ["--chords", "G"]}.items():
+        out = tmp_path / f"{name}.mid"
+        args = ["harmonize", str(song), "--model", str(tiny_model), "--seed", "3", "--out", str(out), *options]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        notes = [n for t in read_score(out).tracks if not t.is_drum for n in t.notes]
+        lowest[name] = min(n.pitch for n in notes if n.start <= 11 < n.end) % 12
+    assert lowest["close"] == 0, "the tonic, C, in the bass of the last chord"
+    assert lowest["chords"] in {7, 11, 2}, "the chords given rule instead: G's tones"
+    assert json.loads((tmp_path / "free.json").read_text())["request"]["cadence"] is False
+
+
+def _stream_before_the_last_note_of(part: int, score: Score, last_onset: int) -> StreamState:
+    """The stream of ``score``'s encoding, fed up to where ``part`` is to choose its pitch at the last onset."""
+    stream, vocab = StreamState(CONFIG), vocabulary(CONFIG)
+    for token in encode(score, CONFIG):
+        if vocab.kinds[token] == PITCH and stream.now == last_onset and stream.instrument == part:
+            return stream
+        stream.feed(token)
+    raise AssertionError("the part plays no note at the last onset")
+
+
+@pytest.mark.parametrize("inner_parts, forced", [((41,), True), ((41, 42), False)])
+def test_the_last_part_above_the_bass_to_sound_in_the_closing_chord_takes_its_third(inner_parts, forced):
+    """A close is a triad, not a bare fifth: with the melody on the tonic, the last part to choose a note above the bass
+    may only take the third; while another part is still to come, any tone of the chord."""
+    melody = _tune(*OPENING, (8, 10, 74), (10, 12, 72))
+    guide = cadence_guide(melody, CONFIG, (0, 127))
+    tune = Track(40, notes=tuple(Note(start / SPQ, end / SPQ, pitch, 80) for start, end, pitch, _ in melody.notes))
+    inner = [Track(part, notes=(Note(0, 10, 55 + part - 41, 80), Note(10, 12, 55, 80))) for part in inner_parts]
+    bass = Track(43, notes=(Note(0, 10, 43, 80), Note(10, 12, 48, 80)))
+    stream = _stream_before_the_last_note_of(41, Score((tune, *inner, bass)), 10 * SPQ)
+    allowed = guide.restrict(stream, np.ones(len(vocabulary(CONFIG)), bool))[vocabulary(CONFIG).block(PITCH)]
+    pitch_classes = {pitch % 12 for pitch in np.flatnonzero(allowed) + CONFIG.min_pitch}
+    assert pitch_classes == ({4} if forced else {0, 4, 7})

@@ -13,6 +13,9 @@ The rule, checked by masking the model's choices like every other constraint:
 
 Chords are given one per bar, or with their length in beats (``chord:beats``), and repeat from the first when
 the piece is longer than the progression. Drums, and the melody `composer harmonize` keeps, are left alone.
+
+`composer harmonize` closes by the same rule (``cadence_guide``): a dominant or subdominant chord on the beat before
+the melody's last note, then the tonic as the piece's last chord.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ from composer.events import (
     bar_steps,
     vocabulary,
 )
+from composer.generation.melody import Melody
 from composer.generation.sample import require_highest_first, require_onset_at
+from composer.generation.scales import closing_key
 
 _NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _ACCIDENTALS = {"": 0, "#": 1, "b": -1}
@@ -109,6 +114,13 @@ def parse_progression(text: str) -> tuple[tuple[Chord, float | None], ...]:
     return tuple(progression)
 
 
+def beat_steps(meter: tuple[int, int], config: EncodingConfig) -> int:
+    """The meter's beat in grid steps: the denominator's note, or the dotted quarter of a compound meter (6/8,
+    9/8, 12/8)."""
+    compound = meter[1] == 8 and meter[0] % 3 == 0 and meter[0] > 3
+    return bar_steps(meter, config) // (meter[0] // 3) if compound else max(1, 4 * config.steps_per_quarter // meter[1])
+
+
 class ChordGuide:
     """Narrows the sampler's mask so that the music follows ``progression`` in ``meter`` by the rule above."""
 
@@ -119,9 +131,11 @@ class ChordGuide:
         config: EncodingConfig,
         exempt_program: int | None = None,
         pitch_range: tuple[int, int] = (0, 127),
+        start: int = 0,
     ) -> None:
         require_highest_first(config, "--chords")
         self.config, self.exempt, self.reserved_program = config, exempt_program, None
+        self.start = start  # the step the progression begins on; before it the music is free (a cadence's approach)
         bar = bar_steps(meter, config)
         lengths = [bar if beats is None else round(beats * config.steps_per_quarter) for _, beats in progression]
         if min(lengths) < 1:
@@ -129,8 +143,7 @@ class ChordGuide:
         self.chords = [chord for chord, _ in progression]
         self.starts = list(np.cumsum([0, *lengths[:-1]]))
         self.cycle = int(sum(lengths))
-        compound = meter[1] == 8 and meter[0] % 3 == 0 and meter[0] > 3
-        self.beat = bar // (meter[0] // 3) if compound else max(1, 4 * config.steps_per_quarter // meter[1])
+        self.beat = beat_steps(meter, config)
         self.bar = bar
         vocab = vocabulary(config)
         self.ids = vocab.ids
@@ -141,16 +154,19 @@ class ChordGuide:
         self.blocks = {kind: vocab.block(kind) for kind in kinds if kind != PROGRAM or config.use_programs}
 
     def chord_at(self, step: int) -> Chord:
-        return self.chords[bisect.bisect_right(self.starts, step % self.cycle) - 1]
+        return self.chords[bisect.bisect_right(self.starts, (step - self.start) % self.cycle) - 1]
 
     def starts_chord(self, step: int) -> bool:
-        return step % self.cycle in self.starts
+        return step >= self.start and (step - self.start) % self.cycle in self.starts
 
     def is_strong(self, step: int) -> bool:
-        return step % self.bar % self.beat == 0 or self.starts_chord(step)
+        """Where rule 1 holds: the meter's beats and each chord's first, from the progression's start on."""
+        return step >= self.start and (step % self.bar % self.beat == 0 or self.starts_chord(step))
 
     def next_chord_start(self, step: int, inclusive: bool) -> int:
-        offset = step % self.cycle
+        if step < self.start:
+            return self.start
+        offset = (step - self.start) % self.cycle
         index = (bisect.bisect_left if inclusive else bisect.bisect_right)(self.starts, offset)
         return step - offset + (self.starts[index] if index < len(self.starts) else self.cycle)
 
@@ -164,7 +180,7 @@ class ChordGuide:
         if stream.declaring() and not any(self._follows(part) for part in stream.parts):
             mask[self.blocks[POSITION]] = False  # the piece needs a part to play the chords: not the drums alone
             mask[self.ids[PART, DRUMS]] = False
-        if stream.in_frame:
+        if stream.in_frame and stream.now >= self.start:
             self._notes(stream, mask)
             if self.starts_chord(stream.now) and not self._bass_listed(stream):
                 mask[self.blocks[POSITION]] = mask[self.blocks[BAR]] = False
@@ -257,3 +273,86 @@ class ChordGuide:
     def _keep_the_next_chord(self, stream: StreamState, mask: np.ndarray) -> None:
         """No position or bar line beyond the next chord's first beat: an onset must fall on it."""
         require_onset_at(self.next_chord_start(stream.now, inclusive=not stream.in_frame), stream, mask)
+
+
+class CadenceGuide(ChordGuide):
+    """A progression whose last chord is the piece's last onset, its parts held to the end of the melody's last note
+    (a close, not a chord the parts go on moving in)."""
+
+    def __init__(self, progression, melody: Melody, config: EncodingConfig, pitch_range, start: int) -> None:
+        super().__init__(progression, melody.meter, config, melody.program, pitch_range, start)
+        self.last_onset, self.last_note_end = melody.notes[-1][:2]
+        tonic = self.chords[-1]
+        self.third = next(tone for tone in tonic.tones if (tone - tonic.bass) % 12 in (3, 4))
+
+    def restrict(self, stream: StreamState, mask: np.ndarray) -> np.ndarray:
+        mask = super().restrict(stream, mask)
+        at_last_onset = stream.now == self.last_onset and stream.in_frame
+        if stream.now > self.last_onset or at_last_onset:
+            mask[self.blocks[POSITION]] = False  # the last onset is open: no other follows it
+        if at_last_onset and self._follows(stream.instrument):
+            if stream.pitch is not None:
+                held_to = min(self.last_note_end - stream.now, self.config.max_duration_steps)
+                mask[self.blocks[DURATION][: held_to - 1]] = False
+            else:
+                self._keep_the_third(stream, mask)
+        return mask
+
+    def _keep_the_third(self, stream: StreamState, mask: np.ndarray) -> None:
+        """The last part above the bass to take a note (every other already sounds) takes the chord's third if no
+        part has: a close is a triad, not a bare fifth."""
+        bass = self._bass_part(stream)
+        if stream.instrument == bass or self.third in {pitch % 12 for pitch in stream.sounding_pitches()}:
+            return
+        sounding = {
+            instrument for end, start, _, instrument, _ in stream.sounding if end > stream.now or start == stream.now
+        }
+        if any(self._follows(part) and part not in sounding | {bass, stream.instrument} for part in stream.parts):
+            return
+        thirds = mask[self.blocks[PITCH]] & (self.pitches % 12 == self.third)
+        if thirds.any():
+            mask[self.blocks[PITCH]] = thirds
+
+
+# The chords of a close, as steps above the tonic. Before the tonic: the dominant seventh (its leading tone raised in
+# minor too, as the harmonic minor has it; the model may leave the seventh out) or else the subdominant, whichever
+# holds the melody's note there.
+_DOMINANT_SEVENTH = (7, 11, 2, 5)
+_SUBDOMINANT = {False: (5, 9, 0), True: (5, 8, 0)}
+_MAJOR_TRIAD, _MINOR_THIRD = (0, 4, 7), 3
+
+
+def cadence_guide(melody: Melody, config: EncodingConfig, pitch_range: tuple[int, int]) -> CadenceGuide | None:
+    """The rule that makes a harmonization close (``composer harmonize --cadence``): under the melody's last note the
+    tonic triad, root in the bass, and from the beat before it the dominant (V-I) or the subdominant (IV-I), by the
+    chord rule above. The key is the one the melody closes in (``scales.closing_key``). A minor key closes on a major
+    chord (a Picardy third, as 108 of the 120 minor chorales of the bundled corpus do) unless the melody ends on the
+    minor third. None, and the close is the model's, where the last note is in no fitting key's tonic triad (a half
+    close) or the note on the beat before it in neither chord."""
+    counts = np.zeros(12)
+    for start, end, pitch, _ in melody.notes:
+        counts[pitch % 12] += end - start
+    last_start, _, last_pitch, _ = melody.notes[-1]
+    key = closing_key(counts, last_pitch % 12)
+    approach = last_start - beat_steps(melody.meter, config)
+    before = [pitch for start, end, pitch, _ in melody.notes if start <= approach < end]
+    if key is None or approach < 0 or not before:
+        return None
+    tonic, minor = key
+    degree = (before[0] - tonic) % 12
+    penultimate = _DOMINANT_SEVENTH if degree in _DOMINANT_SEVENTH else _SUBDOMINANT[minor]
+    if degree not in penultimate:
+        return None
+    final = (0, _MINOR_THIRD, 7) if minor and (last_pitch - tonic) % 12 == _MINOR_THIRD else _MAJOR_TRIAD
+    spq = config.steps_per_quarter
+    name = "V7" if penultimate == _DOMINANT_SEVENTH else "IV"
+    progression = (
+        (_chord_on(tonic, penultimate, name), (last_start - approach) / spq),
+        (_chord_on(tonic, final, "I"), (melody.bars * bar_steps(melody.meter, config) - last_start) / spq),
+    )
+    return CadenceGuide(progression, melody, config, pitch_range, start=approach)
+
+
+def _chord_on(tonic: int, steps: tuple[int, ...], degree: str) -> Chord:
+    """The chord of ``steps`` above ``tonic``, its first step in the bass."""
+    return Chord(degree, frozenset((tonic + step) % 12 for step in steps), (tonic + steps[0]) % 12)

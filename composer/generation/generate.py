@@ -28,7 +28,7 @@ from composer.events import (
     tempo_values,
     vocabulary,
 )
-from composer.generation.chords import ChordGuide, parse_progression
+from composer.generation.chords import ChordGuide, cadence_guide, parse_progression
 from composer.generation.inference import NumpyLSTM
 from composer.generation.melody import Melody, MelodyGuide, read_melody, with_melody_track
 from composer.generation.parallels import ParallelsGuide
@@ -88,13 +88,15 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
 
 
 def _guides(request: GenerateRequest, melody: Melody | None, config: EncodingConfig) -> list:
-    """The rules beyond the grammar: the melody to keep, the chords to follow (the melody is exempt), then the
-    voice leading."""
+    """The rules beyond the grammar: the melody to keep, the chords to follow (the melody is exempt) or else the
+    melody's closing cadence, then the voice leading."""
     guides: list = [] if melody is None else [MelodyGuide(melody, config)]
+    pitch_range = (request.constraints.min_pitch, request.constraints.max_pitch)
     if request.chords is not None:
         progression, exempt = parse_progression(request.chords), None if melody is None else melody.program
-        pitch_range = (request.constraints.min_pitch, request.constraints.max_pitch)
         guides.append(ChordGuide(progression, request.time_signature, config, exempt, pitch_range))
+    elif melody is not None and request.cadence:
+        guides += [guide for guide in [cadence_guide(melody, config, pitch_range)] if guide is not None]
     if request.avoid_parallels:
         guides.append(ParallelsGuide(config))
     return guides

@@ -39,6 +39,7 @@ class GenerateRequest:
     melody_program: int | None = None  # the instrument the melody is played on; its own when None
     chords: str | None = None  # a progression to follow, as typed: "Am F C G" or "C:2 G:2 Am:4"
     avoid_parallels: bool = False  # no parallel fifths or octaves between parts
+    cadence: bool = False  # a harmonization closes V-I or IV-I under the melody's last notes (``chords.cadence_guide``)
     piece: int | None = None  # write only this piece (from 1) of the batch: remaking one file from its sidecar
 
     def to_record(self) -> dict[str, Any]:

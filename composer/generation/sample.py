@@ -565,8 +565,11 @@ def sample_pieces(
         if options.repetition_penalty != 1:
             logits = _penalise_recent_pitches(logits, pieces, options.repetition_penalty, is_pitch)
         for index, search in enumerate(endings):
-            if search is not None and mask[index, END]:
+            if search is not None and mask[index, END] and not finished[index]:
                 search.consider(logits[index], mask[index], pieces[index])
+        mask[finished] = (
+            np.arange(mask.shape[1]) == END
+        )  # a finished piece's rules no longer apply; its event is not kept
         events = choose(logits, mask, options, rng, is_pitch)
         for index, (stream, piece, event) in enumerate(zip(streams, pieces, events.tolist())):
             if finished[index]:

@@ -22,6 +22,8 @@ KEY_SCALES = ("major", "harmonic-minor")
 CADENCE_BASS_STEPS = (7, 5)  # from the tonic up to the bass before it in a cadence: dominant (V-I), subdominant (IV-I)
 _TONIC_TRIAD = {0, 3, 4, 7}  # above the root: either third, so that a Picardy close counts
 _THIRDS = {3, 4}  # a closing chord has its third: a bare root or an open fifth is no chord
+_MODE_SCALES = {False: ("major",), True: ("minor", "harmonic-minor")}
+CLOSING_KEY_SLACK = 0.03  # share of a melody's note time: keys this close to the best fit are equally its own
 _TO_RELATIVE = {False: 9, True: 3}  # semitones up from a major tonic to its relative minor's, and back
 
 
@@ -41,6 +43,32 @@ def key_fit(pitch_class_counts) -> float:
     return _in_scale(pitch_class_counts, tonic, KEY_SCALES[minor]) / sum(pitch_class_counts)
 
 
+def closing_key(pitch_class_counts, last: int) -> tuple[int, bool] | None:
+    """(tonic, minor?) of the key a melody of these notes, ending on pitch class ``last``, closes in: of the keys
+    that hold its notes nearly as well as the best (within CLOSING_KEY_SLACK of them; a minor key by its natural or
+    harmonic scale), the best with ``last`` as its tonic, else with ``last`` in its tonic triad (either third in
+    minor); None if none has. A melody's notes alone often fit two keys (a tune in G without its F sharp fits C as
+    well): its last note tells which it ends in."""
+    total = sum(pitch_class_counts)
+    fits = {
+        (tonic, minor): max(_in_scale(pitch_class_counts, tonic, name) for name in _MODE_SCALES[minor]) / total
+        for tonic in range(12)
+        for minor in (False, True)
+    }
+    near = [
+        key
+        for key, fit in sorted(fits.items(), key=lambda item: -item[1])
+        if fit >= max(fits.values()) - CLOSING_KEY_SLACK
+    ]
+    for key in near:
+        if key[0] == last:
+            return key
+    for tonic, minor in near:
+        if (last - tonic) % 12 in (_TONIC_TRIAD if minor else _TONIC_TRIAD - {3}):
+            return tonic, minor
+    return None
+
+
 def _in_scale(pitch_class_counts, tonic: int, name: str) -> float:
     return sum(pitch_class_counts[(tonic + step) % 12] for step in SCALES[name])
 
@@ -51,10 +79,16 @@ def is_tonic_close(pitches, key: tuple[int, bool]) -> bool:
     C major's notes best, and ends on A)."""
     if not pitches:
         return False
-    tonic, minor = key
     root = min(pitches) % 12
     steps = {(p - root) % 12 for p in pitches}
-    return root in (tonic, (tonic + _TO_RELATIVE[minor]) % 12) and steps <= _TONIC_TRIAD and bool(steps & _THIRDS)
+    return root in {tonic for tonic, _ in closing_keys(key)} and steps <= _TONIC_TRIAD and bool(steps & _THIRDS)
+
+
+def closing_keys(key: tuple[int, bool]) -> tuple[tuple[int, bool], tuple[int, bool]]:
+    """The keys a piece whose notes best fit ``key`` may end in: that key, and its relative (same notes, the other
+    mode)."""
+    tonic, minor = key
+    return key, ((tonic + _TO_RELATIVE[minor]) % 12, not minor)
 
 
 def scale_pitch_classes(key: str | None, scale: str | None) -> frozenset[int] | None:
