@@ -233,6 +233,16 @@ def follow(
     return stream
 
 
+def opening_meter(tokens: Iterable[int], config: EncodingConfig) -> tuple[int, int]:
+    """The meter a piece's first onset is in: what it states before its first note, else the default."""
+    stream = StreamState(config)
+    for token in tokens:
+        if stream.vocab.kinds[token] == POSITION:
+            break
+        stream.feed(int(token))
+    return stream.clock.meter
+
+
 @dataclass
 class _Grid:
     """A score in integer steps, notes grouped by instrument (program, or DRUMS)."""

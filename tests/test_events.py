@@ -6,10 +6,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from composer.config import EncodingConfig
-from composer.events import END, PAD, START, decode, encode, quantize, token_names, vocabulary
+from composer.events import END, PAD, START, decode, encode, opening_meter, quantize, token_names, vocabulary
 from composer.midi_io import read_score
 from composer.score import Note, Score, TempoChange, TimeSignature, Track
 
+from midi_factory import toy_score
 from strategies import scores
 
 SAMPLES = sorted((Path(__file__).parent.parent / "midi_samples").glob("*.mid"))
@@ -385,3 +386,12 @@ def test_a_repeat_out_of_place_is_skipped_by_decode():
         [ids["Bar", None], ids["Pos", 0], ids["Repeat", 1]],
     ):
         assert decode(tokens + wrong + [END], config).num_notes == 2, token_names(wrong, config)
+
+
+@pytest.mark.parametrize("meters", [[(3, 4)], [(6, 8), (2, 4)], []])
+def test_a_piece_opens_in_the_meter_it_states_before_its_first_note(meters):
+    score = replace(
+        toy_score(0, num_notes=20), time_signatures=tuple(TimeSignature(4.0 * i, *m) for i, m in enumerate(meters))
+    )
+    expected = meters[0] if meters else (4, 4)
+    assert opening_meter(encode(score, EncodingConfig()), EncodingConfig()) == expected

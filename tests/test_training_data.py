@@ -1,11 +1,17 @@
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from composer.config import TrainConfig
-from composer.data.training_data import TrainingData, steps_per_epoch, validation_steps
+from composer.config import EncodingConfig, TrainConfig
+from composer.data.training_data import TrainingData, load_training_data, steps_per_epoch, validation_steps
 from composer.errors import ComposerError
+from composer.midi_io import write_score
+from composer.score import TimeSignature
+
+from midi_factory import toy_score
 
 
 def _cache(train_tokens, valid_tokens):
@@ -53,3 +59,15 @@ def test_steps_per_epoch_caps_training_and_validation_alike():
 def test_data_that_cannot_fill_an_epoch_is_refused(data, pipelines, message):
     with pytest.raises(ComposerError, match=message):
         steps_per_epoch(data, TRAINING, pipelines)
+
+
+def test_training_records_the_meters_its_pieces_open_in(tmp_path):
+    for index, meter in enumerate([(3, 4), (3, 4), (2, 4), (4, 4)] * 3):
+        score = replace(toy_score(index), time_signatures=(TimeSignature(0, *meter),))
+        write_score(score, tmp_path / "folder" / f"tune{index}.mid")
+    data = load_training_data(
+        tmp_path / "folder", EncodingConfig(), TrainConfig(), cache_dir=tmp_path / "cache", workers=1
+    )
+    assert sum(data.split["opening_meters"].values()) == data.split["train_files"]
+    assert set(data.split["opening_meters"]) == {"3/4", "2/4", "4/4"}
+    assert Counter(data.split["opening_meters"]).most_common(1)[0][0] == "3/4"

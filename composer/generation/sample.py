@@ -567,9 +567,8 @@ def sample_pieces(
         for index, search in enumerate(endings):
             if search is not None and mask[index, END] and not finished[index]:
                 search.consider(logits[index], mask[index], pieces[index])
-        mask[finished] = (
-            np.arange(mask.shape[1]) == END
-        )  # a finished piece's rules no longer apply; its event is not kept
+        # a finished piece's rules no longer apply (a guide may leave it nothing); its event is not kept
+        mask[finished] = np.arange(mask.shape[1]) == END
         events = choose(logits, mask, options, rng, is_pitch)
         for index, (stream, piece, event) in enumerate(zip(streams, pieces, events.tolist())):
             if finished[index]:
