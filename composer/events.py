@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -241,6 +241,12 @@ def opening_meter(tokens: Iterable[int], config: EncodingConfig) -> tuple[int, i
             break
         stream.feed(int(token))
     return stream.clock.meter
+
+
+def opening_meters(pieces: Iterable[Iterable[int]], config: EncodingConfig) -> dict[str, int]:
+    """How many of ``pieces`` open in each meter (``{"3/4": 12}``): what a model records of its training pieces for
+    generate to draw a piece's meter from (the network alone, from a zero state, keeps its first training's)."""
+    return dict(Counter("/".join(map(str, opening_meter(piece, config))) for piece in pieces))
 
 
 @dataclass

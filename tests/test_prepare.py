@@ -6,10 +6,11 @@ import pytest
 from click.testing import CliRunner
 
 from composer.cli import main
-from composer.config import EncodingConfig
+from composer.config import EncodingConfig, TrainConfig
 from composer.data import prepare as prepare_module
 from composer.data.corpus import load_corpus, split_corpus
 from composer.data.prepare import PrepareRequest, iter_pieces, prepare, read_manifest
+from composer.data.training_data import load_training_data
 from composer.errors import ComposerError
 from composer.events import pitched_note_mask, token_names, vocabulary
 
@@ -43,6 +44,9 @@ def test_prepared_cache_holds_what_the_in_memory_corpus_holds(corpus, tmp_path):
         assert sum(manifest["shard_tokens"][split]) == sum(len(f.tokens) for f in files)
     counts = np.bincount(np.concatenate([f.tokens for f in train]), minlength=len(manifest["event_counts"]))
     assert manifest["event_counts"] == counts.tolist()
+    assert manifest["opening_meters"] == {"4/4": len(train)}, "the toy pieces all open in 4/4"
+    data = load_training_data(tmp_path / "cache", EncodingConfig(), TrainConfig())
+    assert data.split["opening_meters"] == manifest["opening_meters"], "what training records, for generate"
 
 
 def test_every_file_is_listed_with_its_status_and_reason(corpus, tmp_path):

@@ -30,7 +30,7 @@ from composer.atomic import read_json, write_atomic, write_json
 from composer.config import EncodingConfig
 from composer.data.corpus import Deduplicator, count_reasons, encode_files, find_midi_files, is_validation, music_digest
 from composer.errors import ComposerError
-from composer.events import ENCODING_VERSION, pitched_note_mask, vocabulary
+from composer.events import ENCODING_VERSION, opening_meters, pitched_note_mask, vocabulary
 
 CACHE_VERSION = 1
 MANIFEST = "manifest.json"
@@ -202,7 +202,8 @@ def _unpack(packed: np.ndarray) -> np.ndarray:
 
 def _finish(cache: Path, manifest: dict[str, Any], seconds: float) -> dict[str, Any]:
     """Totals over every shard (also those of earlier runs), written into the now complete manifest."""
-    counts = np.zeros(len(vocabulary(EncodingConfig.from_dict(manifest["encoding"]))), dtype=np.int64)
+    encoding = EncodingConfig.from_dict(manifest["encoding"])
+    counts = np.zeros(len(vocabulary(encoding)), dtype=np.int64)
     status, reasons, tokens, files = Counter(), [], {split: [] for split in SPLITS}, {split: 0 for split in SPLITS}
     for index in range(manifest["shards"]):
         entries = _shard_entries(cache, index)
@@ -222,6 +223,7 @@ def _finish(cache: Path, manifest: dict[str, Any], seconds: float) -> dict[str, 
         "shard_tokens": tokens,  # per split, per shard: what training needs to plan its steps
         "tokens": sum(map(sum, tokens.values())),
         "event_counts": counts.tolist(),
+        "opening_meters": opening_meters(iter_pieces(cache, manifest, "train"), encoding),
     }
     write_json(cache / MANIFEST, manifest)
     return {**manifest, "seconds": seconds}

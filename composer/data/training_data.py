@@ -7,7 +7,6 @@ starts, and before --force removes anything.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from composer.config import EncodingConfig, TrainConfig
 from composer.data.corpus import MIN_VALID_EVENTS, load_corpus, split_corpus
 from composer.data.prepare import is_cache, iter_pieces, read_manifest
 from composer.errors import ComposerError
-from composer.events import opening_meter, vocabulary
+from composer.events import opening_meters, vocabulary
 from composer.model.ngram import BASELINE_EVENTS, first_pieces
 
 
@@ -57,8 +56,7 @@ def load_training_data(
         "valid_files": len(valid_files),
         "train_events": sum(map(len, train_pieces)),
         "valid_events": sum(map(len, valid_pieces)),
-        # what generate draws a piece's meter from (the network alone, from a zero state, keeps its first training's)
-        "opening_meters": dict(Counter("/".join(map(str, opening_meter(p, encoding))) for p in train_pieces)),
+        "opening_meters": opening_meters(train_pieces, encoding),
     }
     counts = np.bincount(np.concatenate(train_pieces), minlength=len(vocabulary(encoding)))
     return TrainingData(corpus.summary(), split, counts, train_pieces, valid_pieces)
@@ -149,6 +147,7 @@ def _cache_data(cache: Path, encoding: EncodingConfig) -> TrainingData:
         "train_events": tokens["train"],
         "valid_events": tokens["valid"],
         "shards": manifest["shards"],
+        "opening_meters": manifest.get("opening_meters", {}),  # caches of composer 0.9 and before have none
     }
     samples = [
         first_pieces(iter_pieces(cache, manifest, split), limit)
