@@ -314,45 +314,40 @@ class CadenceGuide(ChordGuide):
             mask[self.blocks[PITCH]] = thirds
 
 
-# The chords of a close, as steps above the tonic. Before the tonic: the dominant seventh (its leading tone raised in
-# minor too, as the harmonic minor has it; the model may leave the seventh out) or else the subdominant, whichever
-# holds the melody's note there.
-_DOMINANT_SEVENTH = (7, 11, 2, 5)
-_SUBDOMINANT = {False: (5, 9, 0), True: (5, 8, 0)}
-_MAJOR_TRIAD, _MINOR_THIRD = (0, 4, 7), 3
-
-
 def cadence_guide(melody: Melody, config: EncodingConfig, pitch_range: tuple[int, int]) -> CadenceGuide | None:
     """The rule that makes a harmonization close (``composer harmonize --cadence``): under the melody's last note the
-    tonic triad, root in the bass, and from the beat before it the dominant (V-I) or the subdominant (IV-I), by the
-    chord rule above. The key is the one the melody closes in (``scales.closing_key``). A minor key closes on a major
-    chord (a Picardy third, as 108 of the 120 minor chorales of the bundled corpus do) unless the melody ends on the
-    minor third. None, and the close is the model's, where the last note is in no fitting key's tonic triad (a half
-    close) or the note on the beat before it in neither chord."""
+    tonic triad, root in the bass, and from the beat before it the dominant seventh (V7, its leading tone raised in
+    minor too; the model may leave the seventh out) or else the subdominant (IV), whichever holds the melody's note
+    there, by the chord rule above. The key is the one the melody closes in (``scales.closing_key``). A minor key
+    closes on a major chord (a Picardy third, as 108 of the 120 minor chorales of the bundled corpus do) unless the
+    melody ends on the minor third. None, and the close is the model's, where the last note is in no fitting key's
+    tonic triad (a half close) or the note on the beat before it in neither chord."""
     counts = np.zeros(12)
     for start, end, pitch, _ in melody.notes:
         counts[pitch % 12] += end - start
     last_start, _, last_pitch, _ = melody.notes[-1]
     key = closing_key(counts, last_pitch % 12)
     approach = last_start - beat_steps(melody.meter, config)
-    before = [pitch for start, end, pitch, _ in melody.notes if start <= approach < end]
+    before = [pitch % 12 for start, end, pitch, _ in melody.notes if start <= approach < end]
     if key is None or approach < 0 or not before:
         return None
     tonic, minor = key
-    degree = (before[0] - tonic) % 12
-    penultimate = _DOMINANT_SEVENTH if degree in _DOMINANT_SEVENTH else _SUBDOMINANT[minor]
-    if degree not in penultimate:
+    approaches = (_degree("V7", tonic + 7, "7"), _degree("IV", tonic + 5, "m" if minor else ""))
+    penultimate = next((chord for chord in approaches if before[0] in chord.tones), None)
+    if penultimate is None:
         return None
-    final = (0, _MINOR_THIRD, 7) if minor and (last_pitch - tonic) % 12 == _MINOR_THIRD else _MAJOR_TRIAD
+    minor_close = minor and (last_pitch - tonic) % 12 == _QUALITIES["m"][1]
     spq = config.steps_per_quarter
-    name = "V7" if penultimate == _DOMINANT_SEVENTH else "IV"
     progression = (
-        (_chord_on(tonic, penultimate, name), (last_start - approach) / spq),
-        (_chord_on(tonic, final, "I"), (melody.bars * bar_steps(melody.meter, config) - last_start) / spq),
+        (penultimate, (last_start - approach) / spq),
+        (
+            _degree("I", tonic, "m" if minor_close else ""),
+            (melody.bars * bar_steps(melody.meter, config) - last_start) / spq,
+        ),
     )
     return CadenceGuide(progression, melody, config, pitch_range, start=approach)
 
 
-def _chord_on(tonic: int, steps: tuple[int, ...], degree: str) -> Chord:
-    """The chord of ``steps`` above ``tonic``, its first step in the bass."""
-    return Chord(degree, frozenset((tonic + step) % 12 for step in steps), (tonic + steps[0]) % 12)
+def _degree(name: str, root: int, quality: str) -> Chord:
+    """The chord of ``quality`` (a chord symbol's) on ``root``, in root position, named by its scale degree."""
+    return Chord(name, frozenset((root + step) % 12 for step in _QUALITIES[quality]), root % 12)
