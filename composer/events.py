@@ -233,20 +233,37 @@ def follow(
     return stream
 
 
-def opening_meter(tokens: Iterable[int], config: EncodingConfig) -> tuple[int, int]:
-    """The meter a piece's first onset is in: what it states before its first note, else the default."""
-    stream = StreamState(config)
-    for token in tokens:
-        if stream.vocab.kinds[token] == POSITION:
+def opening(tokens: Iterable[int], config: EncodingConfig) -> tuple[tuple[int, int], int | None]:
+    """(the meter a piece's first onset is in, the first tempo it states, before its first note; None for an
+    encoding without tempo events)."""
+    stream, meter = StreamState(config), None
+    for token in map(int, tokens):
+        kind = stream.vocab.kinds[token]
+        if kind in (PITCH, HOLD) or token == END or stream.tempo_given:
             break
-        stream.feed(int(token))
-    return stream.clock.meter
+        if kind == POSITION and meter is None:
+            meter = stream.clock.meter
+        stream.feed(token)
+    return meter or stream.clock.meter, stream.tempo
 
 
-def opening_meters(pieces: Iterable[Iterable[int]], config: EncodingConfig) -> dict[str, int]:
-    """How many of ``pieces`` open in each meter (``{"3/4": 12}``): what a model records of its training pieces for
-    generate to draw a piece's meter from (the network alone, from a zero state, keeps its first training's)."""
-    return dict(Counter("/".join(map(str, opening_meter(piece, config))) for piece in pieces))
+def opening_key(meter: tuple[int, int], qpm: int | None) -> str:
+    """How an opening is written in a model's metadata: "3/4 q=80", or "3/4" for an encoding without tempo (and
+    for models of composer 0.10, which recorded the meter alone)."""
+    return f"{meter[0]}/{meter[1]}" + ("" if qpm is None else f" q={qpm}")
+
+
+def parse_opening_key(key: str) -> tuple[tuple[int, int], int | None]:
+    meter, _, qpm = key.partition(" q=")
+    numerator, denominator = meter.split("/")
+    return (int(numerator), int(denominator)), int(qpm) if qpm else None
+
+
+def openings(pieces: Iterable[Iterable[int]], config: EncodingConfig) -> dict[str, int]:
+    """How many of ``pieces`` open in each meter and tempo (``{"3/4 q=80": 12}``): what a model records of its
+    training pieces for generate to draw a piece's opening from (the network alone, from a zero state, keeps
+    its first training's)."""
+    return dict(Counter(opening_key(*opening(piece, config)) for piece in pieces))
 
 
 @dataclass

@@ -6,7 +6,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from composer.config import EncodingConfig
-from composer.events import END, PAD, START, decode, encode, opening_meter, quantize, token_names, vocabulary
+from composer.events import (
+    END,
+    PAD,
+    START,
+    decode,
+    encode,
+    opening,
+    opening_key,
+    parse_opening_key,
+    quantize,
+    token_names,
+    vocabulary,
+)
 from composer.midi_io import read_score
 from composer.score import Note, Score, TempoChange, TimeSignature, Track
 
@@ -388,10 +400,18 @@ def test_a_repeat_out_of_place_is_skipped_by_decode():
         assert decode(tokens + wrong + [END], config).num_notes == 2, token_names(wrong, config)
 
 
-@pytest.mark.parametrize("meters", [[(3, 4)], [(6, 8), (2, 4)], []])
-def test_a_piece_opens_in_the_meter_it_states_before_its_first_note(meters):
+@pytest.mark.parametrize(
+    "meters, tempos, expected",
+    [([(3, 4)], [100.0], ((3, 4), 100)), ([(6, 8), (2, 4)], [62.0, 140.0], ((6, 8), 60)), ([], [], ((4, 4), 120))],
+)
+def test_a_piece_opens_in_the_meter_and_tempo_it_states_before_its_first_note(meters, tempos, expected):
     score = replace(
-        toy_score(0, num_notes=20), time_signatures=tuple(TimeSignature(4.0 * i, *m) for i, m in enumerate(meters))
+        toy_score(0, num_notes=20),
+        time_signatures=tuple(TimeSignature(4.0 * i, *m) for i, m in enumerate(meters)),
+        tempos=tuple(TempoChange(4.0 * i, qpm) for i, qpm in enumerate(tempos)),
     )
-    expected = meters[0] if meters else (4, 4)
-    assert opening_meter(encode(score, EncodingConfig()), EncodingConfig()) == expected
+    assert opening(encode(score, EncodingConfig()), EncodingConfig()) == expected
+    assert parse_opening_key(opening_key(*expected)) == expected
+    untimed = EncodingConfig(use_tempo=False)
+    assert opening(encode(score, untimed), untimed) == (expected[0], None)
+    assert parse_opening_key(opening_key(expected[0], None)) == (expected[0], None)

@@ -44,9 +44,9 @@ def test_prepared_cache_holds_what_the_in_memory_corpus_holds(corpus, tmp_path):
         assert sum(manifest["shard_tokens"][split]) == sum(len(f.tokens) for f in files)
     counts = np.bincount(np.concatenate([f.tokens for f in train]), minlength=len(manifest["event_counts"]))
     assert manifest["event_counts"] == counts.tolist()
-    assert manifest["opening_meters"] == {"4/4": len(train)}, "the toy pieces all open in 4/4"
+    assert manifest["openings"] == {"4/4 q=100": len(train)}, "the toy pieces all open in 4/4 at 100 qpm"
     data = load_training_data(tmp_path / "cache", EncodingConfig(), TrainConfig())
-    assert data.split["opening_meters"] == manifest["opening_meters"], "what training records, for generate"
+    assert data.split["openings"] == manifest["openings"], "what training records, for generate"
 
 
 def test_every_file_is_listed_with_its_status_and_reason(corpus, tmp_path):

@@ -9,7 +9,7 @@ from composer.config import EncodingConfig, TrainConfig
 from composer.data.training_data import TrainingData, load_training_data, steps_per_epoch, validation_steps
 from composer.errors import ComposerError
 from composer.midi_io import write_score
-from composer.score import TimeSignature
+from composer.score import TempoChange, TimeSignature
 
 from midi_factory import toy_score
 
@@ -61,13 +61,16 @@ def test_data_that_cannot_fill_an_epoch_is_refused(data, pipelines, message):
         steps_per_epoch(data, TRAINING, pipelines)
 
 
-def test_training_records_the_meters_its_pieces_open_in(tmp_path):
-    for index, meter in enumerate([(3, 4), (3, 4), (2, 4), (4, 4)] * 3):
-        score = replace(toy_score(index), time_signatures=(TimeSignature(0, *meter),))
+def test_training_records_the_meters_and_tempos_its_pieces_open_in(tmp_path):
+    openings = [((3, 4), 120), ((3, 4), 120), ((2, 4), 60), ((4, 4), 120)] * 3
+    for index, (meter, qpm) in enumerate(openings):
+        score = replace(
+            toy_score(index), time_signatures=(TimeSignature(0, *meter),), tempos=(TempoChange(0, float(qpm)),)
+        )
         write_score(score, tmp_path / "folder" / f"tune{index}.mid")
     data = load_training_data(
         tmp_path / "folder", EncodingConfig(), TrainConfig(), cache_dir=tmp_path / "cache", workers=1
     )
-    assert sum(data.split["opening_meters"].values()) == data.split["train_files"]
-    assert set(data.split["opening_meters"]) == {"3/4", "2/4", "4/4"}
-    assert Counter(data.split["opening_meters"]).most_common(1)[0][0] == "3/4"
+    assert sum(data.split["openings"].values()) == data.split["train_files"]
+    assert set(data.split["openings"]) == {"3/4 q=120", "2/4 q=60", "4/4 q=120"}
+    assert Counter(data.split["openings"]).most_common(1)[0][0] == "3/4 q=120"

@@ -18,7 +18,7 @@ from composer.config import EncodingConfig, TrainConfig
 from composer.data.corpus import MIN_VALID_EVENTS, load_corpus, split_corpus
 from composer.data.prepare import is_cache, iter_pieces, read_manifest
 from composer.errors import ComposerError
-from composer.events import opening_meters, vocabulary
+from composer.events import openings, vocabulary
 from composer.model.ngram import BASELINE_EVENTS, first_pieces
 
 
@@ -56,7 +56,7 @@ def load_training_data(
         "valid_files": len(valid_files),
         "train_events": sum(map(len, train_pieces)),
         "valid_events": sum(map(len, valid_pieces)),
-        "opening_meters": opening_meters(train_pieces, encoding),
+        "openings": openings(train_pieces, encoding),
     }
     counts = np.bincount(np.concatenate(train_pieces), minlength=len(vocabulary(encoding)))
     return TrainingData(corpus.summary(), split, counts, train_pieces, valid_pieces)
@@ -147,7 +147,8 @@ def _cache_data(cache: Path, encoding: EncodingConfig) -> TrainingData:
         "train_events": tokens["train"],
         "valid_events": tokens["valid"],
         "shards": manifest["shards"],
-        "opening_meters": manifest.get("opening_meters", {}),  # caches of composer 0.9 and before have none
+        # caches of composer 0.10 recorded the meters alone, those of 0.9 and before nothing
+        "openings": manifest.get("openings", manifest.get("opening_meters", {})),
     }
     samples = [
         first_pieces(iter_pieces(cache, manifest, split), limit)

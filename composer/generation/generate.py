@@ -31,7 +31,7 @@ from composer.events import (
 from composer.generation.chords import ChordGuide, cadence_guide, parse_progression
 from composer.generation.inference import NumpyLSTM
 from composer.generation.melody import Melody, MelodyGuide, read_melody, with_melody_track
-from composer.generation.meters import OpeningMeterGuide
+from composer.generation.openings import OpeningGuide
 from composer.generation.parallels import ParallelsGuide
 from composer.generation.request import GenerateRequest
 from composer.generation.sample import Constraints, sample_pieces
@@ -66,7 +66,7 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
         constraints=_model_constraints(request, metadata, config),
         seed=request.seed,
         meter=untold_meter or DEFAULT_TIME_SIGNATURE,
-        guides=_guides(request, melody, config, metadata["data"].get("opening_meters", {})),
+        guides=_guides(request, melody, config, _openings(metadata)),
         ending_bars=request.ending_bars,
     )
     continuation = follow(prompt, config).now / config.steps_per_quarter
@@ -88,13 +88,19 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
     return scores
 
 
-def _guides(request: GenerateRequest, melody: Melody | None, config: EncodingConfig, opening_meters: dict) -> list:
+def _openings(metadata: dict) -> dict[str, int]:
+    """How the model's training pieces open; models of composer 0.10 recorded their meters alone, older ones
+    nothing."""
+    return metadata["data"].get("openings", metadata["data"].get("opening_meters", {}))
+
+
+def _guides(request: GenerateRequest, melody: Melody | None, config: EncodingConfig, openings: dict) -> list:
     """The rules beyond the grammar: the melody to keep, the chords to follow (the melody is exempt) or else the
-    melody's closing cadence, then the voice leading; where nothing sets the meter, each piece's drawn from the
-    training pieces' openings."""
+    melody's closing cadence, then the voice leading; where no primer or melody sets them, each piece's meter and
+    tempo drawn from the training pieces' openings."""
     guides: list = [] if melody is None else [MelodyGuide(melody, config)]
-    if request.time_signature is None and request.primer is None and melody is None and config.use_time_signatures:
-        guides.append(OpeningMeterGuide(opening_meters, config, request.seed))
+    if request.primer is None and melody is None:
+        guides.append(OpeningGuide(openings, config, request.seed))
     pitch_range = (request.constraints.min_pitch, request.constraints.max_pitch)
     if request.chords is not None:
         progression, exempt = parse_progression(request.chords), None if melody is None else melody.program
