@@ -21,7 +21,7 @@ DEFAULT_PITCH_TEMPERATURE: float | None = 0.8
 # --ending's search: the bundled model reaches a cadence within four bars in about half of its pieces (eight: two
 # thirds); four keep a piece near the length asked for (docs/quality.md, "Endings").
 ENDING_BARS = 4
-CONTEXT_LAYOUT = 3  # the layout of composer.context that new networks read (1: composer 0.4.0's)
+CONTEXT_LAYOUT = 4  # the layout of composer.context that new networks read (1: composer 0.4.0's)
 
 _Config = TypeVar("_Config", bound="_Serializable")
 

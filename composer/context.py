@@ -14,10 +14,15 @@ the beats empty at the quickstart's length (docs/quality.md, row 9).
 
 Layout 3 adds which bar of the piece the event is in (1 to 16, then "later"). A window of 64 events
 starts mid-piece, so without it the network cannot tell the fifth bar, where a chorale's opening lines
-return with a ``Repeat``, from the fifteenth (docs/quality.md, row 18). Networks of layouts 1 (composer
-0.4.0) and 2 (0.5, 0.6) still read their own.
+return with a ``Repeat``, from the fifteenth (docs/quality.md, row 18).
 
-Stored packed, 32 bytes an event (``pack``), and unpacked for the network in its layout (``unpack``),
+Layout 4 adds the pitches that would move the part just named in parallel fifths or octaves with a part that
+moved above it at this onset (``parallel_pitches``). A part's own previous note and the previous notes of the
+parts above it lie an unknown number of events back; left to find them, the network wrote some thirty times
+Bach's parallel fifths (docs/quality.md, row 26). Networks of layouts 1 (composer 0.4.0), 2 (0.5, 0.6) and 3
+(0.7 to 0.11) still read their own.
+
+Stored packed, 48 bytes an event (``pack``), and unpacked for the network in its layout (``unpack``),
 which also transposes them with the events.
 """
 
@@ -28,16 +33,20 @@ from collections.abc import Iterable
 import numpy as np
 
 from composer.config import CONTEXT_LAYOUT, EncodingConfig
-from composer.events import START, StreamState
+from composer.events import DRUMS, START, StreamState
 
 PITCHES = 128
 END_POSITIONS = 96  # positions in the bar an end is told at (two 4/4 bars at 12 steps a quarter); beyond: "later"
 LATER, NONE_SOUNDING = END_POSITIONS, END_POSITIONS + 1
 BARS = 17  # the bars of the piece told apart: 0 (before the first Bar), 1..15, and 16 or later
-# sounding pitches as bits, the part's last pitch, pitch-class shares, the earliest and latest end, the bar
-PACKED_SIZE = PITCHES // 8 + 1 + 12 + 2 + 1
+PERFECT = (0, 7)  # unison or octave, fifth: intervals mod 12
+# sounding pitches as bits, the part's last pitch, pitch-class shares, the earliest and latest end, the bar, the
+# pitches that would make parallels as bits
+PACKED_SIZE = PITCHES // 8 + 1 + 12 + 2 + 1 + PITCHES // 8
 _TIMING = PITCHES // 8 + 1 + 12  # where the ends start in a packed context
 _BAR = _TIMING + 2
+_PARALLELS = _BAR + 1
+_ALL_PITCHES = np.arange(PITCHES)
 NO_PITCH = 255
 _BITS = 1 << np.arange(8, dtype=np.uint8)
 
@@ -52,13 +61,53 @@ def pack(state: StreamState) -> np.ndarray:
     ends = [end for end, *_ in state.sounding if end > state.now]
     timing = [_end_position(min(ends), state), _end_position(max(ends), state)] if ends else [NONE_SOUNDING] * 2
     bar = min(state.clock.bars, BARS - 1)
-    return np.concatenate([np.packbits(sounding, bitorder="little"), [last], shares, timing, [bar]]).astype(np.uint8)
+    parallels = np.packbits(parallel_pitches(state), bitorder="little")
+    return np.concatenate([np.packbits(sounding, bitorder="little"), [last], shares, timing, [bar], parallels]).astype(
+        np.uint8
+    )
+
+
+def parallel_pitches(state: StreamState) -> np.ndarray:
+    """(128,) bool: the pitches that would move the part just named in parallel fifths or octaves with a part
+    above it, one that started a new note at this onset (onsets list their notes highest first): the same perfect
+    interval as the two parts made at their previous notes, both parts moving the same way."""
+    forbidden = np.zeros(PITCHES, bool)
+    part, now = state.instrument, state.now
+    own = _previous_pitch(state, part, now)
+    if not state.in_frame or part == DRUMS or own is None:
+        return forbidden
+    for other, notes in state.grid.notes.items():
+        if other in (part, DRUMS) or not notes or notes[-1][0] != now:
+            continue  # only a part that started a new note here, listed above this one, moved
+        before = _previous_pitch(state, other, now)
+        interval = None if before is None else abs(before - own) % 12
+        if interval not in PERFECT:
+            continue
+        here = notes[-1][2]
+        direction = np.sign(here - before)
+        same_way = np.sign(_ALL_PITCHES - own) == direction
+        forbidden |= same_way & (direction != 0) & (np.abs(here - _ALL_PITCHES) % 12 == interval)
+    return forbidden
+
+
+def _previous_pitch(state: StreamState, part: int, now: int) -> int | None:
+    """The pitch of the last note ``part`` started before ``now``."""
+    for start, _, pitch, _ in reversed(state.grid.notes.get(part, [])):
+        if start < now:
+            return pitch
+    return None
 
 
 def context_size(layout: int) -> int:
     """The width of the network input of context ``layout`` (1: composer 0.4.0's, 2: with note ends, 3: and
-    the bar of the piece)."""
-    return 2 * PITCHES + 12 + (2 * (END_POSITIONS + 2) if layout >= 2 else 0) + (BARS if layout >= 3 else 0)
+    the bar of the piece, 4: and the pitches that would make parallels)."""
+    return (
+        2 * PITCHES
+        + 12
+        + (2 * (END_POSITIONS + 2) if layout >= 2 else 0)
+        + (BARS if layout >= 3 else 0)
+        + (PITCHES if layout >= 4 else 0)
+    )
 
 
 def layout_of_size(size: int) -> int:
@@ -108,4 +157,7 @@ def unpack(packed: np.ndarray, shift: int = 0, layout: int = CONTEXT_LAYOUT) -> 
         parts.append(ends.astype(np.float32).reshape(*packed.shape[:-1], 2 * (END_POSITIONS + 2)))
     if layout >= 3:
         parts.append((packed[..., _BAR, None].astype(np.int64) == np.arange(BARS)).astype(np.float32))
+    if layout >= 4:
+        parallels = np.unpackbits(packed[..., _PARALLELS:], axis=-1, bitorder="little").astype(np.float32)
+        parts.append(np.roll(parallels, shift, axis=-1))
     return np.concatenate(parts, axis=-1)

@@ -5,7 +5,9 @@
 For each model: samples drawn at the default sampling settings and compared with the
 reference corpus (`composer evaluate --reference`: per-feature overlaps, the classifier
 two-sample test, rare instruments), the samples' own NLL under the model against the
-real validation pieces' cut to the same length, NLL per note and per kind of event, and the copy check.
+real validation pieces' cut to the same length, NLL per note and per kind of event, the copy check, and the
+voice leading a harmony teacher would count (parallel fifths and octaves, crossings; ``voice_leading``) of the
+samples and the reference over the same beats.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from pathlib import Path
 
 from composer.artifacts import model_encoding
 from composer.evaluation.evaluate import compare_music, copy_check, load_keras_model, own_sample_nll
+from composer.evaluation.features import load_scores
+from composer.evaluation.voice_leading import voice_leading_summary
 from composer.generation.generate import generate_scores
 from composer.generation.request import GenerateRequest
 
+VOICE_LEADING = ("parallel_fifths_per_100", "parallel_octaves_per_100", "voice_crossings_per_100")
 SHOWN = (
     "scale_consistency",
     "pitch_class_entropy",
@@ -37,6 +42,11 @@ def measure(model: Path, reference: Path, samples: int, length: int, seed: int) 
     scores = generate_scores(GenerateRequest(num_events=length, num_files=samples, seed=seed), model)
     own, real = own_sample_nll(load_keras_model(model), scores, metadata, config)
     copies = copy_check(model, samples=samples, num_events=length, seed=seed)
+    corpus = list(load_scores(reference)[0].values())
+    voices = {
+        name: voice_leading_summary([score.before(music["beats"]) for score in pieces])
+        for name, pieces in (("generated", scores), ("reference", corpus))
+    }
     return {
         "model": str(model),
         "training_seconds": metadata.get("training_seconds"),
@@ -47,6 +57,7 @@ def measure(model: Path, reference: Path, samples: int, length: int, seed: int) 
         "real_cut": real,
         "music": music,
         "copy_check": {key: copies[key] for key in ("flagged", "generated", "held_out")},
+        "voice_leading": voices,
     }
 
 
@@ -62,6 +73,10 @@ def row(result: dict) -> str:
         ", ".join(f"{r['instrument']} {r['generated_pieces']}" for r in result["music"]["rare_instruments"]) or "none"
     )
     longest = result["copy_check"]["generated"]["longest_shared_run_transposed"]
+    voices = " / ".join(
+        f"{result['voice_leading']['generated'][name]:.1f} ({result['voice_leading']['reference'][name]:.1f})"
+        for name in VOICE_LEADING
+    )
     return (
         f"| {Path(result['model']).parent.name} | {result['epochs']} ep, {result['training_seconds'] / 60:.1f} min "
         f"| {valid['nll_per_event']:.3f} / {valid.get('nll_per_note', float('nan')):.2f} "
@@ -70,13 +85,14 @@ def row(result: dict) -> str:
         f"lowest {worst} {overlaps[worst]:.2f}) "
         f"| {result['music']['two_sample_accuracy']:.2f} (real {result['music']['two_sample_control']:.2f}) "
         f"| {own['nll_per_event'] / real['nll_per_event']:.2f} | {rare} "
-        f"| {result['copy_check']['flagged']} flagged, longest {longest:g} |"
+        f"| {result['copy_check']['flagged']} flagged, longest {longest:g} | {voices} |"
     )
 
 
 HEADER = (
     "| model | training | valid NLL event / note | " + " | ".join(SHOWN) + " | mean overlap | two-sample "
-    "| own NLL / real | rare instruments (pieces) | copy check |"
+    "| own NLL / real | rare instruments (pieces) | copy check | parallel fifths / octaves / crossings per 100 "
+    "chord changes |"
 )
 
 

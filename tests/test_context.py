@@ -109,7 +109,7 @@ def test_a_network_of_composer_040_reads_the_context_without_note_ends():
 def test_the_context_says_which_bar_of_the_piece_an_event_is_in():
     notes = tuple(Note(4.0 * bar, 4.0 * bar + 1, 60 + bar % 5, 80) for bar in range(20))
     tokens = encode(Score(tracks=(Track(40, notes=notes),)), ENCODING)
-    bars = unpack(stream_context(tokens, ENCODING))[:, context_size(2) :]
+    bars = unpack(stream_context(tokens, ENCODING))[:, context_size(2) : context_size(3)]
     assert bars.shape[1] == BARS and np.all(bars.sum(axis=1) == 1)
     told = np.argmax(bars, axis=1)
     assert told[0] == 0  # Start, before the first Bar
@@ -118,3 +118,24 @@ def test_the_context_says_which_bar_of_the_piece_an_event_is_in():
     ] * 4
     packed = stream_context(tokens, ENCODING)
     assert np.array_equal(unpack(packed, layout=2), unpack(packed)[:, : context_size(2)]), "layout 2 reads its own"
+
+
+def _parallels(row: np.ndarray) -> set[int]:
+    return set(np.flatnonzero(row[context_size(3) :]).tolist())
+
+
+def test_the_context_marks_the_pitches_that_would_move_the_part_in_parallels_with_a_part_above():
+    """Violin G4 to A4 over cello C4: the cello's D4 would follow in parallel fifths; staying on C4, moving
+    down, or to another interval is free."""
+    violin = Track(40, notes=(Note(0.0, 1.0, 67, 80), Note(1.0, 2.0, 69, 80)))
+    cello = Track(42, notes=(Note(0.0, 1.0, 60, 80), Note(1.0, 2.0, 62, 80)))
+    tokens = encode(Score(tracks=(violin, cello)), ENCODING)
+    before_the_cello_chooses = _context_after(tokens, "Program_42", occurrence=2)
+    assert 62 in _parallels(before_the_cello_chooses)
+    assert not _parallels(before_the_cello_chooses) & {60, 61, 64, 50, 57}, "kept, contrary motion, other intervals"
+    assert not _parallels(_context_after(tokens, "Program_42")), "the first onset has nothing to move from"
+    assert not _parallels(_context_after(tokens, "Program_40", occurrence=2)), "the highest part moves freely"
+    packed = stream_context(tokens, ENCODING)
+    index = token_names(tokens, ENCODING).index("Program_42", token_names(tokens, ENCODING).index("Pos_12"))
+    assert 65 in _parallels(unpack(packed[index], shift=3)), "transposed with the pitches"
+    assert np.array_equal(unpack(packed, layout=3), unpack(packed)[:, : context_size(3)]), "layout 3 reads its own"

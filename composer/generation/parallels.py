@@ -12,10 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from composer.config import EncodingConfig
+from composer.context import parallel_pitches
 from composer.events import DRUMS, PITCH, StreamState, vocabulary
 from composer.generation.sample import require_highest_first
-
-PERFECT = (0, 7)  # unison or octave, fifth: intervals mod 12
 
 
 class ParallelsGuide:
@@ -25,7 +24,7 @@ class ParallelsGuide:
 
     def __init__(self, config: EncodingConfig) -> None:
         require_highest_first(config, "--avoid-parallels")
-        self.pitches = np.arange(config.min_pitch, config.max_pitch + 1)
+        self.pitches = slice(config.min_pitch, config.max_pitch + 1)
         self.pitch_tokens = vocabulary(config).block(PITCH)
 
     def restrict(self, stream: StreamState, mask: np.ndarray) -> np.ndarray:
@@ -34,36 +33,8 @@ class ParallelsGuide:
         allowed = mask[self.pitch_tokens]
         if not allowed.any():
             return mask
-        kept = allowed & ~self._parallel(stream)
+        kept = allowed & ~parallel_pitches(stream)[self.pitches]
         if kept.any():
             mask = mask.copy()
             mask[self.pitch_tokens] = kept
         return mask
-
-    def _parallel(self, stream: StreamState) -> np.ndarray:
-        """The pitches that would make parallel fifths or octaves with a part that moved above at this onset."""
-        now, part = stream.now, stream.instrument
-        own = _previous_pitch(stream, part, now)
-        forbidden = np.zeros(len(self.pitches), bool)
-        if own is None:
-            return forbidden
-        for other, notes in stream.grid.notes.items():
-            if other in (part, DRUMS) or not notes or notes[-1][0] != now:
-                continue  # only a part that started a new note here, above this one in the listing, moved
-            before = _previous_pitch(stream, other, now)
-            interval = None if before is None else abs(before - own) % 12
-            if interval not in PERFECT:
-                continue
-            here = notes[-1][2]
-            direction = np.sign(here - before)
-            same_way = np.sign(self.pitches - own) == direction
-            forbidden |= same_way & (direction != 0) & (np.abs(here - self.pitches) % 12 == interval)
-        return forbidden
-
-
-def _previous_pitch(stream: StreamState, part: int, now: int) -> int | None:
-    """The pitch of the last note ``part`` started before ``now``."""
-    for start, _, pitch, _ in reversed(stream.grid.notes.get(part, [])):
-        if start < now:
-            return pitch
-    return None
