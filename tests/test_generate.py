@@ -505,3 +505,39 @@ def test_a_broken_sidecar_is_a_one_line_error(model, tmp_path, content):
     sidecar.write_text(content)
     result = _generate("--from-sidecar", sidecar, "--model", model, "--out", tmp_path / "y.mid")
     assert result.exit_code == 2 and result.output.startswith("Error: ") and "Traceback" not in result.output
+
+
+def _bundled_model_recording(openings: dict, tmp_path, key: str):
+    """A copy of the bundled model whose metadata records its training pieces' openings under ``key`` (meters
+    and tempos it met in training: the sampler leaves out what it never met)."""
+    import json
+    import zipfile
+
+    from composer.artifacts import METADATA_ENTRY, resolve_model
+
+    bundled, _ = resolve_model(None)
+    copy = tmp_path / f"{key}.keras"
+    with zipfile.ZipFile(bundled) as source, zipfile.ZipFile(copy, "w") as target:
+        for entry in source.infolist():
+            data = source.read(entry)
+            if entry.filename == METADATA_ENTRY:
+                metadata = json.loads(data)
+                metadata["data"][key] = openings
+                data = json.dumps(metadata).encode()
+            target.writestr(entry, data)
+    return copy
+
+
+@pytest.mark.parametrize(
+    "key, recorded, tempo",
+    [("openings", {"3/4 q=95": 1}, 95), ("opening_meters", {"3/4": 1}, None)],
+    ids=["meter and tempo (composer 0.11)", "the meter alone (composer 0.10)"],
+)
+def test_pieces_open_as_the_training_pieces_recorded_in_the_model_did(key, recorded, tempo, tmp_path):
+    model = _bundled_model_recording(recorded, tmp_path, key)
+    result = _generate("--model", model, "--length", 80, "--num", 3, "--seed", 1, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    for written in sorted((tmp_path / "out").glob("*.mid")):
+        meters, tempos, _ = _conductor_map(written)
+        assert meters[0] == (0, 3), "the bundled chorales open in 4/4 when left to themselves"
+        assert tempo is None or tempos[0] == (0, tempo)
