@@ -51,8 +51,9 @@ NO_PITCH = 255
 _BITS = 1 << np.arange(8, dtype=np.uint8)
 
 
-def pack(state: StreamState) -> np.ndarray:
-    """The context after the events ``state`` has been fed, packed."""
+def pack(state: StreamState, layout: int = CONTEXT_LAYOUT) -> np.ndarray:
+    """The context after the events ``state`` has been fed, packed; the parallels are worked out only for a
+    network that reads them (layout 4: they take a quarter of the time), and left empty for the others."""
     sounding = np.zeros(PITCHES, dtype=bool)
     sounding[state.sounding_pitches()] = True
     counts = np.asarray(state.pitch_class_counts, dtype=np.float64)
@@ -61,7 +62,7 @@ def pack(state: StreamState) -> np.ndarray:
     ends = [end for end, *_ in state.sounding if end > state.now]
     timing = [_end_position(min(ends), state), _end_position(max(ends), state)] if ends else [NONE_SOUNDING] * 2
     bar = min(state.clock.bars, BARS - 1)
-    parallels = np.packbits(parallel_pitches(state), bitorder="little")
+    parallels = np.packbits(parallel_pitches(state) if layout >= 4 else np.zeros(PITCHES, bool), bitorder="little")
     return np.concatenate([np.packbits(sounding, bitorder="little"), [last], shares, timing, [bar], parallels]).astype(
         np.uint8
     )
@@ -124,7 +125,7 @@ def _end_position(end: int, state: StreamState) -> int:
     return position if position < min(END_POSITIONS, state.clock.bar_length) else LATER
 
 
-def stream_context(tokens: Iterable[int], config: EncodingConfig) -> np.ndarray:
+def stream_context(tokens: Iterable[int], config: EncodingConfig, layout: int = CONTEXT_LAYOUT) -> np.ndarray:
     """(events, PACKED_SIZE) uint8: the packed context after each event of pieces joined end to end
     (each from its Start)."""
     tokens = np.asarray(tokens)
@@ -134,7 +135,7 @@ def stream_context(tokens: Iterable[int], config: EncodingConfig) -> np.ndarray:
         if token == START:
             state = StreamState(config)
         state.feed(token)
-        packed[index] = pack(state)
+        packed[index] = pack(state, layout)
     return packed
 
 

@@ -33,7 +33,7 @@ class TokenStream:
         self.bounds = np.cumsum([0] + [len(s) for s in sequences])  # piece i is tokens[bounds[i] : bounds[i + 1]]
         self.pitched = np.concatenate([pitched_note_mask(np.asarray(s), config) for s in sequences])
         self.layout = layout
-        self.contexts = stream_context(self.tokens, config) if layout else None
+        self.contexts = stream_context(self.tokens, config, layout) if layout else None
 
     def num_windows(self, length: int) -> int:
         return (len(self.tokens) - 1) // length
@@ -248,7 +248,7 @@ def shard_training_dataset(
             tf.stack([tf.cast(train.seed, tf.int64), epoch]), indices[index]
         )
         tokens, pitched = _shard_events(paths[index])
-        contexts = _shard_contexts(tokens, encoding) if layout else None
+        contexts = _shard_contexts(tokens, encoding, layout) if layout else None
         jitter = tf.random.stateless_uniform([], seed, 0, length, dtype=tf.int32)
         count = tf.maximum((tf.size(tokens) - 1 - jitter) // length, 0)
         starts = tf.random.experimental.stateless_shuffle(jitter + tf.range(count) * length, seed)
@@ -294,7 +294,7 @@ def shard_validation_dataset(
         windows = tf.gather(tokens, spans)
         inputs = windows[:, :-1]
         if layout:
-            packed = tf.gather(_shard_contexts(tokens, encoding), spans[:, :-1])
+            packed = tf.gather(_shard_contexts(tokens, encoding, layout), spans[:, :-1])
             unpacked = tf.numpy_function(lambda p: unpack(p, layout=layout), [packed], tf.float32, stateful=False)
             inputs = (inputs, tf.ensure_shape(unpacked, [None, length, context_size(layout)]))
         return tf.data.Dataset.from_tensor_slices((inputs, windows[:, 1:]))
@@ -314,9 +314,11 @@ def _replicas_per_pipeline(context) -> int:
     return max(1, context.num_replicas_in_sync // context.num_input_pipelines)
 
 
-def _shard_contexts(tokens, encoding: EncodingConfig):
+def _shard_contexts(tokens, encoding: EncodingConfig, layout: int):
     """The packed context after each event of a shard (pieces from their Start), worked out in NumPy."""
-    packed = tf.numpy_function(lambda events: stream_context(events, encoding), [tokens], tf.uint8, stateful=False)
+    packed = tf.numpy_function(
+        lambda events: stream_context(events, encoding, layout), [tokens], tf.uint8, stateful=False
+    )
     return tf.ensure_shape(packed, [None, PACKED_SIZE])
 
 

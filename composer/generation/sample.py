@@ -533,8 +533,9 @@ def sample_pieces(
     # bars are counted whole from the continuation on: a bar already started (or not yet opened) is not one
     first_bar = clock.bars + (clock.now > clock.bar_start or clock.bars == 0)
     context = primer[-PRIMER_CONTEXT:]
+    layout = network.context_layout
     sounding = (
-        unpack(stream_context(primer, config)[-len(context) :], layout=network.context_layout)[None]
+        unpack(stream_context(primer, config, layout)[-len(context) :], layout=layout)[None]
         if network.has_context
         else None
     )
@@ -591,7 +592,7 @@ def sample_pieces(
         if all(finished):
             break
         sounding = (
-            unpack(np.stack([pack(stream) for stream in streams]), layout=network.context_layout)
+            unpack(np.stack([pack(stream, layout) for stream in streams]), layout=layout)
             if network.has_context
             else None
         )

@@ -96,7 +96,7 @@ def event_nlls(
     for indices, batch in _batches_by_length(sequences, batch_size):
         contexts = np.zeros((len(indices), batch.shape[1] - 1 if reads_context else 0, width), np.float32)
         for row, index in enumerate(indices if reads_context else []):
-            packed = stream_context(sequences[index][:-1], config)
+            packed = stream_context(sequences[index][:-1], config, layout)
             contexts[row, : len(sequences[index]) - 1] = unpack(packed, layout=layout)
         nll, hits = (tensor.numpy() for tensor in score(batch, contexts))
         for row, index in enumerate(indices):
