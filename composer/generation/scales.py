@@ -55,11 +55,8 @@ def closing_key(pitch_class_counts, last: int) -> tuple[int, bool] | None:
         for tonic in range(12)
         for minor in (False, True)
     }
-    near = [
-        key
-        for key, fit in sorted(fits.items(), key=lambda item: -item[1])
-        if fit >= max(fits.values()) - CLOSING_KEY_SLACK
-    ]
+    best = max(fits.values())
+    near = [key for key, fit in sorted(fits.items(), key=lambda item: -item[1]) if fit >= best - CLOSING_KEY_SLACK]
     for key in near:
         if key[0] == last:
             return key
