@@ -266,6 +266,22 @@ def openings(pieces: Iterable[Iterable[int]], config: EncodingConfig) -> dict[st
     return dict(Counter(opening_key(*opening(piece, config)) for piece in pieces))
 
 
+def pitch_ranges(pieces: Iterable[Iterable[int]], config: EncodingConfig) -> dict[str, list[int]]:
+    """The lowest and the highest note each pitched instrument plays in ``pieces`` (``{"40": [57, 81]}``): what a
+    model records of its training music so that generate keeps each part where an instrument of it can play. The
+    network alone, a note at a time, now and then puts a violin far below its lowest string."""
+    ranges: dict[str, list[int]] = {}
+    for piece in pieces:
+        stream = StreamState(config)
+        for token in map(int, piece):
+            stream.feed(token)
+            if stream.vocab.kinds[token] == PITCH and stream.instrument != DRUMS:
+                pitch = stream.vocab.values[token]
+                low, high = ranges.setdefault(str(stream.instrument), [pitch, pitch])
+                ranges[str(stream.instrument)] = [min(low, pitch), max(high, pitch)]
+    return ranges
+
+
 @dataclass
 class _Grid:
     """A score in integer steps, notes grouped by instrument (program, or DRUMS)."""

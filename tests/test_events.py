@@ -15,6 +15,7 @@ from composer.events import (
     opening,
     opening_key,
     parse_opening_key,
+    pitch_ranges,
     quantize,
     token_names,
     vocabulary,
@@ -415,3 +416,15 @@ def test_a_piece_opens_in_the_meter_and_tempo_it_states_before_its_first_note(me
     untimed = EncodingConfig(use_tempo=False)
     assert opening(encode(score, untimed), untimed) == (expected[0], None)
     assert parse_opening_key(opening_key(expected[0], None)) == (expected[0], None)
+
+
+def test_pitch_ranges_are_where_each_pitched_instrument_plays_over_all_pieces():
+    bar = [Note(0, 1, 67, 90), Note(1, 2, 72, 90), Note(2, 4, 64, 90)]
+    violin = Track(40, notes=tuple(replace(n, start=n.start + 4 * k, end=n.end + 4 * k) for k in range(3) for n in bar))
+    cello = Track(42, notes=(Note(0, 4, 48, 90), Note(4, 8, 43, 90), Note(8, 12, 43, 90)))
+    drums = Track(0, True, notes=(Note(0, 1, 35, 90), Note(1, 2, 81, 90)))
+    meter, tempo = (TimeSignature(0, 4, 4),), (TempoChange(0, 90),)
+    score = Score(tracks=(violin, cello, drums), tempos=tempo, time_signatures=meter)
+    tokens = encode(score, EncodingConfig())
+    other = Score(tracks=(Track(40, notes=(Note(0, 1, 76, 90),)),), tempos=(), time_signatures=())
+    assert pitch_ranges([tokens, encode(other, EncodingConfig())], EncodingConfig()) == {"40": [64, 76], "42": [43, 48]}

@@ -12,7 +12,7 @@ from composer.data.corpus import load_corpus, split_corpus
 from composer.data.prepare import PrepareRequest, iter_pieces, prepare, read_manifest
 from composer.data.training_data import load_training_data
 from composer.errors import ComposerError
-from composer.events import pitched_note_mask, token_names, vocabulary
+from composer.events import decode, pitched_note_mask, token_names, vocabulary
 
 from midi_factory import write_toy_corpus
 
@@ -45,8 +45,15 @@ def test_prepared_cache_holds_what_the_in_memory_corpus_holds(corpus, tmp_path):
     counts = np.bincount(np.concatenate([f.tokens for f in train]), minlength=len(manifest["event_counts"]))
     assert manifest["event_counts"] == counts.tolist()
     assert manifest["openings"] == {"4/4 q=100": len(train)}, "the toy pieces all open in 4/4 at 100 qpm"
+    played = {}
+    for piece in train:
+        for track in decode(piece.tokens, EncodingConfig()).tracks:
+            if not track.is_drum:
+                played.setdefault(str(track.program), []).extend(note.pitch for note in track.notes)
+    assert manifest["pitch_ranges"] == {program: [min(p), max(p)] for program, p in played.items()}
     data = load_training_data(tmp_path / "cache", EncodingConfig(), TrainConfig())
     assert data.split["openings"] == manifest["openings"], "what training records, for generate"
+    assert data.split["pitch_ranges"] == manifest["pitch_ranges"]
 
 
 def test_every_file_is_listed_with_its_status_and_reason(corpus, tmp_path):

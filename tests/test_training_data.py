@@ -61,7 +61,7 @@ def test_data_that_cannot_fill_an_epoch_is_refused(data, pipelines, message):
         steps_per_epoch(data, TRAINING, pipelines)
 
 
-def test_training_records_the_meters_and_tempos_its_pieces_open_in(tmp_path):
+def test_training_records_the_meters_and_tempos_its_pieces_open_in_and_where_each_instrument_plays(tmp_path):
     openings = [((3, 4), 120), ((3, 4), 120), ((2, 4), 60), ((4, 4), 120)] * 3
     for index, (meter, qpm) in enumerate(openings):
         score = replace(
@@ -74,3 +74,5 @@ def test_training_records_the_meters_and_tempos_its_pieces_open_in(tmp_path):
     assert sum(data.split["openings"].values()) == data.split["train_files"]
     assert set(data.split["openings"]) == {"3/4 q=120", "2/4 q=60", "4/4 q=120"}
     assert Counter(data.split["openings"]).most_common(1)[0][0] == "3/4 q=120"
+    assert set(data.split["pitch_ranges"]) == {"0", "32"}, "the melody and the bass; the drums have no range"
+    assert 36 <= data.split["pitch_ranges"]["32"][0] < data.split["pitch_ranges"]["32"][1] <= 47

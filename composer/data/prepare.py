@@ -30,7 +30,7 @@ from composer.atomic import read_json, write_atomic, write_json
 from composer.config import EncodingConfig
 from composer.data.corpus import Deduplicator, count_reasons, encode_files, find_midi_files, is_validation, music_digest
 from composer.errors import ComposerError
-from composer.events import ENCODING_VERSION, openings, pitched_note_mask, vocabulary
+from composer.events import ENCODING_VERSION, openings, pitch_ranges, pitched_note_mask, vocabulary
 
 CACHE_VERSION = 1
 MANIFEST = "manifest.json"
@@ -224,6 +224,7 @@ def _finish(cache: Path, manifest: dict[str, Any], seconds: float) -> dict[str, 
         "tokens": sum(map(sum, tokens.values())),
         "event_counts": counts.tolist(),
         "openings": openings(iter_pieces(cache, manifest, "train"), encoding),
+        "pitch_ranges": pitch_ranges(iter_pieces(cache, manifest, "train"), encoding),
     }
     write_json(cache / MANIFEST, manifest)
     return {**manifest, "seconds": seconds}

@@ -18,7 +18,7 @@ from composer.config import EncodingConfig, TrainConfig
 from composer.data.corpus import MIN_VALID_EVENTS, load_corpus, split_corpus
 from composer.data.prepare import is_cache, iter_pieces, read_manifest
 from composer.errors import ComposerError
-from composer.events import openings, vocabulary
+from composer.events import openings, pitch_ranges, vocabulary
 from composer.model.ngram import BASELINE_EVENTS, first_pieces
 
 
@@ -57,6 +57,7 @@ def load_training_data(
         "train_events": sum(map(len, train_pieces)),
         "valid_events": sum(map(len, valid_pieces)),
         "openings": openings(train_pieces, encoding),
+        "pitch_ranges": pitch_ranges(train_pieces, encoding),
     }
     counts = np.bincount(np.concatenate(train_pieces), minlength=len(vocabulary(encoding)))
     return TrainingData(corpus.summary(), split, counts, train_pieces, valid_pieces)
@@ -149,6 +150,7 @@ def _cache_data(cache: Path, encoding: EncodingConfig) -> TrainingData:
         "shards": manifest["shards"],
         # caches of composer 0.10 recorded the meters alone, those of 0.9 and before nothing
         "openings": manifest.get("openings", manifest.get("opening_meters", {})),
+        "pitch_ranges": manifest.get("pitch_ranges", {}),  # caches of composer 0.11 and before: none
     }
     samples = [
         first_pieces(iter_pieces(cache, manifest, split), limit)
