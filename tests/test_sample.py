@@ -187,6 +187,19 @@ def test_held_notes_are_restated_in_their_place_and_those_passed_over_end_there(
     assert notes == {(67, 0, 2), (48, 0, 1), (43, 1, 2)}, "the restated violin note lasts, the passed-over one ends"
 
 
+def _wild_pieces(constraints: Constraints, seed: int):
+    """Four pieces of 400 events from a random network sampled hot: every corner of the grammar is tried."""
+    return sample_pieces(
+        random_network(seed=seed),
+        CONFIG,
+        num_events=400,
+        batch=4,
+        constraints=constraints,
+        options=SamplingOptions(temperature=1.5),
+        seed=seed,
+    )
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_generated_music_obeys_every_constraint(seed):
     constraints = Constraints(
@@ -196,15 +209,7 @@ def test_generated_music_obeys_every_constraint(seed):
         programs=frozenset({40, 41, DRUMS}),
         max_polyphony=2,
     )
-    sequences = sample_pieces(
-        random_network(seed=seed),
-        CONFIG,
-        num_events=400,
-        batch=4,
-        constraints=constraints,
-        options=SamplingOptions(temperature=1.5),
-        seed=seed,
-    )
+    sequences = _wild_pieces(constraints, seed)
     for piece in sequences:
         assert len(piece.tokens) == 401
         score = decode(piece.tokens, CONFIG)
@@ -527,3 +532,20 @@ def test_any_stream_the_grammar_allows_decodes_to_music_that_encodes_back_to_its
     assert decode(encode(score, config), config) == score
     if score.num_notes:  # the bars the sampler counted are the bars of the file
         assert score.bar_lines(bar_starts[-1])[: len(bar_starts)] == bar_starts
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_each_instrument_keeps_to_its_range_and_the_users_range_wins_where_they_do_not_meet(seed):
+    ranges = ((40, 72, 76), (41, 60, 62), (42, 30, 40), (DRUMS, 40, 40))  # the cello's lies below the user's range
+    constraints = Constraints(
+        min_pitch=48, max_pitch=84, programs=frozenset({40, 41, 42, DRUMS}), instrument_ranges=ranges
+    )
+    pieces = _wild_pieces(constraints, seed)
+    played = {}
+    for piece in pieces:
+        for track in decode(piece.tokens, CONFIG).tracks:
+            played.setdefault("drums" if track.is_drum else track.program, set()).update(n.pitch for n in track.notes)
+    assert played[40] and played[40] <= set(range(72, 77))
+    assert played[41] and played[41] <= set(range(60, 63))
+    assert played[42] and played[42] <= set(range(48, 85)), "no cello note in both ranges: the user's applies"
+    assert len(played["drums"]) > 1, "drum sounds have no range"

@@ -44,7 +44,7 @@ from composer.events import (
     vocabulary,
 )
 from composer.generation.melody import Melody
-from composer.generation.sample import require_highest_first, require_onset_at
+from composer.generation.sample import instrument_pitches, require_highest_first, require_onset_at
 from composer.generation.scales import closing_key
 
 _NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -132,7 +132,10 @@ class ChordGuide:
         exempt_program: int | None = None,
         pitch_range: tuple[int, int] = (0, 127),
         start: int = 0,
+        instrument_ranges: tuple[tuple[int, int, int], ...] = (),
     ) -> None:
+        """``instrument_ranges``: the grammar's (``Constraints.instrument_ranges``), so that no instrument is asked
+        to list a chord tone outside its own range."""
         require_highest_first(config, "--chords")
         self.config, self.exempt, self.reserved_program = config, exempt_program, None
         self.start = start  # the step the progression begins on; before it the music is free (a cadence's approach)
@@ -150,6 +153,7 @@ class ChordGuide:
         self.pitches = np.arange(config.min_pitch, config.max_pitch + 1)
         self.in_range = (self.pitches >= pitch_range[0]) & (self.pitches <= pitch_range[1])
         self.lowest = max(config.min_pitch, pitch_range[0])
+        self.instrument_range = instrument_pitches(self.in_range, self.pitches, instrument_ranges, exempt_program)
         kinds = (PITCH, HOLD, DURATION, POSITION, BAR, REPEAT, VELOCITY, PROGRAM)
         self.blocks = {kind: vocab.block(kind) for kind in kinds if kind != PROGRAM or config.use_programs}
 
@@ -249,7 +253,7 @@ class ChordGuide:
         return any(holdable[pitch - self.config.min_pitch] for pitch in held) or self._can_start(stream, instrument)
 
     def _can_start(self, stream: StreamState, instrument: int) -> bool:
-        later = self.in_range.copy()
+        later = self.instrument_range.get(instrument, self.in_range).copy()
         if stream.listed is not None and not stream.listed.drums:
             later &= (self.pitches < stream.listed.pitch) | (
                 (self.pitches == stream.listed.pitch) & (instrument > stream.listed.instrument)
@@ -279,8 +283,10 @@ class CadenceGuide(ChordGuide):
     """A progression whose last chord is the piece's last onset, its parts held to the end of the melody's last note
     (a close, not a chord the parts go on moving in)."""
 
-    def __init__(self, progression, melody: Melody, config: EncodingConfig, pitch_range, start: int) -> None:
-        super().__init__(progression, melody.meter, config, melody.program, pitch_range, start)
+    def __init__(
+        self, progression, melody: Melody, config: EncodingConfig, pitch_range, start: int, instrument_ranges=()
+    ) -> None:
+        super().__init__(progression, melody.meter, config, melody.program, pitch_range, start, instrument_ranges)
         self.last_onset, self.last_note_end = melody.notes[-1][:2]
         tonic = self.chords[-1]
         self.third = next(tone for tone in tonic.tones if (tone - tonic.bass) % 12 in (3, 4))
@@ -314,7 +320,9 @@ class CadenceGuide(ChordGuide):
             mask[self.blocks[PITCH]] = thirds
 
 
-def cadence_guide(melody: Melody, config: EncodingConfig, pitch_range: tuple[int, int]) -> CadenceGuide | None:
+def cadence_guide(
+    melody: Melody, config: EncodingConfig, pitch_range: tuple[int, int], instrument_ranges=()
+) -> CadenceGuide | None:
     """The rule that makes a harmonization close (``composer harmonize --cadence``): under the melody's last note the
     tonic triad, root in the bass, and from the beat before it the dominant seventh (V7, its leading tone raised in
     minor too; the model may leave the seventh out) or else the subdominant (IV), whichever holds the melody's note
@@ -345,7 +353,7 @@ def cadence_guide(melody: Melody, config: EncodingConfig, pitch_range: tuple[int
             (melody.bars * bar_steps(melody.meter, config) - last_start) / spq,
         ),
     )
-    return CadenceGuide(progression, melody, config, pitch_range, start=approach)
+    return CadenceGuide(progression, melody, config, pitch_range, approach, instrument_ranges)
 
 
 def _degree(name: str, root: int, quality: str) -> Chord:

@@ -53,6 +53,7 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
     if network.vocab_size != len(vocabulary(config)):
         raise ComposerError(f"{model_path}: the network's vocabulary does not match its encoding settings")
     prompt, primer = _prompt(request, config)
+    constraints = _model_constraints(request, metadata, config)
     # a model without meter events is not told the meter: bars are counted, and written, in it from the start
     untold_meter = request.time_signature if not config.use_time_signatures else None
     pieces = sample_pieces(
@@ -63,10 +64,10 @@ def generate_scores(request: GenerateRequest, model_path: Path) -> list[Score]:
         primer=prompt,
         batch=request.num_files,
         options=request.options,
-        constraints=_model_constraints(request, metadata, config),
+        constraints=constraints,
         seed=request.seed,
         meter=untold_meter or DEFAULT_TIME_SIGNATURE,
-        guides=_guides(request, melody, config, _openings(metadata)),
+        guides=_guides(request, melody, config, _openings(metadata), constraints),
         ending_bars=request.ending_bars,
     )
     continuation = follow(prompt, config).now / config.steps_per_quarter
@@ -94,19 +95,21 @@ def _openings(metadata: dict) -> dict[str, int]:
     return metadata["data"].get("openings", metadata["data"].get("opening_meters", {}))
 
 
-def _guides(request: GenerateRequest, melody: Melody | None, config: EncodingConfig, openings: dict) -> list:
+def _guides(
+    request: GenerateRequest, melody: Melody | None, config: EncodingConfig, openings: dict, constraints: Constraints
+) -> list:
     """The rules beyond the grammar: the melody to keep, the chords to follow (the melody is exempt) or else the
     melody's closing cadence, then the voice leading; where no primer or melody sets them, each piece's meter and
     tempo drawn from the training pieces' openings."""
     guides: list = [] if melody is None else [MelodyGuide(melody, config)]
     if request.primer is None and melody is None:
         guides.append(OpeningGuide(openings, config, request.seed))
-    pitch_range = (request.constraints.min_pitch, request.constraints.max_pitch)
+    pitch_range, ranges = (constraints.min_pitch, constraints.max_pitch), constraints.instrument_ranges
     if request.chords is not None:
         progression, exempt = parse_progression(request.chords), None if melody is None else melody.program
-        guides.append(ChordGuide(progression, request.time_signature, config, exempt, pitch_range))
+        guides.append(ChordGuide(progression, request.time_signature, config, exempt, pitch_range, 0, ranges))
     elif melody is not None and request.cadence:
-        guides += [guide for guide in [cadence_guide(melody, config, pitch_range)] if guide is not None]
+        guides += [guide for guide in [cadence_guide(melody, config, pitch_range, ranges)] if guide is not None]
     if request.avoid_parallels:
         guides.append(ParallelsGuide(config))
     return guides
@@ -173,8 +176,9 @@ def _primer_score(request: GenerateRequest, config: EncodingConfig) -> Score:
 
 
 def _model_constraints(request: GenerateRequest, metadata: dict, config: EncodingConfig) -> Constraints:
-    """The user's constraints, plus: keep the tempo and meter they set, and leave out instruments,
-    tempos and meters the model never saw in training (it cannot have learned them), unless asked for."""
+    """The user's constraints, plus: keep the tempo and meter they set, leave out instruments, tempos and meters
+    the model never saw in training (it cannot have learned them), unless asked for, and keep each instrument
+    within the pitches it played there."""
     vocab = vocabulary(config)
     never_seen = frozenset(
         token
@@ -188,7 +192,16 @@ def _model_constraints(request: GenerateRequest, metadata: dict, config: Encodin
         tempo=_model_tempo(request.qpm, config) if request.qpm and config.use_tempo else None,
         time_signature=request.time_signature if config.use_time_signatures else None,
         blocked_events=never_seen,
+        instrument_ranges=_instrument_ranges(metadata),
     )
+
+
+def _instrument_ranges(metadata: dict) -> tuple[tuple[int, int, int], ...]:
+    """Where each instrument played in training, widened by the transposition training applied; models of composer
+    0.11 and before recorded nothing (their instruments play anywhere)."""
+    spread = metadata["training"].get("transpose_semitones", 0)
+    ranges = metadata["data"].get("pitch_ranges", {})
+    return tuple((int(program), low - spread, high + spread) for program, (low, high) in sorted(ranges.items()))
 
 
 def _without_primer(score: Score, primer: Score, beat: float) -> Score:

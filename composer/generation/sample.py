@@ -77,6 +77,8 @@ class Constraints:
     tempo: int | None = None  # the piece's one tempo (one of the model's tempo values)
     time_signature: tuple[int, int] | None = None  # the piece's one meter
     blocked_events: frozenset[int] = frozenset()  # e.g. instruments and meters the model never saw
+    # (program, lowest, highest): where each instrument played in training; new notes stay there (within the above)
+    instrument_ranges: tuple[tuple[int, int, int], ...] = ()
 
 
 class Grammar:
@@ -103,6 +105,9 @@ class Grammar:
         self.tempo_values = np.array(tempo_values(config) if config.use_tempo else ())  # per step: made once
         self.velocity_values = np.array(velocity_values(config) if config.use_velocity else ())
         self.playable = self._playable_pitches(constraints)
+        self.in_range = instrument_pitches(
+            self.playable[False], self.pitches, constraints.instrument_ranges, reserved_program
+        )
         self.usable = ~np.isin(np.arange(len(vocab)), sorted(constraints.blocked_events))
         self.new_note_programs = self._new_note_programs(vocab)
         if reserved_program is not None:
@@ -244,7 +249,7 @@ class Grammar:
         if not self._playing(stream)[instrument]:
             return np.zeros(len(self.pitches), bool)
         drums = instrument == DRUMS
-        ok = self.playable[drums].copy()
+        ok = self.in_range.get(instrument, self.playable[drums]).copy()
         if stream.listed is not None:
             ok &= _keys_after(stream.listed, drums, self._ranks, instrument)
         return ok
@@ -278,15 +283,31 @@ class Grammar:
             playing = self._playing(stream)
             for drums in (False, True):
                 candidates = np.flatnonzero(playing & (self.is_drums == drums))
-                if self._open_after(stream, drums):
-                    programs[candidates] = True
-                else:  # only the pitch of the last listed note may be left: it depends on the program
-                    programs[candidates] |= np.array(
-                        [self._new_pitches(stream, int(p)).any() for p in candidates], dtype=bool
-                    )
+                if self._open_after(stream, drums):  # any instrument without a range of its own can start a note
+                    ranged = np.isin(candidates, list(self.in_range))
+                    programs[candidates[~ranged]] = True
+                    candidates = candidates[ranged]
+                # else only the pitch of the last listed note may be left: it depends on the program
+                programs[candidates] |= np.array(
+                    [self._new_pitches(stream, int(p)).any() for p in candidates], dtype=bool
+                )
         if current is not None:
             programs[current] = False
         return programs
+
+
+def instrument_pitches(
+    playable: np.ndarray, pitches: np.ndarray, ranges: tuple[tuple[int, int, int], ...], exempt: int | None
+) -> dict[int, np.ndarray]:
+    """Per pitched instrument with a range (``Constraints.instrument_ranges``): which of ``pitches`` it may take,
+    of those ``playable``. Where the two do not meet the user's limits win, and a given melody (``exempt``) plays as
+    written."""
+    allowed = {}
+    for program, low, high in ranges:
+        within = playable & (pitches >= low) & (pitches <= high)
+        if program not in (DRUMS, exempt) and within.any():
+            allowed[program] = within
+    return allowed
 
 
 def _keys_after(bound: ListingKey, drums: bool, ranks: np.ndarray, instrument: int) -> np.ndarray:
