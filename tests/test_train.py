@@ -178,6 +178,7 @@ def test_kill_9_mid_epoch_loses_at_most_that_epoch(corpus, tmp_path):
     state = json.loads((out / "state.json").read_text())
     done = state["epoch"]
     assert done >= 2 and state["status"] == "running"
+    assert state["elapsed_seconds"] > 0, "the killed session's epochs count in the run's time"
 
     _shorten_run(out / "state.json", epochs=done + 1)
     result = CliRunner().invoke(
@@ -185,7 +186,9 @@ def test_kill_9_mid_epoch_loses_at_most_that_epoch(corpus, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert f"resuming after epoch {done}" in result.output
-    assert len(read_metadata(out / "model.keras")["history"]["loss"]) == done + 1
+    metadata = read_metadata(out / "model.keras")
+    assert len(metadata["history"]["loss"]) == done + 1
+    assert metadata["training_seconds"] > state["elapsed_seconds"]
     names = {p.name for p in (out / "checkpoints").iterdir()}
     assert len(names) <= 2 and f"epoch-{done + 1:04d}.keras" in names, names
 

@@ -79,6 +79,7 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
     elif not request.force and _finished_run(out):  # as the chief refuses it: the others must not wait for it
         raise ComposerError(f"{out} already holds a finished run; pass --force to replace it")
     state = _resumed_state(request, report) if resume else _new_state(request)
+    elapsed_before = state.elapsed_seconds  # by earlier sessions of the run
     if cluster.mode == "multi-worker" and not is_cache(Path(state.data)):
         raise ComposerError(
             "a worker group trains from a prepared cache, each worker on its own shards: "
@@ -115,7 +116,7 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
             shutil.rmtree(work, ignore_errors=True)
     if result == "interrupted" and writes:  # what is on disk, not in memory: Ctrl-C may have hit mid-checkpoint
         state = run_state.load(out)
-    state = replace(state, elapsed_seconds=state.elapsed_seconds + time.time() - started)
+    state = replace(state, elapsed_seconds=elapsed_before + time.time() - started)
     if result == "interrupted":
         state = replace(state, status="interrupted")
         if writes:
@@ -423,6 +424,8 @@ def _callbacks(out: Path, state: RunState, tokens_per_step: int) -> tuple[Any, A
         def __init__(self, state: RunState):
             super().__init__()
             self.state = state
+            # each epoch's state holds the run's time so far: a session killed mid-run still counts in its total
+            self.elapsed_before, self.started = state.elapsed_seconds, time.time()
 
         def on_epoch_end(self, epoch, logs=None):
             if guard.failed_at or not math.isfinite(logs.get("val_loss", math.nan)):
@@ -431,7 +434,10 @@ def _callbacks(out: Path, state: RunState, tokens_per_step: int) -> tuple[Any, A
                 return
             checkpoint = artifacts.CHECKPOINT_DIR / f"epoch-{epoch + 1:04d}.keras"
             artifacts.save_model(self.model, out / checkpoint)
-            self.state = self.state.after_epoch(epoch, logs, checkpoint)
+            self.state = replace(
+                self.state.after_epoch(epoch, logs, checkpoint),
+                elapsed_seconds=self.elapsed_before + time.time() - self.started,
+            )
             if self.state.epochs_over():
                 self.model.stop_training = True  # "finished" waits for model.keras: a kill before it resumes
             run_state.save(out, self.state)
