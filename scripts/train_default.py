@@ -24,7 +24,8 @@ from pathlib import Path
 
 from composer.artifacts import METADATA_ENTRY, MODEL_FILE, read_metadata
 from composer.atomic import write_atomic
-from composer.config import TrainConfig
+from composer.config import EncodingConfig, TrainConfig, config_from_dict
+from composer.data.training_data import load_training_data
 from composer.training.train import TrainRequest, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,10 +62,24 @@ def bundle(model: Path) -> None:
             for entry in source.infolist():
                 data = source.read(entry)
                 if entry.filename == METADATA_ENTRY:
-                    data = json.dumps(_repository_relative(json.loads(data)), indent=2).encode()
+                    data = json.dumps(_repository_relative(_with_pitch_ranges(json.loads(data))), indent=2).encode()
                 target.writestr(entry, data)
         BUNDLED.parent.mkdir(exist_ok=True)
         write_atomic(BUNDLED, staged.read_bytes(), overwrite=True)
+
+
+def _with_pitch_ranges(metadata: dict) -> dict:
+    """``metadata`` with the instruments' pitch ranges over its training split, which runs of composer 0.11 and
+    before did not record (``events.pitch_ranges``; the split is the run's own, a function of its files)."""
+    if "pitch_ranges" in metadata["data"]:
+        return metadata
+    encoding = config_from_dict(EncodingConfig, metadata["encoding"])
+    training = config_from_dict(TrainConfig, metadata["training"])
+    split = load_training_data(ROOT / metadata["data"]["folder"], encoding, training).split
+    if split["train_events"] != metadata["data"]["train_events"]:
+        raise SystemExit("the run's training folder has changed since it trained: retrain it to bundle it")
+    metadata["data"]["pitch_ranges"] = split["pitch_ranges"]
+    return metadata
 
 
 def _repository_relative(value):

@@ -507,22 +507,23 @@ def test_a_broken_sidecar_is_a_one_line_error(model, tmp_path, content):
     assert result.exit_code == 2 and result.output.startswith("Error: ") and "Traceback" not in result.output
 
 
-def _bundled_model_recording(openings: dict, tmp_path, key: str):
-    """A copy of the bundled model whose metadata records its training pieces' openings under ``key`` (meters
-    and tempos it met in training: the sampler leaves out what it never met)."""
+def _bundled_model_recording(tmp_path, name: str, records: dict, drop: tuple = ()):
+    """A copy of the bundled model whose metadata records ``records`` of its training data, and not ``drop``
+    (openings: meters and tempos it met in training, since the sampler leaves out what it never met)."""
     import json
     import zipfile
 
     from composer.artifacts import METADATA_ENTRY, resolve_model
 
     bundled, _ = resolve_model(None)
-    copy = tmp_path / f"{key}.keras"
+    copy = tmp_path / f"{name}.keras"
     with zipfile.ZipFile(bundled) as source, zipfile.ZipFile(copy, "w") as target:
         for entry in source.infolist():
             data = source.read(entry)
             if entry.filename == METADATA_ENTRY:
                 metadata = json.loads(data)
-                metadata["data"][key] = openings
+                kept = {key: value for key, value in metadata["data"].items() if key not in drop}
+                metadata["data"] = kept | records
                 data = json.dumps(metadata).encode()
             target.writestr(entry, data)
     return copy
@@ -534,10 +535,28 @@ def _bundled_model_recording(openings: dict, tmp_path, key: str):
     ids=["meter and tempo (composer 0.11)", "the meter alone (composer 0.10)"],
 )
 def test_pieces_open_as_the_training_pieces_recorded_in_the_model_did(key, recorded, tempo, tmp_path):
-    model = _bundled_model_recording(recorded, tmp_path, key)
+    model = _bundled_model_recording(tmp_path, key, {key: recorded}, drop=("openings", "opening_meters"))
     result = _generate("--model", model, "--length", 80, "--num", 3, "--seed", 1, "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     for written in sorted((tmp_path / "out").glob("*.mid")):
         meters, tempos, _ = _conductor_map(written)
         assert meters[0] == (0, 3), "the bundled chorales open in 4/4 when left to themselves"
         assert tempo is None or tempos[0] == (0, tempo)
+
+
+@pytest.mark.parametrize("chords", [None, "C G Am F"])
+def test_each_part_plays_where_its_instrument_played_in_training(chords, tmp_path):
+    """The violin held to eight notes and the viola to two: pieces stay in them, also under the chord rule, where the
+    viola has none of G major's tones (it must sit those chords out, not lead the sampler to a dead end)."""
+    ranges = {"40": [72, 79], "41": [64, 65]}
+    model = _bundled_model_recording(tmp_path, "ranges", {"pitch_ranges": ranges})
+    options = () if chords is None else ("--chords", chords)
+    result = _generate("--model", model, "--length", 300, "--num", 3, "--seed", 4, "--out", tmp_path / "out", *options)
+    assert result.exit_code == 0, result.output
+    played = {}
+    for written in sorted((tmp_path / "out").glob("*.mid")):
+        for instrument in pretty_midi.PrettyMIDI(str(written)).instruments:
+            played.setdefault(instrument.program, set()).update(note.pitch for note in instrument.notes)
+    assert played[40] and played[40] <= set(range(72, 80))
+    assert played[41] and played[41] <= {64, 65}
+    assert min(played[43]) < 50, "the double bass, with no range recorded here, plays as low as before"
