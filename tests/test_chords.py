@@ -202,22 +202,27 @@ def test_a_melody_that_does_not_end_on_a_full_close_is_left_to_the_model(melody)
     assert cadence_guide(melody, CONFIG, (0, 127)) is None
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_an_untrained_network_harmonizing_ends_on_the_close(seed):
-    """Whatever the network prefers: the dominant seventh's tones on the beat before the last note, its root lowest;
-    then the tonic chord, root lowest, as the last onset, its new notes held to the melody's end."""
-    melody = _tune(*OPENING, (8, 11, 65), (11, 12, 64))
-    guide = cadence_guide(melody, CONFIG, (0, 127))
-    pieces = sample_pieces(
+def _harmonized(melody: Melody, guide, seed: int, constraints: Constraints):
+    """Four harmonizations of ``melody`` by a random network sampled hot, under ``guide``."""
+    return sample_pieces(
         random_network(seed=seed),
         CONFIG,
         num_bars=melody.bars,
         batch=4,
         seed=seed,
         options=SamplingOptions(temperature=1.5),
-        constraints=Constraints(tempo=100, time_signature=(4, 4)),
+        constraints=constraints,
         guides=[MelodyGuide(melody, CONFIG), guide],
     )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_untrained_network_harmonizing_ends_on_the_close(seed):
+    """Whatever the network prefers: the dominant seventh's tones on the beat before the last note, its root lowest;
+    then the tonic chord, root lowest, as the last onset, its new notes held to the melody's end."""
+    melody = _tune(*OPENING, (8, 11, 65), (11, 12, 64))
+    guide = cadence_guide(melody, CONFIG, (0, 127))
+    pieces = _harmonized(melody, guide, seed, Constraints(tempo=100, time_signature=(4, 4)))
     for piece in pieces:
         assert _check_the_rule(piece.tokens, piece.end_step, guide) >= 2
         notes = [n for t in decode(piece.tokens, CONFIG).tracks if not t.is_drum for n in t.notes]
@@ -266,3 +271,18 @@ def test_the_last_part_above_the_bass_to_sound_in_the_closing_chord_takes_its_th
     allowed = guide.restrict(stream, np.ones(len(vocabulary(CONFIG)), bool))[vocabulary(CONFIG).block(PITCH)]
     pitch_classes = {pitch % 12 for pitch in np.flatnonzero(allowed) + CONFIG.min_pitch}
     assert pitch_classes == ({4} if forced else {0, 4, 7})
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_bass_of_each_chord_is_found_within_the_parts_ranges(seed):
+    """A double bass kept to C2-B2 under a violin melody: on G's first beat it may not take a note with no G left under
+    it in its range (D2 would leave only G1, which it cannot play), which would stall the piece."""
+    melody = _tune(*OPENING)
+    guide = ChordGuide(parse_progression("G C"), (4, 4), CONFIG, 40, instrument_ranges=((43, 36, 47),))
+    ranges = Constraints(programs=frozenset({40, 43}), instrument_ranges=((43, 36, 47),))
+    pieces = _harmonized(melody, guide, seed, ranges)
+    for piece in pieces:
+        bass = [n for t in decode(piece.tokens, CONFIG).tracks if t.program == 43 for n in t.notes]
+        assert all(36 <= n.pitch <= 47 for n in bass)
+        lowest = {start: min((n.pitch for n in bass if n.start == start), default=None) for start in (0, 4)}
+        assert lowest[0] in (43, None) and lowest[4] in (36, None), "each chord's root, in the bass's range"

@@ -232,8 +232,15 @@ class ChordGuide:
         """On a chord's first beat, only notes with the bass still playable at or below them."""
         if not self.starts_chord(stream.now):
             return np.ones(len(self.pitches), bool)
-        bass = (self.pitches % 12 == self.chord_at(stream.now).bass) & (self.pitches >= self.lowest)
+        bass = (self.pitches % 12 == self.chord_at(stream.now).bass) & (self.pitches >= self._floor(stream))
         return bass | (np.cumsum(bass) - bass > 0)
+
+    def _floor(self, stream: StreamState) -> int:
+        """The lowest pitch a part under the rule can take: that of the part whose range reaches lowest (of the parts
+        the piece declared; any part, where it declares none)."""
+        parts = [part for part in stream.parts if self._follows(part)]
+        lows = [int(self.pitches[self.instrument_range[part]].min()) for part in parts if part in self.instrument_range]
+        return self.lowest if not lows or len(lows) < len(parts) else min(lows)
 
     def _holdable(self, stream: StreamState) -> np.ndarray:
         """Held notes that may be restated: restatable, and either a new note already sounds at this onset or one
