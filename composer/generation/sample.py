@@ -105,7 +105,7 @@ class Grammar:
         self.tempo_values = np.array(tempo_values(config) if config.use_tempo else ())  # per step: made once
         self.velocity_values = np.array(velocity_values(config) if config.use_velocity else ())
         self.playable = self._playable_pitches(constraints)
-        self.in_range = instrument_pitches(
+        self.instrument_range = instrument_pitches(
             self.playable[False], self.pitches, constraints.instrument_ranges, reserved_program
         )
         self.usable = ~np.isin(np.arange(len(vocab)), sorted(constraints.blocked_events))
@@ -249,7 +249,7 @@ class Grammar:
         if not self._playing(stream)[instrument]:
             return np.zeros(len(self.pitches), bool)
         drums = instrument == DRUMS
-        ok = self.in_range.get(instrument, self.playable[drums]).copy()
+        ok = self.instrument_range.get(instrument, self.playable[drums]).copy()
         if stream.listed is not None:
             ok &= _keys_after(stream.listed, drums, self._ranks, instrument)
         return ok
@@ -284,7 +284,7 @@ class Grammar:
             for drums in (False, True):
                 candidates = np.flatnonzero(playing & (self.is_drums == drums))
                 if self._open_after(stream, drums):  # any instrument without a range of its own can start a note
-                    ranged = np.isin(candidates, list(self.in_range))
+                    ranged = np.isin(candidates, list(self.instrument_range))
                     programs[candidates[~ranged]] = True
                     candidates = candidates[ranged]
                 # else only the pitch of the last listed note may be left: it depends on the program
