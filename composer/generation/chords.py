@@ -154,6 +154,7 @@ class ChordGuide:
         self.in_range = (self.pitches >= pitch_range[0]) & (self.pitches <= pitch_range[1])
         self.lowest = max(config.min_pitch, pitch_range[0])
         self.instrument_range = instrument_pitches(self.in_range, self.pitches, instrument_ranges, exempt_program)
+        self.instrument_lowest = {part: int(self.pitches[mask].min()) for part, mask in self.instrument_range.items()}
         kinds = (PITCH, HOLD, DURATION, POSITION, BAR, REPEAT, VELOCITY, PROGRAM)
         self.blocks = {kind: vocab.block(kind) for kind in kinds if kind != PROGRAM or config.use_programs}
 
@@ -239,7 +240,7 @@ class ChordGuide:
         """The lowest pitch a part under the rule can take: that of the part whose range reaches lowest (of the parts
         the piece declared; any part, where it declares none)."""
         parts = [part for part in stream.parts if self._follows(part)]
-        lows = [int(self.pitches[self.instrument_range[part]].min()) for part in parts if part in self.instrument_range]
+        lows = [self.instrument_lowest[part] for part in parts if part in self.instrument_lowest]
         return self.lowest if not lows or len(lows) < len(parts) else min(lows)
 
     def _holdable(self, stream: StreamState) -> np.ndarray:
