@@ -10,6 +10,7 @@ the smallest transposition (-5 to +6 semitones) that puts its tonic on C (major)
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -34,13 +35,15 @@ def main() -> None:
     parser.add_argument("source", type=Path)
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
+    if args.out.exists() and any(args.out.iterdir()):
+        sys.exit(f"Error: {args.out} is not empty; give a new folder (nothing in it is replaced)")
     args.out.mkdir(parents=True, exist_ok=True)
     shifts = Counter()
     for path in find_midi_files(args.source):
         midi = pretty_midi.PrettyMIDI(str(path))
         shift = shift_to_c(midi)
         for note in (n for instrument in midi.instruments if not instrument.is_drum for n in instrument.notes):
-            note.pitch += shift
+            note.pitch += shift + 12 * ((note.pitch + shift < 0) - (note.pitch + shift > 127))  # an octave back in
         midi.write(str(args.out / "_".join(Path(path).relative_to(args.source).parts)))
         shifts[shift] += 1
     print("pieces by transposition (semitones):", dict(sorted(shifts.items())))
