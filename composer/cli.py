@@ -26,7 +26,7 @@ from composer.config import (
     TrainConfig,
 )
 from composer.errors import ComposerError
-from composer.generation.scales import SCALES
+from composer.scales import SCALES
 from composer.training.distribute import MODES as DISTRIBUTE_MODES
 
 # Light modules (no TensorFlow, no MIDI libraries): their defaults are shown in --help.
@@ -70,6 +70,13 @@ def _encoding_options(command):
                 default=True,
                 show_default=True,
                 help="Restate the notes still sounding at every onset, so the model sees the chord it adds to.",
+            ),
+            click.option(
+                "--one-key/--keys-as-written",
+                default=True,
+                show_default=True,
+                help="Move every piece to C major or A minor and say how far (a Key event), so the model learns one "
+                "scale; generated pieces are moved back to the key sampled.",
             ),
             click.option(
                 "--sustain-pedal/--no-sustain-pedal",
@@ -330,7 +337,15 @@ def _in_worker_group(distribute: str) -> bool:
     return bool(os.environ.get("TF_CONFIG")) and cluster_from_env(distribute).mode == "multi-worker"
 
 
-ENCODING_OPTIONS = ("steps_per_quarter", "velocity", "duration", "held_notes", "sustain_pedal", "repeat_bars")
+ENCODING_OPTIONS = (
+    "steps_per_quarter",
+    "velocity",
+    "duration",
+    "held_notes",
+    "one_key",
+    "sustain_pedal",
+    "repeat_bars",
+)
 NETWORK_SHAPE_OPTIONS = ("units", "layers", "embedding_dim")
 
 
@@ -353,6 +368,7 @@ def _encoding_config(options: dict) -> EncodingConfig:
         use_velocity=options["velocity"],
         use_duration=options["duration"],
         held_notes=options["held_notes"],
+        one_key=options["one_key"],
         sustain_pedal=options["sustain_pedal"],
         repeat_bars=options["repeat_bars"],
     )
@@ -733,7 +749,7 @@ def _parse_time_signature(text: str | None) -> tuple[int, int] | None:
 def _constraints(sampling: dict):
     """The hard limits typed after `generate`: --key D --scale minor --pitch-range 48-84 --program violin."""
     from composer.generation.sample import Constraints
-    from composer.generation.scales import scale_pitch_classes
+    from composer.scales import scale_pitch_classes
 
     low, high = _pitch_range(sampling["pitch_range"])
     return Constraints(

@@ -63,11 +63,15 @@ class EncodingConfig(_Serializable):
     # each onset lists its notes highest first, so the melody comes before the parts under it (which a
     # harmonization needs: they are then chosen knowing it); off: lowest first, the bass first
     highest_first: bool = True
+    # every piece is moved to C major or A minor and a Key event says how far, so that the network learns one
+    # key's scale instead of twelve (docs/quality.md, row 29); decoding moves the notes back
+    one_key: bool = True
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EncodingConfig:
-        # models before composer 0.7 had no Repeat events; before 0.8 they listed each onset lowest first
-        return config_from_dict(cls, {"repeat_bars": 0, "highest_first": False, **data})
+        # models before composer 0.7 had no Repeat events; before 0.8 they listed each onset lowest first; before
+        # 0.13 they kept each piece in its own key
+        return config_from_dict(cls, {"repeat_bars": 0, "highest_first": False, "one_key": False, **data})
 
     def __post_init__(self) -> None:
         _require(self.steps_per_quarter >= 1, "steps_per_quarter must be at least 1")

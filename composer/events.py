@@ -3,7 +3,7 @@
 A piece becomes one stream of events in time order, bar by bar (REMI-style, as in
 MidiTok), and at every onset it lists all the notes sounding then, highest first:
 
-    Start Bar TimeSig_4/4 Part_40 Part_41 Part_42 Pos_0 Tempo_80
+    Start Bar TimeSig_4/4 Key_2 Part_40 Part_41 Part_42 Pos_0 Tempo_80
     Program_40 Velocity_96 Pitch_72 Duration_6  Program_41 Pitch_64 Duration_24  Program_42 Pitch_48 Duration_12
     Pos_6 Program_40 Pitch_74 Duration_6  Program_41 Hold_64  Program_42 Hold_48
     Bar ...
@@ -12,6 +12,11 @@ The piece's instruments are declared once, before its first onset (``Part_p``, i
 ascending order): a stream plays only the instruments it declared, so a sampled
 piece chooses its instrumentation once, as a real one has it, instead of picking
 up a stray horn at any onset.
+
+In the one-key encoding (``one_key``, the default since composer 0.13) every piece is moved to C major or A
+minor, the nearest of them that fits its notes, and ``Key_k`` after the first meter says it was moved k semitones
+(-5..6): the network learns one scale and where a piece's notes lie in it, instead of twelve transposed copies of
+it, and ``decode`` moves the notes back by k, so a sampled ``Key`` chooses the key the piece is written out in.
 
 ``Bar`` starts the next bar and ``Pos_k`` places the following events k steps
 (of 1/``steps_per_quarter`` beat) into the current bar, so the model always sees
@@ -58,14 +63,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from composer.config import TIME_SIGNATURE_DENOMINATORS, EncodingConfig
+from composer.scales import ONE_KEY_SHIFTS, shift_to_one_key
 from composer.score import DEFAULT_QPM, DEFAULT_TIME_SIGNATURE, Note, Score, TempoChange, TimeSignature, Track
 
-ENCODING_VERSION = 5  # bump when encode() changes its output for an unchanged config
+ENCODING_VERSION = 6  # bump when encode() changes its output for an unchanged config
 
 PAD, START, END = 0, 1, 2
 DRUMS = 128  # the instrument number of drum tracks; pitched programs are 0..127
 
-BAR, REPEAT, POSITION, TEMPO, TIME_SIGNATURE = "Bar", "Repeat", "Pos", "Tempo", "TimeSig"
+BAR, REPEAT, POSITION, TEMPO, TIME_SIGNATURE, KEY = "Bar", "Repeat", "Pos", "Tempo", "TimeSig", "Key"
 PART, PROGRAM, VELOCITY, PITCH, HOLD, DURATION = "Part", "Program", "Velocity", "Pitch", "Hold", "Duration"
 
 # A grid note: (start, end, pitch, velocity) with times in integer steps.
@@ -133,6 +139,8 @@ def vocabulary(config: EncodingConfig) -> Vocabulary:
         blocks.append((TEMPO, tempo_values(config)))
     if config.use_time_signatures:
         blocks.append((TIME_SIGNATURE, time_signature_values(config)))
+    if config.one_key:
+        blocks.append((KEY, ONE_KEY_SHIFTS))
     if declares_parts(config):
         blocks.append((PART, range(DRUMS + 1)))
     if config.use_programs:
@@ -203,20 +211,66 @@ def pitched_note_mask(tokens: np.ndarray, config: EncodingConfig) -> np.ndarray:
 
 
 def quantize(score: Score, config: EncodingConfig) -> Score:
-    """The score as the encoding sees it: on the step grid, binned, cleaned up."""
-    return _grid_to_score(_normalize(_score_to_grid(score, config), config), config)
+    """The score as the encoding sees it: on the step grid, binned, cleaned up (and, in one key, moved there and
+    back: a note moved past the pitch range comes back an octave in)."""
+    grid, shift = _in_one_key(_score_to_grid(score, config), config)
+    return _grid_to_score(_moved(grid, -shift, config), config)
 
 
 def encode(score: Score, config: EncodingConfig) -> list[int]:
     """Token ids of ``score``, from ``Start`` to ``End``."""
-    grid = _normalize(_score_to_grid(score, config), config)
-    return _with_repeats(_grid_to_tokens(grid, config), config)
+    grid, shift = _in_one_key(_score_to_grid(score, config), config)
+    return _with_repeats(_grid_to_tokens(grid, shift, config), config)
 
 
 def decode(tokens: Iterable[int], config: EncodingConfig, meter: tuple[int, int] = DEFAULT_TIME_SIGNATURE) -> Score:
     """A valid score from any token sequence; events that break the grammar are skipped. ``meter`` is the
     one bars are counted in until a time signature says otherwise (for models without meter events)."""
-    return _grid_to_score(_normalize(follow(tokens, config, meter).finish(), config), config)
+    stream = follow(tokens, config, meter)
+    return _grid_to_score(_moved(_normalize(stream.finish(), config), -stream.key, config), config)
+
+
+def key_shift(score: Score, config: EncodingConfig) -> int:
+    """The semitones ``encode`` moves ``score`` by to put it in C major or A minor (0 for an encoding that keeps
+    each piece in its own key)."""
+    return _in_one_key(_score_to_grid(score, config), config)[1]
+
+
+def _in_one_key(grid: _Grid, config: EncodingConfig) -> tuple[_Grid, int]:
+    """The grid cleaned up and, for a one-key encoding, moved to C major or A minor by the notes' time in each
+    pitch class; with the semitones it moved."""
+    grid = _normalize(grid, config)
+    if not config.one_key:
+        return grid, 0
+    counts = [0] * 12
+    for instrument, notes in grid.notes.items():
+        for start, end, pitch, _ in notes if instrument != DRUMS else ():
+            counts[pitch % 12] += end - start
+    shift = shift_to_one_key(counts) if any(counts) else 0
+    return _moved(grid, shift, config), shift
+
+
+def _moved(grid: _Grid, semitones: int, config: EncodingConfig) -> _Grid:
+    """The pitched notes ``semitones`` up, cleaned up; a note pushed past the encoding's pitch range comes back an
+    octave (drums stay)."""
+    if not semitones:
+        return grid
+    moved = _Grid(tempos=grid.tempos, time_signatures=grid.time_signatures)
+    for instrument, notes in grid.notes.items():
+        moved.notes[instrument] = (
+            notes
+            if instrument == DRUMS
+            else [(start, end, _folded(pitch + semitones, config), velocity) for start, end, pitch, velocity in notes]
+        )
+    return _normalize(moved, config)
+
+
+def _folded(pitch: int, config: EncodingConfig) -> int:
+    while pitch > config.max_pitch:
+        pitch -= 12
+    while pitch < config.min_pitch:
+        pitch += 12
+    return pitch
 
 
 def follow(
@@ -276,7 +330,7 @@ def pitch_ranges(pieces: Iterable[Iterable[int]], config: EncodingConfig) -> dic
         for token in map(int, piece):
             stream.feed(token)
             if stream.vocab.kinds[token] == PITCH and stream.instrument != DRUMS:
-                pitch = stream.vocab.values[token]
+                pitch = stream.vocab.values[token] - stream.key  # as played
                 low, high = ranges.setdefault(str(stream.instrument), [pitch, pitch])
                 ranges[str(stream.instrument)] = [min(low, pitch), max(high, pitch)]
     return ranges
@@ -411,7 +465,7 @@ def listing_key(pitch: int, instrument: int, config: EncodingConfig) -> ListingK
     return ListingKey(instrument == DRUMS, -pitch if config.highest_first else pitch, instrument)
 
 
-def _grid_to_tokens(grid: _Grid, config: EncodingConfig) -> list[int]:
+def _grid_to_tokens(grid: _Grid, shift: int, config: EncodingConfig) -> list[int]:
     """Walks the steps where something happens, through the same StreamState that decoding uses, so that
     the bars and positions written are exactly those the decoder will count."""
     writer = _Writer(config)
@@ -420,7 +474,8 @@ def _grid_to_tokens(grid: _Grid, config: EncodingConfig) -> list[int]:
         for note in notes:
             onsets[note[0]].append((instrument, note))
     tempos, meters = dict(grid.tempos), {step: (n, d) for step, n, d in grid.time_signatures}
-    writer.open_piece(meters.pop(0, None), sorted(instrument for instrument, notes in grid.notes.items() if notes))
+    instruments = sorted(instrument for instrument, notes in grid.notes.items() if notes)
+    writer.open_piece(meters.pop(0, None), shift, instruments)
     for step in sorted(set(onsets) | set(tempos) | set(meters)):
         writer.move_to(step, meters.get(step), opens=step in tempos or bool(onsets[step]))
         if step in tempos:
@@ -476,11 +531,13 @@ class _Writer:
         self.tokens.append(token)
         self.stream.feed(token)
 
-    def open_piece(self, meter: tuple[int, int] | None, instruments: list[int]) -> None:
-        """The first bar, its meter, and the instruments the piece declares."""
+    def open_piece(self, meter: tuple[int, int] | None, shift: int, instruments: list[int]) -> None:
+        """The first bar, its meter, how far the piece was moved to its one key, and the instruments it declares."""
         self.emit(BAR)
         if meter is not None:
             self.emit(TIME_SIGNATURE, meter)
+        if self.config.one_key:
+            self.emit(KEY, shift)
         for instrument in instruments if declares_parts(self.config) else []:
             self.emit(PART, instrument)
 
@@ -565,6 +622,8 @@ class StreamState:
         # what a note gets when no velocity was given (only a sampler's or a user's stream lacks one)
         self.fallback_velocity = _nearest(config.default_velocity, velocity_values(config))
         self.tempo_given = self.meter_given = False
+        self.key = 0  # semitones the piece was moved by to its one key: decode moves its notes back
+        self.key_given = not config.one_key
         self.tempo: int | None = None
         self.meter_step = -1  # where the latest time signature was given
         self.in_frame = False  # a Pos has opened an onset that later events belong to
@@ -614,6 +673,8 @@ class StreamState:
             self.clock.time_signature(value)
             self.meter_given, self.meter_step = True, self.now
             self.grid.time_signatures.append((self.now, *value))
+        elif kind == KEY and self.awaits_key():
+            self.key, self.key_given = value, True
         elif kind == PART and self.declaring() and (not self.parts or value > self.parts[-1]):
             self.parts.append(value)
         elif kind == TEMPO:
@@ -664,6 +725,11 @@ class StreamState:
     def declaring(self) -> bool:
         """Whether the piece may still declare its instruments: in its first bar, before its first onset."""
         return declares_parts(self.config) and self.clock.bars == 1 and not self.opened
+
+    def awaits_key(self) -> bool:
+        """Whether the piece may still say how far it was moved to its one key: after its meter, before its
+        instruments."""
+        return not self.key_given and self.clock.bars == 1 and not self.opened and not self.parts
 
     def _open_frame(self) -> None:
         self._close_frame()

@@ -23,7 +23,7 @@ from composer.evaluation.features import load_scores
 from composer.evaluation.voice_leading import closes_on_the_tonic
 from composer.generation.generate import generate_scores
 from composer.generation.request import GenerateRequest
-from composer.generation.scales import CADENCE_BASS_STEPS
+from composer.scales import CADENCE_BASS_STEPS
 from composer.score import Score
 
 

@@ -30,8 +30,8 @@ import numpy as np
 
 from composer.atomic import write_atomic
 from composer.errors import ComposerError
-from composer.generation.scales import SCALES
 from composer.midi_io import score_to_midi
+from composer.scales import SCALES
 from composer.score import Note, Score, TempoChange, TimeSignature, Track
 
 DUPLICATE_FRACTION, DRUM_FRACTION, HUMANISED_FRACTION = 0.005, 0.1, 0.3

@@ -18,7 +18,7 @@ import numpy as np
 import pretty_midi
 
 from composer.data.corpus import find_midi_files
-from composer.generation.scales import key_of
+from composer.scales import key_of
 
 
 def shift_to_c(midi: pretty_midi.PrettyMIDI) -> int:

@@ -88,7 +88,7 @@ def _check_the_rule(tokens: list[int], end: int, guide: ChordGuide) -> int:
         if vocab.kinds[token] == PITCH and follows and not guide.is_strong(stream.now):
             pitch, previous = vocab.values[token], stream.last_pitches.get(stream.instrument)
             by_step = previous is not None and 1 <= abs(pitch - previous) <= 2
-            assert pitch % 12 in guide.chord_at(stream.now).tones or by_step
+            assert (pitch - stream.key) % 12 in guide.chord_at(stream.now).tones or by_step, "as played"
         stream.feed(token)
     return checked
 
@@ -269,7 +269,7 @@ def test_the_last_part_above_the_bass_to_sound_in_the_closing_chord_takes_its_th
     bass = Track(43, notes=(Note(0, 10, 43, 80), Note(10, 12, 48, 80)))
     stream = _stream_before_the_last_note_of(41, Score((tune, *inner, bass)), 10 * SPQ)
     allowed = guide.restrict(stream, np.ones(len(vocabulary(CONFIG)), bool))[vocabulary(CONFIG).block(PITCH)]
-    pitch_classes = {pitch % 12 for pitch in np.flatnonzero(allowed) + CONFIG.min_pitch}
+    pitch_classes = {(pitch - stream.key) % 12 for pitch in np.flatnonzero(allowed) + CONFIG.min_pitch}  # as played
     assert pitch_classes == ({4} if forced else {0, 4, 7})
 
 

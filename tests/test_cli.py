@@ -24,7 +24,8 @@ def test_inspect_describes_the_file(chorale):
     assert "time signature: 3/4 at beat 0" in result.output
     assert "length: 4 beats, 3 s" in result.output
     assert "round trip: lossy, 3 of 7 notes change" in result.output  # velocity 90 falls between levels 88 and 92
-    assert "first 7 tokens: Start Bar TimeSig_3/4 Part_40 Part_43 Part_drums Pos_0" in result.output
+    assert "first 7 tokens: Start Bar TimeSig_3/4 Key_0 Part_40 Part_43 Part_drums" in result.output
+    assert "key: encoded as written (in C major or A minor already)" in result.output
 
 
 def test_inspect_json_is_machine_readable(chorale):

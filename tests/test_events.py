@@ -12,6 +12,7 @@ from composer.events import (
     START,
     decode,
     encode,
+    key_shift,
     opening,
     opening_key,
     parse_opening_key,
@@ -120,7 +121,7 @@ def _example_score() -> Score:
     )
 
 
-OPENING = ["Start", "Bar", "TimeSig_3/4", "Part_40", "Part_42", "Part_drums", "Pos_0", "Tempo_80"]
+OPENING = ["Start", "Bar", "TimeSig_3/4", "Key_0", "Part_40", "Part_42", "Part_drums", "Pos_0", "Tempo_80"]
 
 
 def test_example_encoding_reads_as_music():
@@ -159,6 +160,7 @@ def test_a_meter_change_mid_bar_starts_a_new_bar_there_as_bar_lines_have_it():
     assert token_names(encode(score, config), config)[1:-1] == [
         "Bar",
         "TimeSig_4/4",
+        "Key_0",
         "Pos_0",
         "Pitch_60",
         "Duration_12",
@@ -182,6 +184,8 @@ PINNED = [
     ("Tempo", 40),
     ("Tempo", 250),
     ("TimeSig", (4, 4)),
+    ("Key", -5),
+    ("Key", 6),
     ("Part", 0),
     ("Part", 128),
     ("Program", 0),
@@ -208,32 +212,36 @@ def test_token_ids_are_pinned():
         446,
         466,
         511,
-        639,
-        640,
-        768,
-        800,
-        801,
-        928,
-        929,
-        1056,
-        1152,
+        522,
+        523,
+        651,
+        652,
+        780,
+        812,
+        813,
+        940,
+        941,
+        1068,
+        1164,
     ]
-    assert len(vocab) == 1153
+    assert len(vocab) == 1165
 
 
-def test_models_from_before_repeats_keep_their_token_ids():
+def test_models_from_before_repeats_and_one_key_keep_their_token_ids():
     legacy = EncodingConfig.from_dict(
-        {key: value for key, value in EncodingConfig().to_dict().items() if key != "repeat_bars"}
+        {key: value for key, value in EncodingConfig().to_dict().items() if key not in ("repeat_bars", "one_key")}
     )
-    assert legacy.repeat_bars == 0
+    assert legacy.repeat_bars == 0 and not legacy.one_key
     vocab = vocabulary(legacy)
-    assert [vocab.ids[pair] for pair in PINNED] == [
+    assert [vocab.ids.get(pair) for pair in PINNED] == [
         3,
         4,
         387,
         388,
         430,
         450,
+        None,
+        None,
         495,
         623,
         624,
@@ -257,6 +265,7 @@ def test_switched_off_features_leave_the_vocabulary():
         use_time_signatures=False,
         steps_per_quarter=1,
         repeat_bars=0,
+        one_key=False,
     )
     names = token_names(range(len(vocabulary(config))), config)
     assert names[:8] == ["Pad", "Start", "End", "Bar", "Pos_0", "Pos_1", "Pos_2", "Pos_3"]
@@ -428,3 +437,43 @@ def test_pitch_ranges_are_where_each_pitched_instrument_plays_over_all_pieces():
     tokens = encode(score, EncodingConfig())
     other = Score(tracks=(Track(40, notes=(Note(0, 1, 76, 90),)),), tempos=(), time_signatures=())
     assert pitch_ranges([tokens, encode(other, EncodingConfig())], EncodingConfig()) == {"40": [64, 76], "42": [43, 48]}
+
+
+def _in_d_major(*extra: Note) -> Score:
+    scale = (62, 64, 66, 67, 69, 71, 73, 74)
+    notes = tuple(Note(beat, beat + 1, pitch, 90) for beat, pitch in enumerate(scale)) + extra
+    drums = Track(0, is_drum=True, notes=(Note(0, 0.5, 42, 90),))
+    return Score(tracks=(Track(40, notes=notes), drums))
+
+
+def test_a_piece_is_written_in_c_major_and_says_how_far_it_was_moved():
+    config, keys_as_written = EncodingConfig(), EncodingConfig(one_key=False)
+    tokens = encode(_in_d_major(), config)
+    names = token_names(tokens, config)
+    assert names[3] == "Key_-2" and key_shift(_in_d_major(), config) == -2
+    pitches = [int(name.split("_")[1]) for name in names if name.startswith("Pitch")]
+    assert pitches[1] == 42, "drums stay where they are (listed after the first note)"
+    assert pitches[:1] + pitches[2:] == [60, 62, 64, 65, 67, 69, 71, 72], "the scale of D major as C major's"
+    assert decode(tokens, config) == quantize(_in_d_major(), config) == quantize(_in_d_major(), keys_as_written)
+
+
+def test_a_note_moved_past_the_pitch_range_comes_back_an_octave_in():
+    config = EncodingConfig(max_pitch=72)
+    in_g = Score(
+        tracks=(
+            Track(40, notes=tuple(Note(beat, beat + 1, pitch, 90) for beat, pitch in enumerate((66, 67, 69, 71, 72)))),
+        )
+    )
+    assert key_shift(in_g, config) == 5, "G major up to C"
+    pitches = [note.pitch for note in quantize(in_g, config).tracks[0].notes]
+    assert pitches == [66, 67, 57, 59, 60], "69, 71 and 72 moved past 72 come back an octave lower"
+    assert decode(encode(in_g, config), config) == quantize(in_g, config)
+
+
+def test_models_before_one_key_keep_each_piece_in_its_own_key():
+    config = EncodingConfig.from_dict(
+        {key: value for key, value in EncodingConfig().to_dict().items() if key != "one_key"}
+    )
+    names = token_names(encode(_in_d_major(), config), config)
+    assert not any(name.startswith("Key") for name in names) and "Pitch_62" in names
+    assert key_shift(_in_d_major(), config) == 0

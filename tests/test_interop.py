@@ -15,9 +15,9 @@ from composer.events import DRUMS
 from composer.generation.output import generate_files
 from composer.generation.request import GenerateRequest
 from composer.generation.sample import Constraints, SamplingOptions
-from composer.generation.scales import scale_pitch_classes
 from composer.midi_io import OUTPUT_PPQ
 from composer.render.audio import DEBIAN_SOUNDFONT
+from composer.scales import scale_pitch_classes
 
 from midi_factory import assert_every_note_ends
 

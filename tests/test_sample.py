@@ -18,6 +18,7 @@ OPENING = [
     START,
     IDS["Bar", None],
     IDS["TimeSig", (4, 4)],
+    IDS["Key", 0],
     IDS["Part", 0],
     IDS["Pos", 0],
     IDS["Tempo", 120],
@@ -98,6 +99,8 @@ def test_a_piece_opens_with_a_bar_its_meter_its_instruments_and_its_tempo_before
     stream.feed(IDS["Bar", None])
     assert _kinds_allowed(grammar, stream) == {"TimeSig"}
     stream.feed(IDS["TimeSig", (3, 4)])
+    assert _kinds_allowed(grammar, stream) == {"Key"}, "how far the piece was moved to C major or A minor"
+    stream.feed(IDS["Key", -3])
     assert _kinds_allowed(grammar, stream) == {"Part"}, "at least one instrument"
     stream.feed(IDS["Part", 40])
     assert _allowed_names(grammar, stream) == {"Pos_0"} | {f"Part_{p}" for p in range(41, 128)} | {"Part_drums"}
@@ -136,9 +139,9 @@ def test_the_chosen_tempo_and_meter_open_the_piece_and_stay():
     )
     for piece in pieces:
         names = token_names(piece.tokens, CONFIG)
-        parts = [name for name in names[3:] if name.startswith("Part")]
-        assert names[:3] == ["Start", "Bar", "TimeSig_6/8"] and parts
-        assert names[3 + len(parts) : 5 + len(parts)] == ["Pos_0", "Tempo_95"]
+        parts = [name for name in names[4:] if name.startswith("Part")]
+        assert names[:3] == ["Start", "Bar", "TimeSig_6/8"] and names[3].startswith("Key_") and parts
+        assert names[4 + len(parts) : 6 + len(parts)] == ["Pos_0", "Tempo_95"]
         assert sum(name.startswith(("Tempo", "TimeSig")) for name in names) == 2
 
 
@@ -519,8 +522,10 @@ def test_any_stream_the_grammar_allows_decodes_to_music_that_encodes_back_to_its
     """The sampler and decoding step through one grammar (events.StreamState): whatever the sampler may choose
     at each step, from any configuration's vocabulary, decodes to music on the grid that encoding writes back
     exactly, in the bars the sampler counted. (A stream is not itself canonical: parts declared but never
-    played, say, are not music.)"""
-    grammar, stream, tokens, bar_starts = Grammar(config, Constraints()), StreamState(config), [START], []
+    played, say, are not music.) Its notes keep a tritone from MIDI's ends, where a one-key encoding, moving a
+    piece to C, would fold a note back an octave."""
+    grammar = Grammar(config, Constraints(min_pitch=6, max_pitch=121))
+    stream, tokens, bar_starts = StreamState(config), [START], []
     stream.feed(START)
     rng = np.random.default_rng(seed)  # a uniform walk over the allowed events: hypothesis draws small numbers
     for _ in range(length):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from composer.generation.scales import closing_key, closing_keys, is_tonic_close, key_of
+from composer.scales import SCALES, closing_key, closing_keys, is_tonic_close, key_of, shift_to_one_key
 
 
 def _counts(pitch_classes) -> np.ndarray:
@@ -40,3 +40,29 @@ def test_a_final_chord_closes_on_the_tonic_or_its_relative_root_lowest_with_its_
     assert not is_tonic_close([52, 60, 67], c_major), "the third in the bass"
     assert not is_tonic_close([48, 55, 60], c_major), "no third"
     assert not is_tonic_close([43, 59, 62], c_major), "the dominant"
+
+
+def _scale_counts(tonic: int, name: str) -> list[int]:
+    return [int((pitch_class - tonic) % 12 in SCALES[name]) for pitch_class in range(12)]
+
+
+@pytest.mark.parametrize(
+    ("tonic", "name", "shift"),
+    [
+        (0, "major", 0),
+        (2, "major", -2),  # D major down to C
+        (7, "major", 5),  # G major up to C, not down a fifth
+        (6, "major", 6),  # F sharp major: a tritone either way, upward on the tie
+        (9, "harmonic-minor", 0),
+        (4, "harmonic-minor", 5),  # E minor up to A minor
+        (2, "harmonic-minor", -5),  # D minor down to A minor
+    ],
+)
+def test_a_piece_moves_by_the_nearest_way_to_c_major_or_a_minor(tonic, name, shift):
+    assert shift_to_one_key(_scale_counts(tonic, name)) == shift
+
+
+def test_of_keys_that_fit_equally_the_nearest_is_taken():
+    """C pentatonic fits C, F and G major alike: it stays where it is, as a piece already in C does."""
+    assert shift_to_one_key(_scale_counts(0, "pentatonic")) == 0
+    assert shift_to_one_key(_scale_counts(2, "pentatonic")) == -2

@@ -441,3 +441,14 @@ def _two_epoch_request(training, corpus, tmp_path, dropout, **settings):
     return training.TrainRequest(
         corpus, tmp_path / "whole", model=model, training=config, cache_dir=tmp_path / "cache", workers=1
     )
+
+
+def test_transposition_is_refused_in_the_one_key_encoding_and_trains_keys_as_written(corpus, tmp_path):
+    out = tmp_path / "run"
+    result = _train(corpus, out, "--transpose", "2")
+    assert result.exit_code == 2 and "--transpose moves pieces out of C major and A minor" in result.output
+    assert not out.exists()
+    result = _train(corpus, out, "--transpose", "2", "--keys-as-written", "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    metadata = read_metadata(out / "model.keras")
+    assert metadata["encoding"]["one_key"] is False and "Key_0" not in metadata["vocabulary"]

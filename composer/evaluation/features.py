@@ -29,8 +29,8 @@ import numpy as np
 
 from composer.data.corpus import find_midi_files
 from composer.errors import ComposerError
-from composer.generation.scales import key_fit
 from composer.midi_io import OUTPUT_PPQ, program_name, read_score
+from composer.scales import key_fit
 from composer.score import Score
 
 PITCH_CLASS_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from composer.config import EncodingConfig
-from composer.events import decode, encode, quantize, token_names
+from composer.events import decode, encode, key_shift, quantize, token_names
 from composer.midi_io import program_name, read_score
 from composer.score import Score, Track
 
@@ -28,6 +28,7 @@ def inspect_file(path: str | os.PathLike, config: EncodingConfig, num_tokens: in
         "beats": score.end_beat,
         "seconds": round(score.beats_to_seconds(score.end_beat), 3),
         "tokens": len(tokens),
+        "key_shift": key_shift(score, config) if config.one_key else None,
         "first_tokens": token_names(tokens[:num_tokens], config),
         "round_trip": _round_trip(score, quantized, decode(tokens, config)),
     }
@@ -48,6 +49,7 @@ def format_inspection(info: dict[str, Any]) -> str:
         f"  notes: {info['notes']}",
         f"  length: {info['beats']:g} beats, {info['seconds']:g} s",
         f"  tokens: {info['tokens']}",
+        *([] if info["key_shift"] is None else [f"  key: {_key_move(info['key_shift'])}"]),
         "  round trip: "
         + ("exact" if trip["exact"] else f"lossy, {trip['notes_changed']} of {info['notes']} notes change")
         + (f", {trip['parts_merged']} parts merge into others of the same instrument" if trip["parts_merged"] else "")
@@ -56,6 +58,14 @@ def format_inspection(info: dict[str, Any]) -> str:
     if info["first_tokens"]:
         lines.append(f"  first {len(info['first_tokens'])} tokens: " + " ".join(info["first_tokens"]))
     return "\n".join(lines)
+
+
+def _key_move(semitones: int) -> str:
+    """How a one-key encoding moved the file."""
+    if not semitones:
+        return "encoded as written (in C major or A minor already)"
+    direction = "up" if semitones > 0 else "down"
+    return f"encoded {abs(semitones)} semitone{'s' * (abs(semitones) > 1)} {direction}, in C major or A minor"
 
 
 def _track_info(track: Track) -> dict[str, Any]:

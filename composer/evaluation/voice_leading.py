@@ -41,7 +41,7 @@ import math
 
 import numpy as np
 
-from composer.generation.scales import is_tonic_close, key_of
+from composer.scales import is_tonic_close, key_of
 from composer.score import Score, Track, strong_offsets
 
 PERFECT_FIFTH = 7  # semitones, mod 12

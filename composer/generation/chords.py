@@ -33,6 +33,7 @@ from composer.events import (
     DRUMS,
     DURATION,
     HOLD,
+    KEY,
     PART,
     PITCH,
     POSITION,
@@ -45,7 +46,7 @@ from composer.events import (
 )
 from composer.generation.melody import Melody
 from composer.generation.sample import instrument_pitches, require_highest_first, require_onset_at
-from composer.generation.scales import closing_key
+from composer.scales import closing_key, shift_to_one_key
 
 _NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _ACCIDENTALS = {"": 0, "#": 1, "b": -1}
@@ -80,6 +81,11 @@ class Chord:
     symbol: str
     tones: frozenset[int]  # pitch classes
     bass: int  # the pitch class of the lowest note on the chord's first beat
+
+    def moved(self, semitones: int) -> Chord:
+        """The chord ``semitones`` up: where a one-key model writes it."""
+        tones = frozenset((tone + semitones) % 12 for tone in self.tones)
+        return Chord(self.symbol, tones, (self.bass + semitones) % 12)
 
 
 def chord(symbol: str) -> Chord:
@@ -121,6 +127,16 @@ def beat_steps(meter: tuple[int, int], config: EncodingConfig) -> int:
     return bar_steps(meter, config) // (meter[0] // 3) if compound else max(1, 4 * config.steps_per_quarter // meter[1])
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """A guide's pitch limits over the pitches of a stream in one key."""
+
+    in_range: np.ndarray
+    lowest: int
+    instrument_range: dict[int, np.ndarray]
+    instrument_lowest: dict[int, int]
+
+
 class ChordGuide:
     """Narrows the sampler's mask so that the music follows ``progression`` in ``meter`` by the rule above."""
 
@@ -151,12 +167,40 @@ class ChordGuide:
         vocab = vocabulary(config)
         self.ids = vocab.ids
         self.pitches = np.arange(config.min_pitch, config.max_pitch + 1)
-        self.in_range = (self.pitches >= pitch_range[0]) & (self.pitches <= pitch_range[1])
-        self.lowest = max(config.min_pitch, pitch_range[0])
-        self.instrument_range = instrument_pitches(self.in_range, self.pitches, instrument_ranges, exempt_program)
-        self.instrument_lowest = {part: int(self.pitches[mask].min()) for part, mask in self.instrument_range.items()}
+        self.pitch_range, self.instrument_ranges = pitch_range, instrument_ranges
+        self._frames: dict[int, _Frame] = {}
+        self.key_token = vocab.ids.get((KEY, self._progression_key(lengths)))  # None: not a one-key model
+        self.keys = vocab.block(KEY)
         kinds = (PITCH, HOLD, DURATION, POSITION, BAR, REPEAT, VELOCITY, PROGRAM)
         self.blocks = {kind: vocab.block(kind) for kind in kinds if kind != PROGRAM or config.use_programs}
+
+    def _progression_key(self, lengths: list[int]) -> int:
+        """How far a one-key model moves the progression to C major or A minor: by its chord tones' time."""
+        counts = [0] * 12
+        for chord_here, length in zip(self.chords, lengths):
+            for tone in chord_here.tones:
+                counts[tone] += length
+        return shift_to_one_key(counts)
+
+    def _frame(self, stream: StreamState) -> _Frame:
+        """The pitch limits over the pitches of ``stream``, moved ``stream.key`` semitones (a token's pitch sounds that
+        much lower); worked out once per key."""
+        key = stream.key
+        if key not in self._frames:
+            sounding = self.pitches - key
+            in_range = (sounding >= self.pitch_range[0]) & (sounding <= self.pitch_range[1])
+            ranges = instrument_pitches(in_range, sounding, self.instrument_ranges, self.exempt)
+            self._frames[key] = _Frame(
+                in_range,
+                lowest=max(self.config.min_pitch, self.pitch_range[0] + key),
+                instrument_range=ranges,
+                instrument_lowest={part: int(self.pitches[mask].min()) for part, mask in ranges.items()},
+            )
+        return self._frames[key]
+
+    def _chord(self, step: int, stream: StreamState) -> Chord:
+        """The chord at ``step`` as ``stream`` writes it: in its key."""
+        return self.chord_at(step).moved(stream.key)
 
     def chord_at(self, step: int) -> Chord:
         return self.chords[bisect.bisect_right(self.starts, (step - self.start) % self.cycle) - 1]
@@ -178,6 +222,9 @@ class ChordGuide:
     def restrict(self, stream: StreamState, mask: np.ndarray) -> np.ndarray:
         mask = mask.copy()
         mask[self.blocks[REPEAT]] = False  # a repeated bar would bring back its old chord
+        if self.key_token is not None and stream.awaits_key() and mask[self.keys].sum() > 1:
+            mask[self.keys] = False  # moved to C major or A minor, where the network writes (unless a melody has set
+            mask[self.key_token] = True  # the key already)
         if stream.pitch is not None:
             if self._follows(stream.instrument):
                 self._durations(stream, mask)
@@ -214,7 +261,7 @@ class ChordGuide:
 
     def _new_pitches(self, stream: StreamState, instrument: int) -> np.ndarray:
         """The pitches a new note of ``instrument`` may take here by the rule (the grammar narrows them further)."""
-        now, chord_here = stream.now, self.chord_at(stream.now)
+        now, chord_here = stream.now, self._chord(stream.now, stream)
         allowed = np.isin(self.pitches % 12, sorted(chord_here.tones))
         previous = stream.last_pitches.get(instrument)
         if not self.is_strong(now) and previous is not None:
@@ -233,15 +280,15 @@ class ChordGuide:
         """On a chord's first beat, only notes with the bass still playable at or below them."""
         if not self.starts_chord(stream.now):
             return np.ones(len(self.pitches), bool)
-        bass = (self.pitches % 12 == self.chord_at(stream.now).bass) & (self.pitches >= self._floor(stream))
+        bass = (self.pitches % 12 == self._chord(stream.now, stream).bass) & (self.pitches >= self._floor(stream))
         return bass | (np.cumsum(bass) - bass > 0)
 
     def _floor(self, stream: StreamState) -> int:
         """The lowest pitch a part under the rule can take: that of the part whose range reaches lowest (of the parts
         the piece declared; any part, where it declares none)."""
-        parts = [part for part in stream.parts if self._follows(part)]
-        lows = [self.instrument_lowest[part] for part in parts if part in self.instrument_lowest]
-        return self.lowest if not lows or len(lows) < len(parts) else min(lows)
+        parts, frame = [part for part in stream.parts if self._follows(part)], self._frame(stream)
+        lows = [frame.instrument_lowest[part] for part in parts if part in frame.instrument_lowest]
+        return frame.lowest if not lows or len(lows) < len(parts) else min(lows)
 
     def _holdable(self, stream: StreamState) -> np.ndarray:
         """Held notes that may be restated: restatable, and either a new note already sounds at this onset or one
@@ -249,8 +296,8 @@ class ChordGuide:
         restatable = self._restatable(stream)
         if stream.frame_notes:
             return restatable
-        chord_tones = np.isin(self.pitches % 12, sorted(self.chord_at(stream.now).tones))
-        candidates = self.in_range & chord_tones & restatable
+        chord_tones = np.isin(self.pitches % 12, sorted(self._chord(stream.now, stream).tones))
+        candidates = self._frame(stream).in_range & chord_tones & restatable
         return restatable & (np.cumsum(candidates) - candidates > 0)
 
     def _can_list(self, stream: StreamState, instrument: int) -> bool:
@@ -261,7 +308,8 @@ class ChordGuide:
         return any(holdable[pitch - self.config.min_pitch] for pitch in held) or self._can_start(stream, instrument)
 
     def _can_start(self, stream: StreamState, instrument: int) -> bool:
-        later = self.instrument_range.get(instrument, self.in_range).copy()
+        frame = self._frame(stream)
+        later = frame.instrument_range.get(instrument, frame.in_range).copy()
         if stream.listed is not None and not stream.listed.drums:
             later &= (self.pitches < stream.listed.pitch) | (
                 (self.pitches == stream.listed.pitch) & (instrument > stream.listed.instrument)
@@ -273,14 +321,14 @@ class ChordGuide:
         start, pitch_class = stream.now, stream.pitch % 12
         limit = self.config.max_duration_steps
         for step in range(start + 1, start + limit):
-            if self.is_strong(step) and pitch_class not in self.chord_at(step).tones:
+            if self.is_strong(step) and pitch_class not in self._chord(step, stream).tones:
                 limit = step - start
                 break
         mask[self.blocks[DURATION][limit:]] = False
 
     def _bass_listed(self, stream: StreamState) -> bool:
         listed = stream.listed  # drums come only once the bass is listed (they end the pitched listing)
-        return listed is not None and (listed.drums or listed.pitch % 12 == self.chord_at(stream.now).bass)
+        return listed is not None and (listed.drums or listed.pitch % 12 == self._chord(stream.now, stream).bass)
 
     def _keep_the_next_chord(self, stream: StreamState, mask: np.ndarray) -> None:
         """No position or bar line beyond the next chord's first beat: an onset must fall on it."""
@@ -316,14 +364,15 @@ class CadenceGuide(ChordGuide):
         """The last part above the bass to take a note (every other already sounds) takes the chord's third if no
         part has: a close is a triad, not a bare fifth."""
         bass = self._bass_part(stream)
-        if stream.instrument == bass or self.third in {pitch % 12 for pitch in stream.sounding_pitches()}:
+        third = (self.third + stream.key) % 12
+        if stream.instrument == bass or third in {pitch % 12 for pitch in stream.sounding_pitches()}:
             return
         sounding = {
             instrument for end, start, _, instrument, _ in stream.sounding if end > stream.now or start == stream.now
         }
         if any(self._follows(part) and part not in sounding | {bass, stream.instrument} for part in stream.parts):
             return
-        thirds = mask[self.blocks[PITCH]] & (self.pitches % 12 == self.third)
+        thirds = mask[self.blocks[PITCH]] & (self.pitches % 12 == third)
         if thirds.any():
             mask[self.blocks[PITCH]] = thirds
 

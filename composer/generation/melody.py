@@ -24,6 +24,7 @@ from composer.errors import ComposerError
 from composer.events import (
     DURATION,
     HOLD,
+    KEY,
     PART,
     PITCH,
     POSITION,
@@ -34,6 +35,7 @@ from composer.events import (
     StreamState,
     bar_steps,
     holds_notes,
+    key_shift,
     quantize,
     vocabulary,
 )
@@ -53,6 +55,7 @@ class Melody:
     qpm: float
     bars: int
     track: Track  # as read, written back unchanged
+    key: int = 0  # the semitones a one-key model moves it by (to C major or A minor), where the parts are written
 
 
 def read_melody(path: Path, part: str | None, program: int | None, config: EncodingConfig) -> Melody:
@@ -63,8 +66,10 @@ def read_melody(path: Path, part: str | None, program: int | None, config: Encod
     _check_model(config)
     _check_one_voice(track, path)
     meter = _one_meter(score, path)
-    _check_kept(track, config, path)
-    heard = quantize(Score(tracks=(track,), time_signatures=score.time_signatures), config).tracks[0].notes
+    alone = Score(tracks=(track,), time_signatures=score.time_signatures)
+    key = key_shift(alone, config)
+    _check_kept(track, key, config, path)
+    heard = quantize(alone, config).tracks[0].notes
     spq = config.steps_per_quarter
     notes = tuple((round(n.start * spq), round(n.end * spq), n.pitch, n.velocity) for n in heard)
     bar = bar_steps(meter, config)
@@ -75,6 +80,7 @@ def read_melody(path: Path, part: str | None, program: int | None, config: Encod
         qpm=score.tempos[0].qpm if score.tempos else 120.0,
         bars=max(1, math.ceil(track.notes[-1].end * spq / bar - 1e-9)),  # all of its last note, as written
         track=track,
+        key=key,
     )
 
 
@@ -122,13 +128,13 @@ def _one_meter(score: Score, path: Path) -> tuple[int, int]:
     return meters.pop() if meters else DEFAULT_TIME_SIGNATURE
 
 
-def _check_kept(track: Track, config: EncodingConfig, path: Path) -> None:
-    """Refuses a melody the model's vocabulary would change: off its grid or out of its range. (A note longer than
-    the model's longest is heard by the model at that length, as it heard such notes in training, and written out
-    whole.)"""
+def _check_kept(track: Track, key: int, config: EncodingConfig, path: Path) -> None:
+    """Refuses a melody the model's vocabulary would change: off its grid or out of its range, where a one-key model
+    hears it (``key`` semitones up). (A note longer than the model's longest is heard by the model at that length, as
+    it heard such notes in training, and written out whole.)"""
     steps = config.steps_per_quarter
     for note in track.notes:
-        if not config.min_pitch <= note.pitch <= config.max_pitch:
+        if not config.min_pitch <= note.pitch + key <= config.max_pitch:
             raise ComposerError(
                 f"{path}: the melody's pitch {note.pitch} at beat {note.start:g} is outside the model's range "
                 f"{config.min_pitch}-{config.max_pitch}"
@@ -160,7 +166,8 @@ class MelodyGuide:
     def restrict(self, stream: StreamState, allowed: np.ndarray) -> np.ndarray:
         """``allowed``, the mask of a grammar that reserves the melody's instrument for it, narrowed to what
         keeps the melody; only the melody's own event where one is due."""
-        forced = self._forced(stream)
+        key = self.ids.get((KEY, self.melody.key))  # a one-key model writes the parts in the melody's
+        forced = key if key is not None and stream.awaits_key() and allowed[key] else self._forced(stream)
         if forced is not None:
             only = np.zeros_like(allowed)
             only[forced] = True
@@ -182,13 +189,15 @@ class MelodyGuide:
             mask[self.positions] = False
 
     def _forced(self, stream: StreamState) -> int | None:
-        """The event the melody needs next, at an onset where it sounds and is not yet listed."""
+        """The event the melody needs next, at an onset where it sounds and is not yet listed (in the stream's
+        key)."""
         if not stream.in_frame or (self.config.use_tempo and not stream.tempo_given):
             return None
         note = self._sounding_at(stream.now)
         if note is None:
             return None
         start, end, pitch, velocity = note
+        pitch += stream.key
         if stream.pitch is not None:
             new_melody_note = stream.instrument == self.melody.program and start == stream.now
             return self.ids[DURATION, end - start] if new_melody_note else None

@@ -24,6 +24,7 @@ from composer.events import (
     DURATION,
     END,
     HOLD,
+    KEY,
     PART,
     PITCH,
     POSITION,
@@ -42,7 +43,7 @@ from composer.events import (
     vocabulary,
 )
 from composer.generation.inference import NumpyLSTM
-from composer.generation.scales import CADENCE_BASS_STEPS, is_tonic_close, key_of
+from composer.scales import CADENCE_BASS_STEPS, is_tonic_close, key_of, shift_to_one_key
 from composer.score import DEFAULT_TIME_SIGNATURE, strong_offsets
 
 
@@ -98,33 +99,52 @@ class Grammar:
         self.kinds = np.array(vocab.kinds)
         self.blocks = {
             kind: vocab.block(kind)
-            for kind in (BAR, REPEAT, POSITION, TEMPO, TIME_SIGNATURE, PART, PROGRAM, VELOCITY, PITCH, HOLD, DURATION)
+            for kind in (
+                BAR,
+                REPEAT,
+                POSITION,
+                TEMPO,
+                TIME_SIGNATURE,
+                KEY,
+                PART,
+                PROGRAM,
+                VELOCITY,
+                PITCH,
+                HOLD,
+                DURATION,
+            )
         }
         self.pitches = np.arange(config.min_pitch, config.max_pitch + 1)
         self._ranks = np.array([listing_key(int(pitch), 0, config).rank for pitch in self.pitches])
         self.tempo_values = np.array(tempo_values(config) if config.use_tempo else ())  # per step: made once
         self.velocity_values = np.array(velocity_values(config) if config.use_velocity else ())
-        self.playable = self._playable_pitches(constraints)
-        self.instrument_range = instrument_pitches(
-            self.playable[False], self.pitches, constraints.instrument_ranges, reserved_program
-        )
+        self.reserved_program = reserved_program
+        self._frames: dict[int, tuple[dict[bool, np.ndarray], dict[int, np.ndarray]]] = {}
         self.usable = ~np.isin(np.arange(len(vocab)), sorted(constraints.blocked_events))
         self.new_note_programs = self._new_note_programs(vocab)
         if reserved_program is not None:
             self.new_note_programs[reserved_program] = False
         self.is_drums = np.arange(DRUMS + 1) == DRUMS
+        playable = self.frame(0)[0]
         if not (
-            self.playable[False]
-            if constraints.programs is None or constraints.programs - {DRUMS}
-            else self.playable[True]
+            playable[False] if constraints.programs is None or constraints.programs - {DRUMS} else playable[True]
         ).any():
             raise ComposerError("the constraints leave no pitch that may be played; widen the pitch range or scale")
 
-    def _playable_pitches(self, constraints: Constraints) -> dict[bool, np.ndarray]:
-        """Per drums (True) or pitched (False): which of the vocabulary's pitches a new note may have."""
-        in_range = (self.pitches >= constraints.min_pitch) & (self.pitches <= constraints.max_pitch)
-        in_scale = np.isin(self.pitches % 12, sorted(constraints.pitch_classes or range(12)))
-        return {False: in_range & in_scale, True: in_range}
+    def frame(self, key: int) -> tuple[dict[bool, np.ndarray], dict[int, np.ndarray]]:
+        """The user's pitch limits and the instruments' ranges over the pitches of a stream moved ``key`` semitones
+        to its one key (a token's pitch sounds ``key`` lower): per drums (True) or pitched (False), the pitches a
+        new note may have, and per pitched instrument with a range, its own. Worked out once per key."""
+        if key not in self._frames:
+            sounding = self.pitches - key
+            constraints = self.constraints
+            in_range = (sounding >= constraints.min_pitch) & (sounding <= constraints.max_pitch)
+            in_scale = np.isin(sounding % 12, sorted(constraints.pitch_classes or range(12)))
+            drums_range = (self.pitches >= constraints.min_pitch) & (self.pitches <= constraints.max_pitch)
+            playable = {False: in_range & in_scale, True: drums_range}
+            ranges = instrument_pitches(playable[False], sounding, constraints.instrument_ranges, self.reserved_program)
+            self._frames[key] = (playable, ranges)
+        return self._frames[key]
 
     def _new_note_programs(self, vocab) -> np.ndarray:
         """The instruments (0..128) a new note may be played on."""
@@ -144,6 +164,8 @@ class Grammar:
             mask[self.blocks[BAR]] = True  # a piece opens with its first bar ...
         elif self.config.use_time_signatures and not stream.meter_given:
             self._allow(mask, TIME_SIGNATURE, self.constraints.time_signature)  # ... and its meter
+        elif stream.awaits_key():
+            self._keys(mask)  # how far the piece was moved to C major or A minor: the key it is written out in
         elif stream.declaring() and not stream.parts:
             self._parts(stream, mask)  # the piece's instruments before anything else
         elif stream.repeated:
@@ -164,6 +186,16 @@ class Grammar:
             mask[self.blocks[kind]] = self.usable[self.blocks[kind]]
         else:
             mask[vocabulary(self.config).ids[kind, chosen]] = True
+
+    def _keys(self, mask: np.ndarray) -> None:
+        """Any key, or for a user's scale, the one that moves it onto C major or A minor, where the network writes
+        (``--key D --scale minor`` is written in A minor and moved to D)."""
+        classes = self.constraints.pitch_classes
+        if classes is None or len(classes) == 12:
+            mask[self.blocks[KEY]] = True
+            return
+        counts = [int(pitch_class in classes) for pitch_class in range(12)]
+        mask[vocabulary(self.config).ids[KEY, shift_to_one_key(counts)]] = True
 
     def _parts(self, stream: StreamState, mask: np.ndarray) -> None:
         """More instruments for the piece, in ascending order, of those that may play."""
@@ -249,7 +281,8 @@ class Grammar:
         if not self._playing(stream)[instrument]:
             return np.zeros(len(self.pitches), bool)
         drums = instrument == DRUMS
-        ok = self.instrument_range.get(instrument, self.playable[drums]).copy()
+        playable, ranges = self.frame(stream.key)
+        ok = ranges.get(instrument, playable[drums]).copy()
         if stream.listed is not None:
             ok &= _keys_after(stream.listed, drums, self._ranks, instrument)
         return ok
@@ -267,12 +300,12 @@ class Grammar:
         """Whether a playable pitch comes after the last listed note in the listing's order: then every program
         of the kind (``drums`` or pitched) can start a note; only at the last note's own pitch does the program
         decide."""
-        listed = stream.listed
+        listed, playable = stream.listed, self.frame(stream.key)[0][drums]
         if listed is not None and listed.drums != drums:
             return listed.drums < drums
         if listed is None:
-            return bool(self.playable[drums].any())
-        return bool((self.playable[drums] & (self._ranks > listed.rank)).any())
+            return bool(playable.any())
+        return bool((playable & (self._ranks > listed.rank)).any())
 
     def _programs(self, stream: StreamState, room: bool, current: int | None) -> np.ndarray:
         """Program changes that lead somewhere: to the instrument of a held note still to restate, or to one that
@@ -284,7 +317,7 @@ class Grammar:
             for drums in (False, True):
                 candidates = np.flatnonzero(playing & (self.is_drums == drums))
                 if self._open_after(stream, drums):  # any instrument without a range of its own can start a note
-                    ranged = np.isin(candidates, list(self.instrument_range))
+                    ranged = np.isin(candidates, list(self.frame(stream.key)[1]))
                     programs[candidates[~ranged]] = True
                     candidates = candidates[ranged]
                 # else only the pitch of the last listed note may be left: it depends on the program

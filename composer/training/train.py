@@ -79,6 +79,7 @@ def train(request: TrainRequest, report: Callable[[str], None] = print, on_file=
     elif not request.force and _finished_run(out):  # as the chief refuses it: the others must not wait for it
         raise ComposerError(f"{out} already holds a finished run; pass --force to replace it")
     state = _resumed_state(request, report) if resume else _new_state(request)
+    _check_transposition(state)
     elapsed_before = state.elapsed_seconds  # by earlier sessions of the run
     if cluster.mode == "multi-worker" and not is_cache(Path(state.data)):
         raise ComposerError(
@@ -140,6 +141,15 @@ def _with_data(state: RunState, data: TrainingData, cluster: Cluster) -> RunStat
         event_counts=tuple(counts.tolist()),
         distribute={"mode": cluster.mode, "workers": cluster.workers},
     )
+
+
+def _check_transposition(state: RunState) -> None:
+    """Random transposition would move the pieces out of the one key a one-key encoding writes them in."""
+    if state.encoding.one_key and state.training.transpose_semitones:
+        raise ComposerError(
+            "--transpose moves pieces out of C major and A minor, where this encoding writes every piece; "
+            "leave it off, or encode with --keys-as-written"
+        )
 
 
 def _check_carry_state(training: TrainConfig, data: TrainingData, cluster: Cluster) -> None:

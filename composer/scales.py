@@ -107,3 +107,26 @@ def note_class(name: str) -> int:
         raise ComposerError(f"--key {name!r}: give a note name such as C, F#, Bb")
     sharps = sum(a in "#♯" for a in accidentals) - sum(a in "b♭" for a in accidentals)
     return (NOTE_NAMES[letter] + sharps) % 12
+
+
+ONE_KEY_SHIFTS = range(-5, 7)  # semitones a piece moves by to C major or A minor: never more than a tritone
+_ONE_KEY_TONICS = {False: 0, True: 9}  # C major, A minor
+
+
+def shift_to_one_key(pitch_class_counts) -> int:
+    """The semitones (-5..6) that move notes of these pitch-class counts into C major or A minor: of the keys that
+    hold them as well as the best (``key_of``'s scales), the one that needs the smallest move, upward on a tie. The
+    nearest key, so that a piece already in C major or A minor stays where it is."""
+    fits = {
+        (tonic, minor): _in_scale(pitch_class_counts, tonic, KEY_SCALES[minor])
+        for tonic in range(12)
+        for minor in (False, True)
+    }
+    best = max(fits.values())
+    shifts = [_signed((_ONE_KEY_TONICS[minor] - tonic) % 12) for (tonic, minor), fit in fits.items() if fit == best]
+    return min(shifts, key=lambda shift: (abs(shift), -shift))
+
+
+def _signed(semitones: int) -> int:
+    """0..11 semitones up as the nearest move, -5..6."""
+    return semitones - 12 if semitones > ONE_KEY_SHIFTS[-1] else semitones
