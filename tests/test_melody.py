@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import mido
 import pytest
@@ -57,11 +58,17 @@ def _assert_on_top(score: Score, program: int) -> None:
                 assert not above, (note, above)
 
 
+def _moved(score: Score, semitones: int) -> Score:
+    return score.with_notes(lambda track: tuple(replace(n, pitch=n.pitch + semitones) for n in track.notes))
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_an_untrained_network_still_plays_the_melody_exactly_and_on_top(tmp_path, seed):
-    """Whatever the network prefers, the guide forces the melody's events in and nothing past its onsets."""
-    melody = read_melody(_written(tmp_path), None, None, CONFIG)
-    assert melody.bars == 5 and melody.meter == (4, 4) and melody.qpm == 96
+    """Whatever the network prefers, the guide forces the melody's events in and nothing past its onsets; a tune
+    in D major is written in C (Key_-2) and comes out in D."""
+    moved = 2 * (seed % 2)
+    melody = read_melody(_written(tmp_path, _moved(SONG, moved)), None, None, CONFIG)
+    assert melody.bars == 5 and melody.meter == (4, 4) and melody.qpm == 96 and melody.key == -moved
     pieces = sample_pieces(
         random_network(seed=seed),
         CONFIG,
@@ -76,10 +83,11 @@ def test_an_untrained_network_still_plays_the_melody_exactly_and_on_top(tmp_path
         names = token_names(piece.tokens, CONFIG)
         declared = [name for name in names[: names.index("Pos_0")] if name.startswith("Part")]
         assert "Part_0" in declared and len(declared) > 1, "the melody's instrument, and another to play under it"
+        assert names[:4] == ["Start", "Bar", "TimeSig_4/4", f"Key_{-moved}"], names[:6]
         score = decode(piece.tokens, CONFIG)
         _assert_on_top(score, 0)
         tune = next(t for t in score.tracks if t.program == 0 and not t.is_drum)
-        assert _notes(tune) == _notes(Track(0, notes=TUNE)) and piece.end_step == 5 * 48
+        assert _notes(tune) == _notes(_moved(SONG, moved).tracks[1]) and piece.end_step == 5 * 48
 
 
 def test_a_note_longer_than_the_models_longest_is_heard_at_that_length(tmp_path):

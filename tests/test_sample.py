@@ -7,6 +7,7 @@ from composer.config import EncodingConfig
 from composer.errors import ComposerError
 from composer.events import DRUMS, END, START, StreamState, decode, encode, follow, token_names, vocabulary
 from composer.generation.sample import Constraints, Grammar, SamplingOptions, choose, sample_pieces
+from composer.scales import scale_pitch_classes
 from composer.score import Note, Score, TimeSignature, Track
 
 from random_networks import random_network
@@ -124,6 +125,25 @@ def test_a_piece_opens_with_a_bar_its_meter_its_instruments_and_its_tempo_before
     allowed = grammar.allowed(stream)
     assert allowed[IDS["Pos", 1]] and allowed[IDS["Pos", 35]] and not allowed[IDS["Pos", 36]], "within a 3/4 bar"
     assert allowed[IDS["Pitch", 59]] and not allowed[IDS["Pitch", 60]], "more notes here go below the last one"
+
+
+def test_a_scale_asked_for_is_written_in_c_major_or_a_minor_and_the_pitch_limits_move_with_it():
+    """--key D --scale minor: the network writes in A minor (Key_-5), and a token's pitch sounds five semitones
+    higher, so the limits asked for hold for the pitches as played."""
+    d_minor = scale_pitch_classes("D", "minor")
+    grammar, stream = (
+        Grammar(CONFIG, Constraints(pitch_classes=d_minor, min_pitch=60, max_pitch=72)),
+        StreamState(CONFIG),
+    )
+    for token in OPENING[:3]:
+        stream.feed(token)
+    assert _allowed_names(grammar, stream) == {"Key_-5"}
+    for token in [IDS["Key", -5], *OPENING[4:]]:
+        stream.feed(token)
+    played = {
+        VOCAB.values[t] - stream.key for t in np.flatnonzero(grammar.allowed(stream)) if VOCAB.kinds[t] == "Pitch"
+    }
+    assert stream.key == -5 and played == {pitch for pitch in range(60, 73) if pitch % 12 in d_minor}
 
 
 def test_the_chosen_tempo_and_meter_open_the_piece_and_stay():

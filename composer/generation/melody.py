@@ -162,6 +162,7 @@ class MelodyGuide:
             [kind == PART and value > melody.program for kind, value in zip(vocab.kinds, vocab.values)]
         )
         self.positions = vocab.block(POSITION)
+        self.parts = vocab.block(PART)
 
     def restrict(self, stream: StreamState, allowed: np.ndarray) -> np.ndarray:
         """``allowed``, the mask of a grammar that reserves the melody's instrument for it, narrowed to what
@@ -174,7 +175,7 @@ class MelodyGuide:
             return only
         mask = allowed & ~self.repeats
         mask[self.own_program] = False  # the melody's instrument plays the melody alone
-        if stream.declaring():
+        if stream.declaring() and mask[self.parts].any():  # once the grammar asks for parts (after the meter)
             self._declare_the_melody(stream, mask)
         self._keep_the_next_onset(stream, mask)
         return mask
