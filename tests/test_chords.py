@@ -286,3 +286,25 @@ def test_the_bass_of_each_chord_is_found_within_the_parts_ranges(seed):
         assert all(36 <= n.pitch <= 47 for n in bass)
         lowest = {start: min((n.pitch for n in bass if n.start == start), default=None) for start in (0, 4)}
         assert lowest[0] in (43, None) and lowest[4] in (36, None), "each chord's root, in the bass's range"
+
+
+def test_the_piece_declares_parts_that_can_reach_every_chords_bass_before_it_opens():
+    """A violin kept to 60-64 has no A to put under Am: the piece may not open with it alone, and stall there."""
+    ranges = ((40, 60, 84), (43, 36, 60))
+    guide = ChordGuide(parse_progression("Am Dm"), (4, 4), CONFIG, pitch_range=(52, 64), instrument_ranges=ranges)
+    ids, stream = vocabulary(CONFIG).ids, StreamState(CONFIG)
+    for token in [1, ids["Bar", None], ids["TimeSig", (4, 4)], ids["Key", 0], ids["Part", 40]]:
+        stream.feed(token)
+    mask = guide.restrict(stream, np.ones(len(vocabulary(CONFIG)), bool))
+    assert not mask[ids["Pos", 0]] and not mask[ids["Part", DRUMS]] and mask[ids["Part", 43]]
+    stream.feed(ids["Part", 43])  # a cello reaches A (57); the violin D (62)
+    assert guide.restrict(stream, np.ones(len(vocabulary(CONFIG)), bool))[ids["Pos", 0]]
+
+
+def test_a_progression_is_written_in_c_major_or_a_minor_and_its_chords_move_with_it():
+    guide = ChordGuide(parse_progression("D G A7 D"), (4, 4), CONFIG)
+    ids, stream = vocabulary(CONFIG).ids, StreamState(CONFIG)
+    for token in [1, ids["Bar", None], ids["TimeSig", (4, 4)]]:
+        stream.feed(token)
+    keys = guide.restrict(stream, np.ones(len(vocabulary(CONFIG)), bool))[vocabulary(CONFIG).block("Key")]
+    assert np.flatnonzero(keys).tolist() == [3], "D major: Key_-2, the fourth of -5..6"

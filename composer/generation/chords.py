@@ -229,9 +229,9 @@ class ChordGuide:
             if self._follows(stream.instrument):
                 self._durations(stream, mask)
             return mask
-        if stream.declaring() and not any(self._follows(part) for part in stream.parts):
-            mask[self.blocks[POSITION]] = False  # the piece needs a part to play the chords: not the drums alone
-            mask[self.ids[PART, DRUMS]] = False
+        if stream.declaring() and not self._basses_reachable(stream):
+            mask[self.blocks[POSITION]] = False  # the piece needs parts that can play every chord's bass
+            mask[self.ids[PART, DRUMS]] = False  # (not the drums alone, nor a violin under a bass kept to 52-64)
         if stream.in_frame and stream.now >= self.start:
             self._notes(stream, mask)
             if self.starts_chord(stream.now) and not self._bass_listed(stream):
@@ -242,6 +242,16 @@ class ChordGuide:
                     mask[self.ids[PROGRAM, DRUMS]] = False
         self._keep_the_next_chord(stream, mask)
         return mask
+
+    def _basses_reachable(self, stream: StreamState) -> bool:
+        """Whether the parts declared so far can put each chord's bass lowest: some part that follows the chords has
+        that pitch class within its range (in the stream's key)."""
+        frame = self._frame(stream)
+        reach = [frame.instrument_range.get(part, frame.in_range) for part in stream.parts if self._follows(part)]
+        if not reach:
+            return False
+        playable = np.any(reach, axis=0)
+        return all((playable & (self.pitches % 12 == chord.moved(stream.key).bass)).any() for chord in set(self.chords))
 
     def _follows(self, instrument: int) -> bool:
         return instrument not in (DRUMS, self.exempt)
