@@ -246,12 +246,11 @@ class ChordGuide:
     def _basses_reachable(self, stream: StreamState) -> bool:
         """Whether the parts declared so far can put each chord's bass lowest: some part that follows the chords has
         that pitch class within its range (in the stream's key)."""
-        frame = self._frame(stream)
-        reach = [frame.instrument_range.get(part, frame.in_range) for part in stream.parts if self._follows(part)]
-        if not reach:
+        if not any(self._follows(part) for part in stream.parts):
             return False
-        playable = np.any(reach, axis=0)
-        return all((playable & (self.pitches % 12 == chord.moved(stream.key).bass)).any() for chord in set(self.chords))
+        reachable = self._reachable(stream)
+        basses = {chord.moved(stream.key).bass for chord in self.chords}
+        return all((reachable & (self.pitches % 12 == bass)).any() for bass in basses)
 
     def _follows(self, instrument: int) -> bool:
         return instrument not in (DRUMS, self.exempt)
@@ -307,8 +306,15 @@ class ChordGuide:
         if stream.frame_notes:
             return restatable
         chord_tones = np.isin(self.pitches % 12, sorted(self._chord(stream.now, stream).tones))
-        candidates = self._frame(stream).in_range & chord_tones & restatable
+        candidates = self._reachable(stream) & chord_tones & restatable
         return restatable & (np.cumsum(candidates) - candidates > 0)
+
+    def _reachable(self, stream: StreamState) -> np.ndarray:
+        """The pitches some part under the rule can play, each within its range: of the parts the piece declared
+        (any part, where it declares none)."""
+        frame = self._frame(stream)
+        ranges = [frame.instrument_range.get(part, frame.in_range) for part in stream.parts if self._follows(part)]
+        return np.any(ranges, axis=0) if ranges else frame.in_range
 
     def _can_list(self, stream: StreamState, instrument: int) -> bool:
         """Whether ``instrument`` has a note it may list next: a held one to restate, or a new one below the last
