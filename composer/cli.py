@@ -489,7 +489,7 @@ _SAMPLING_OPTIONS = [
         default=DEFAULT_PITCH_TEMPERATURE,
         show_default=True,
         help="The temperature of which pitch a new note takes (--temperature still decides when notes start); "
-        "lower keeps to the key.",
+        "lower keeps to the key. Default: --temperature's.",
     ),
     click.option("--top-k", type=click.IntRange(min=0), default=0, help="Sample among the K likeliest events only."),
     click.option(
