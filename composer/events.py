@@ -266,11 +266,12 @@ def _moved(grid: _Grid, semitones: int, config: EncodingConfig) -> _Grid:
 
 
 def _folded(pitch: int, config: EncodingConfig) -> int:
-    while pitch > config.max_pitch:
-        pitch -= 12
-    while pitch < config.min_pitch:
-        pitch += 12
-    return pitch
+    """``pitch`` moved by whole octaves into the pitch range (to its edge, for a range narrower than an octave)."""
+    if pitch > config.max_pitch:
+        pitch -= 12 * -(-(pitch - config.max_pitch) // 12)
+    elif pitch < config.min_pitch:
+        pitch += 12 * -(-(config.min_pitch - pitch) // 12)
+    return min(max(pitch, config.min_pitch), config.max_pitch)
 
 
 def follow(

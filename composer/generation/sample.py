@@ -125,13 +125,13 @@ class Grammar:
         if reserved_program is not None:
             self.new_note_programs[reserved_program] = False
         self.is_drums = np.arange(DRUMS + 1) == DRUMS
-        playable = self.frame(0)[0]
+        playable = self._frame(0)[0]
         if not (
             playable[False] if constraints.programs is None or constraints.programs - {DRUMS} else playable[True]
         ).any():
             raise ComposerError("the constraints leave no pitch that may be played; widen the pitch range or scale")
 
-    def frame(self, key: int) -> tuple[dict[bool, np.ndarray], dict[int, np.ndarray]]:
+    def _frame(self, key: int) -> tuple[dict[bool, np.ndarray], dict[int, np.ndarray]]:
         """The user's pitch limits and the instruments' ranges over the pitches of a stream moved ``key`` semitones
         to its one key (a token's pitch sounds ``key`` lower): per drums (True) or pitched (False), the pitches a
         new note may have, and per pitched instrument with a range, its own. Worked out once per key."""
@@ -281,7 +281,7 @@ class Grammar:
         if not self._playing(stream)[instrument]:
             return np.zeros(len(self.pitches), bool)
         drums = instrument == DRUMS
-        playable, ranges = self.frame(stream.key)
+        playable, ranges = self._frame(stream.key)
         ok = ranges.get(instrument, playable[drums]).copy()
         if stream.listed is not None:
             ok &= _keys_after(stream.listed, drums, self._ranks, instrument)
@@ -300,7 +300,7 @@ class Grammar:
         """Whether a playable pitch comes after the last listed note in the listing's order: then every program
         of the kind (``drums`` or pitched) can start a note; only at the last note's own pitch does the program
         decide."""
-        listed, playable = stream.listed, self.frame(stream.key)[0][drums]
+        listed, playable = stream.listed, self._frame(stream.key)[0][drums]
         if listed is not None and listed.drums != drums:
             return listed.drums < drums
         if listed is None:
@@ -317,7 +317,7 @@ class Grammar:
             for drums in (False, True):
                 candidates = np.flatnonzero(playing & (self.is_drums == drums))
                 if self._open_after(stream, drums):  # any instrument without a range of its own can start a note
-                    ranged = np.isin(candidates, list(self.frame(stream.key)[1]))
+                    ranged = np.isin(candidates, list(self._frame(stream.key)[1]))
                     programs[candidates[~ranged]] = True
                     candidates = candidates[ranged]
                 # else only the pitch of the last listed note may be left: it depends on the program
