@@ -12,7 +12,9 @@ The rule, checked by masking the model's choices like every other constraint:
    chord names (``C/E``).
 
 Chords are given one per bar, or with their length in beats (``chord:beats``), and repeat from the first when
-the piece is longer than the progression. Drums, and the melody `composer harmonize` keeps, are left alone.
+the piece is longer than the progression. Drums, and the melody `composer harmonize` keeps, are left alone. A
+one-key model (``EncodingConfig.one_key``) writes the piece moved to C major or A minor: the guide chooses the key
+its chords fit best (unless a melody has chosen it), and reads every chord and pitch limit in the stream's key.
 
 `composer harmonize` closes by the same rule (``cadence_guide``): a dominant or subdominant chord on the beat before
 the melody's last note, then the tonic as the piece's last chord.

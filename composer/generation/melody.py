@@ -6,7 +6,8 @@ note comes first (``Program Velocity Pitch Duration`` where it starts, ``Program
 it is held) and the model chooses the parts under it knowing it. Everything else is sampled
 with the usual options; no other part may play the melody's instrument, no bar may repeat an
 earlier one (its melody would be the earlier bar's), and the stream may not move past a
-melody onset without listing it.
+melody onset without listing it. A one-key model writes the piece in the key that puts the
+melody in C major or A minor (its ``Key`` event is forced too), and decoding moves it back.
 """
 
 from __future__ import annotations
