@@ -47,6 +47,18 @@ def test_inspect_reports_an_exact_round_trip(tmp_path):
     assert "round trip: exact" in result.output
 
 
+def test_inspect_says_how_far_the_one_key_encoding_moves_a_file(tmp_path):
+    from composer.score import Note, Score, Track
+
+    in_d = Score(
+        tracks=(Track(40, notes=tuple(Note(i, i + 1, p, 96) for i, p in enumerate((62, 64, 66, 67, 69, 73, 74)))),)
+    )
+    result = CliRunner().invoke(main, ["inspect", str(write_score(in_d, tmp_path / "d.mid")), "--json"])
+    assert json.loads(result.output)["key_shift"] == -2
+    result = CliRunner().invoke(main, ["inspect", str(tmp_path / "d.mid")])
+    assert "key: encoded 2 semitones down, in C major or A minor" in result.output
+
+
 def test_inspect_says_lossy_when_parts_of_one_instrument_merge(tmp_path):
     import dataclasses
 
