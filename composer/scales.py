@@ -30,11 +30,18 @@ _TO_RELATIVE = {False: 9, True: 3}  # semitones up from a major tonic to its rel
 def key_of(pitch_class_counts) -> tuple[int, bool]:
     """(tonic, minor?) of the major or harmonic minor scale holding the most of the notes counted (12 counts,
     from C); the first major, then minor, tonic from C on a tie."""
-    _, _, tonic, minor = max(
-        (_in_scale(pitch_class_counts, tonic, name), -index, tonic, name != "major")
-        for index, (name, tonic) in enumerate((name, tonic) for name in KEY_SCALES for tonic in range(12))
-    )
-    return tonic, minor
+    fits = _key_fits(pitch_class_counts)
+    return max(fits, key=fits.__getitem__)
+
+
+def _key_fits(pitch_class_counts) -> dict[tuple[int, bool], float]:
+    """How much of the notes counted each key's scale (``KEY_SCALES``) holds, per (tonic, minor?): the majors from C,
+    then the minors."""
+    return {
+        (tonic, minor): _in_scale(pitch_class_counts, tonic, KEY_SCALES[minor])
+        for minor in (False, True)
+        for tonic in range(12)
+    }
 
 
 def key_fit(pitch_class_counts) -> float:
@@ -117,11 +124,7 @@ def shift_to_one_key(pitch_class_counts) -> int:
     """The semitones (-5..6) that move notes of these pitch-class counts into C major or A minor: of the keys that
     hold them as well as the best (``key_of``'s scales), the one that needs the smallest move, upward on a tie. The
     nearest key, so that a piece already in C major or A minor stays where it is."""
-    fits = {
-        (tonic, minor): _in_scale(pitch_class_counts, tonic, KEY_SCALES[minor])
-        for tonic in range(12)
-        for minor in (False, True)
-    }
+    fits = _key_fits(pitch_class_counts)
     best = max(fits.values())
     shifts = [_signed((_ONE_KEY_TONICS[minor] - tonic) % 12) for (tonic, minor), fit in fits.items() if fit == best]
     return min(shifts, key=lambda shift: (abs(shift), -shift))

@@ -164,12 +164,13 @@ class MelodyGuide:
         )
         self.positions = vocab.block(POSITION)
         self.parts = vocab.block(PART)
+        self.key = self.ids.get((KEY, melody.key))  # a one-key model writes the parts in the melody's key
 
     def restrict(self, stream: StreamState, allowed: np.ndarray) -> np.ndarray:
         """``allowed``, the mask of a grammar that reserves the melody's instrument for it, narrowed to what
         keeps the melody; only the melody's own event where one is due."""
-        key = self.ids.get((KEY, self.melody.key))  # a one-key model writes the parts in the melody's
-        forced = key if key is not None and stream.awaits_key() and allowed[key] else self._forced(stream)
+        key_due = self.key is not None and stream.awaits_key() and allowed[self.key]
+        forced = self.key if key_due else self._forced(stream)
         if forced is not None:
             only = np.zeros_like(allowed)
             only[forced] = True
