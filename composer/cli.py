@@ -17,6 +17,7 @@ from composer import __version__
 from composer.artifacts import DEFAULT_MODEL_DIR
 from composer.config import (
     CONTEXT_LAYOUT,
+    COPY_THRESHOLD_BARS,
     DEFAULT_PITCH_TEMPERATURE,
     DEFAULT_TEMPERATURE,
     ENDING_BARS,
@@ -809,11 +810,12 @@ def _program(text: str, option: str = "--program") -> int:
     help="Instead of scoring DATA: how much of the generated pieces also occurs in the training files.",
 )
 @click.option(
-    "--copy-threshold",
-    type=click.IntRange(min=1),
-    default=64,
+    "--copy-bars",
+    type=click.FloatRange(min=0, min_open=True),
+    default=COPY_THRESHOLD_BARS,
     show_default=True,
-    help="With --copy-check: flag pieces sharing this many events in a row (in any key) with training.",
+    help="With --copy-check: flag pieces sharing this many bars in a row (in any key) with training, counted "
+    "as the training files' events per bar.",
 )
 @click.option(
     "--generated",
@@ -854,7 +856,7 @@ def evaluate(
     train_data,
     reference,
     copy_check,
-    copy_threshold,
+    copy_bars,
     generated,
     samples,
     num_events,
@@ -875,8 +877,8 @@ def evaluate(
         raise UserError("give one of: DATA to score a model on, --reference FOLDER to compare music, --copy-check")
     sampling = ["samples", "num_events", "seed"]  # they make the pieces when no --generated folder is given
     unused = {
-        "data": ["generated", *sampling, "report_dir", "force", "copy_threshold"],
-        "reference": ["train_data", "copy_threshold"]
+        "data": ["generated", *sampling, "report_dir", "force", "copy_bars"],
+        "reference": ["train_data", "copy_bars"]
         + (["model", *sampling] if generated else [])
         + ([] if report_dir else ["force"]),
         "copy_check": ["report_dir", "force"] + (sampling if generated else []),
@@ -890,7 +892,7 @@ def evaluate(
         result = run_copy_check(
             resolve_model(model)[0],
             train_data=train_data,
-            threshold=copy_threshold,
+            threshold_bars=copy_bars,
             cache_dir=cache_dir,
             workers=workers,
             **pieces,

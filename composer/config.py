@@ -24,6 +24,11 @@ DEFAULT_PITCH_TEMPERATURE: float | None = None
 # --ending's search: the bundled model reaches a cadence within four bars in about half of its pieces (eight: two
 # thirds); four keep a piece near the length asked for (docs/quality.md, "Endings").
 ENDING_BARS = 4
+# Bars of music shared in a row (in any key) that flag a piece as copied: a whole chorale phrase with its cadence.
+# One shared bar is no evidence: a cadence formula of one bar recurs across Bach's own chorales (a third of the
+# held-out ones share 64 events, about a bar, with the training chorales); two bars are shared only between two
+# settings of the same hymn tune.
+COPY_THRESHOLD_BARS = 2.0  # evaluate --copy-check
 CONTEXT_LAYOUT = 4  # the layout of composer.context that new networks read (1: composer 0.4.0's)
 
 _Config = TypeVar("_Config", bound="_Serializable")

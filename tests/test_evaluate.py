@@ -93,6 +93,11 @@ def test_music_comparison_samples_from_the_model_when_no_folder_is_given(tiny_mo
     assert "| consonance |" in result.output and "generated vs reference accuracy" in result.output
 
 
+def _new_music() -> Score:
+    """A line of leaps the toy training pieces never make."""
+    return Score(tracks=(Track(0, notes=tuple(Note(i / 2, i / 2 + 0.5, 40 + (i * 7) % 30, 70) for i in range(120))),))
+
+
 def test_copy_check_flags_a_training_piece_and_passes_new_music(tiny_model, tmp_path):
     trained_on = Path(read_metadata(tiny_model)["data"]["folder"])
     corpus = load_corpus(trained_on, EncodingConfig(), cache_dir=tmp_path / "cache", workers=1)
@@ -100,10 +105,7 @@ def test_copy_check_flags_a_training_piece_and_passes_new_music(tiny_model, tmp_
     pieces = tmp_path / "pieces"
     (pieces / "copied.mid").parent.mkdir()
     (pieces / "copied.mid").write_bytes(copied.read_bytes())
-    write_score(
-        Score(tracks=(Track(0, notes=tuple(Note(i / 2, i / 2 + 0.5, 40 + (i * 7) % 30, 70) for i in range(120))),)),
-        pieces / "new.mid",
-    )
+    write_score(_new_music(), pieces / "new.mid")
     result = _evaluate(
         "--copy-check",
         "--generated",
@@ -120,7 +122,7 @@ def test_copy_check_flags_a_training_piece_and_passes_new_music(tiny_model, tmp_
     report = json.loads(result.stdout)
     by_name = {Path(piece["piece"]).name: piece for piece in report["pieces"]}
     assert by_name["copied.mid"]["flagged"] and by_name["copied.mid"]["ngrams_found"]["32"] == 1.0
-    assert not by_name["new.mid"]["flagged"] and by_name["new.mid"]["longest_shared_run_transposed"] < 64
+    assert not by_name["new.mid"]["flagged"]
     assert report["flagged"] >= 1 and report["held_out"]["pieces"] >= 1
     text = _evaluate(
         "--copy-check",
@@ -136,6 +138,27 @@ def test_copy_check_flags_a_training_piece_and_passes_new_music(tiny_model, tmp_
         tmp_path / "cache",
     )
     assert text.exit_code == 0 and "held-out real music, median of" in text.output
+
+
+def test_copy_threshold_is_two_bars_of_the_training_files_events(tiny_model, tmp_path):
+    metadata, config = model_encoding(tiny_model)
+    cache = ("--workers", 1, "--cache-dir", tmp_path / "cache")
+    _, train_files, _ = training_split(metadata, config, cache_dir=tmp_path / "cache", workers=1)
+    bar = vocabulary(config).ids["Bar", None]
+    per_bar = sum(len(f.tokens) for f in train_files) / sum(int((f.tokens == bar).sum()) for f in train_files)
+    pieces = tmp_path / "pieces"
+    write_score(_new_music(), pieces / "new.mid")
+    runs = {}
+    for bars in ("2", "0.02"):
+        result = _evaluate(
+            "--copy-check", "--generated", pieces, "--model", tiny_model, "--copy-bars", bars, "--json", *cache
+        )
+        assert result.exit_code == 0, result.output
+        runs[bars] = json.loads(result.stdout)
+    assert runs["2"]["threshold"] == math.ceil(2 * per_bar) and runs["2"]["events_per_bar"] == per_bar
+    shared = runs["2"]["pieces"][0]["longest_shared_run_transposed"]
+    assert runs["0.02"]["threshold"] <= shared < runs["2"]["threshold"]
+    assert runs["0.02"]["flagged"] == 1 and runs["2"]["flagged"] == 0
 
 
 def test_options_that_do_not_apply_to_the_chosen_evaluation_are_refused(tmp_path):

@@ -12,15 +12,13 @@ from typing import Any
 import numpy as np
 
 from composer.artifacts import model_encoding
-from composer.config import EncodingConfig, TrainConfig
+from composer.config import COPY_THRESHOLD_BARS, EncodingConfig, TrainConfig
 from composer.data.corpus import load_corpus, split_corpus
 from composer.errors import ComposerError
-from composer.events import encode, pitched_note_mask, vocabulary
+from composer.events import BAR, encode, pitched_note_mask, vocabulary
 from composer.model.ngram import fit_baseline
 from composer.model.scoring import sequence_metrics
 from composer.score import Score
-
-COPY_THRESHOLD = 64  # events shared in a row (about 16 notes, 4 bars of a chorale) that flag a piece as copied
 
 
 def evaluate_folder(
@@ -146,17 +144,23 @@ def copy_check(
     num_events: int = 400,
     seed: int = 0,
     train_data: Path | None = None,
-    threshold: int = COPY_THRESHOLD,
+    threshold_bars: float = COPY_THRESHOLD_BARS,
     cache_dir: Path | None = None,
     workers: int | None = None,
 ) -> dict[str, Any]:
     """How much of each generated piece also occurs in the model's training files, beside the same figures
-    for real music the model never saw (its validation files), which shares some by nature."""
+    for real music the model never saw (its validation files), which shares some by nature.
+
+    The threshold is counted in bars, not events, because what an event is worth depends on the encoding and
+    the texture (a bar of a four-part chorale is about 60 events, of a fiddle tune about 15): the training
+    files' own events per bar turn ``threshold_bars`` into events."""
     from composer.evaluation.copycheck import CorpusIndex, copy_report, transposition_invariant
 
     metadata, config = model_encoding(model_path)
     folder, train_files, valid_files = training_split(metadata, config, train_data, cache_dir, workers)
     training = [f.tokens for f in train_files]
+    per_bar = events_per_bar(training, config)
+    threshold = math.ceil(threshold_bars * per_bar)
     index = CorpusIndex(training)
     invariant = CorpusIndex([transposition_invariant(t, pitched_note_mask(t, config)) for t in training])
 
@@ -173,12 +177,23 @@ def copy_check(
         "train_folder": str(folder),
         "train_files": len(train_files),
         "threshold": threshold,
+        "threshold_bars": threshold_bars,
+        "events_per_bar": per_bar,
         "flagged": sum(piece["flagged"] for piece in pieces),
+        "held_out_over_threshold": sum(r["longest_shared_run_transposed"] >= threshold for r in held_out),
         "generated": _copy_summary(pieces),
         "held_out": _copy_summary(held_out),
         "pieces": pieces,
         "skipped": skipped,
     }
+
+
+def events_per_bar(sequences: Sequence[np.ndarray], config: EncodingConfig) -> float:
+    """Events per bar line over ``sequences`` (a repeated bar counts as the bar it is); a corpus without bar
+    lines counts as one bar."""
+    bar = vocabulary(config).ids[BAR, None]
+    events = sum(len(tokens) for tokens in sequences)
+    return events / max(1, sum(int(np.count_nonzero(np.asarray(tokens) == bar)) for tokens in sequences))
 
 
 def _copy_summary(reports: list[dict]) -> dict[str, Any]:
@@ -200,7 +215,8 @@ def _copy_summary(reports: list[dict]) -> dict[str, Any]:
 
 
 def format_copy_report(result: dict[str, Any]) -> str:
-    """One line per piece and the held-out baseline, in events (a note is about four)."""
+    """The medians of the generated pieces and of the held-out baseline, in events, the threshold, and one line
+    per flagged piece."""
 
     def line(name: str, summary: dict) -> str:
         found = ", ".join(
@@ -215,10 +231,14 @@ def format_copy_report(result: dict[str, Any]) -> str:
         f"copy check against {result['train_files']} training files of {result['train_folder']}",
         line(f"generated, median of {result['generated']['pieces']}", result["generated"]),
         line(f"held-out real music, median of {result['held_out']['pieces']}", result["held_out"]),
+        f"threshold {result['threshold']} events in a row in any key ({result['threshold_bars']:g} bars at the "
+        f"training files' {result['events_per_bar']:.1f} events a bar): {result['flagged']} of "
+        f"{result['generated']['pieces']} generated pieces flagged; {result['held_out_over_threshold']} of "
+        f"{result['held_out']['pieces']} held-out real pieces reach it",
     ]
     lines += [
         f"FLAGGED {piece['piece']}: {piece['longest_shared_run_transposed']} events in a row (in some key) "
-        f"are in the training files (threshold {result['threshold']})"
+        "are in the training files"
         for piece in result["pieces"]
         if piece["flagged"]
     ]
