@@ -1,6 +1,6 @@
 """composer: learn note-event sequences from MIDI with an LSTM and write new music back as MIDI."""
 
-__version__ = "0.13.0"
+__version__ = "0.14.0"
 
 import os as _os
 

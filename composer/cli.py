@@ -489,8 +489,8 @@ _SAMPLING_OPTIONS = [
         type=click.FloatRange(min=0),
         default=DEFAULT_PITCH_TEMPERATURE,
         show_default=True,
-        help="The temperature of which pitch a new note takes (--temperature still decides when notes start); "
-        "lower keeps to the key. Default: --temperature's.",
+        help="The temperature of which pitch a new note takes (--temperature decides when notes start, their "
+        "lengths and instruments); lower keeps to the key.",
     ),
     click.option("--top-k", type=click.IntRange(min=0), default=0, help="Sample among the K likeliest events only."),
     click.option(
