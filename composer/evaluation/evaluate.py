@@ -152,8 +152,8 @@ def copy_check(
     for real music the model never saw (its validation files), which shares some by nature.
 
     The threshold is counted in bars, not events, because what an event is worth depends on the encoding and
-    the texture (a bar of a four-part chorale is about 60 events, of a fiddle tune about 15): the training
-    files' own events per bar turn ``threshold_bars`` into events."""
+    the texture (a bar of a four-part chorale is about 60 events, of a single melody a fraction of that): the
+    training files' own events per bar turn ``threshold_bars`` into events."""
     from composer.evaluation.copycheck import CorpusIndex, copy_report, transposition_invariant
 
     metadata, config = model_encoding(model_path)
