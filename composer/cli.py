@@ -482,7 +482,8 @@ _SAMPLING_OPTIONS = [
         type=click.FloatRange(min=0),
         default=DEFAULT_TEMPERATURE,
         show_default=True,
-        help="Lower is safer, higher is wilder; 0 always takes the likeliest event.",
+        help="Lower is safer, higher is wilder; 0 always takes the likeliest event. Which pitch a new note "
+        "takes has its own: --pitch-temperature.",
     ),
     click.option(
         "--pitch-temperature",

@@ -18,9 +18,10 @@ MAX_TIME_EVENTS = 16_384  # keeps every token id within int16, how encoded files
 # as it learned (0.9), which pitch a new note takes a little above (1.05). In one key the network needs no cooling to
 # keep the key, and the rhythm gains from it: over six seeds of 40 pieces of the bundled model (docs/quality.md,
 # "The sampler's default over six seeds") this keeps the samples about as surprising to the network as real
-# chorales (0.90-0.96 of their NLL) with the highest mean feature overlap measured (0.852; 0.95 for every event,
-# composer 0.13.0's default, 0.844). Cooler pitches make the samples likelier than real music (0.9 with pitches at
-# 0.8, the default of composer 0.8 to 0.12: 0.76-0.81 of its NLL); top-p 0.95-0.98 does too (0.79-0.84).
+# chorales (0.90-0.96 of their NLL) with the highest mean feature overlap of the settings that keep it there
+# (0.852; 0.95 for every event, composer 0.13.0's default, 0.844). Cooler pitches make the samples likelier than
+# real music (0.9 with pitches at 0.8, the default of composer 0.8 to 0.12: 0.76-0.81 of its NLL); top-p 0.95-0.98
+# does too (0.79-0.84).
 DEFAULT_TEMPERATURE = 0.9
 DEFAULT_PITCH_TEMPERATURE: float | None = 1.05
 # --ending's search: the bundled model reaches a cadence within four bars in about half of its pieces (eight: two

@@ -159,6 +159,12 @@ def test_copy_threshold_is_two_bars_of_the_training_files_events(tiny_model, tmp
     shared = runs["2"]["pieces"][0]["longest_shared_run_transposed"]
     assert runs["0.02"]["threshold"] <= shared < runs["2"]["threshold"]
     assert runs["0.02"]["flagged"] == 1 and runs["2"]["flagged"] == 0
+    held_out = runs["2"]["held_out"]["pieces"]
+    assert runs["0.02"]["held_out_over_threshold"] == held_out >= runs["2"]["held_out_over_threshold"]
+    text = _evaluate("--copy-check", "--generated", pieces, "--model", tiny_model, "--copy-bars", "0.02", *cache)
+    threshold = runs["0.02"]["threshold"]
+    assert f"threshold {threshold} events in a row in any key (0.02 bars" in text.output
+    assert f"1 of 1 generated pieces flagged; {held_out} of {held_out} held-out real pieces reach it" in text.output
 
 
 def test_options_that_do_not_apply_to_the_chosen_evaluation_are_refused(tmp_path):
@@ -166,6 +172,8 @@ def test_options_that_do_not_apply_to_the_chosen_evaluation_are_refused(tmp_path
         (["DATA", "--samples", "3"], "--samples"),
         (["--reference", "R", "--generated", "G", "--seed", "1"], "--seed"),
         (["--copy-check", "--report", "out"], "--report"),
+        (["DATA", "--copy-bars", "3"], "--copy-bars"),
+        (["--reference", "R", "--copy-bars", "3"], "--copy-bars"),
     ]:
         result = _evaluate(*[str(tmp_path / a) if a in ("DATA", "R", "G") else a for a in args])
         assert result.exit_code == 2 and f"{flag}: does not apply to this kind of evaluation" in result.output
